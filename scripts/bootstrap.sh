@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Jarvis and its tests need on a fresh Debian/Ubuntu machine: the system packages
+# for a real desktop (X server, window manager, tray host, Qt's xcb libraries, Secret Service
+# keyring, D-Bus) and PostgreSQL, then uv and the locked Python environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    xvfb openbox trayer xdotool x11-utils x11-apps xterm dbus dbus-x11 gnome-keyring
+    libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
+    libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libxcb-shm0
+    libgl1 libegl1 libfontconfig1 libdbus-1-3 postgresql
+)
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+export UV_PYTHON_DOWNLOADS=never
+uv sync --frozen

@@ -1,0 +1,7 @@
+"""Jarvis ingest server."""
+
+from importlib.metadata import version as _version
+
+__version__ = _version("jarvis-server")
+
+__all__ = ["__version__"]

@@ -1,0 +1,103 @@
+"""The wire contract between the agent and the Jarvis server.
+
+One set of pydantic models, used by the uploader to build requests and by the server to validate
+them and to shape its replies. Unknown fields are ignored so that an older server accepts the
+metadata of a newer agent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+MimeType = Literal["image/jpeg", "image/webp", "image/png"]
+MIME_TYPES: Final[tuple[str, ...]] = ("image/jpeg", "image/webp", "image/png")
+EXTENSIONS: Final[dict[str, str]] = {"image/jpeg": "jpg", "image/webp": "webp", "image/png": "png"}
+
+API_PREFIX: Final = "/api/v1"
+CAPTURES_PATH: Final = f"{API_PREFIX}/captures"
+IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+
+
+class ProblemType:
+    """Stable `type` URIs of the server's RFC 9457 problem documents."""
+
+    BASE: Final = "https://jarvis.invalid/problems/"
+    BAD_METADATA: Final = BASE + "bad-metadata"
+    IDEMPOTENCY_MISMATCH: Final = BASE + "idempotency-key-mismatch"
+    CONTENT_MISMATCH: Final = BASE + "content-mismatch"
+    CONFLICT: Final = BASE + "capture-conflict"
+    UNAUTHORIZED: Final = BASE + "unauthorized"
+    REVOKED: Final = BASE + "device-revoked"
+    FORBIDDEN: Final = BASE + "forbidden"
+    TOO_LARGE: Final = BASE + "payload-too-large"
+    UNSUPPORTED_MEDIA: Final = BASE + "unsupported-media-type"
+    RATE_LIMITED: Final = BASE + "rate-limited"
+    NOT_FOUND: Final = BASE + "not-found"
+    VALIDATION: Final = BASE + "validation-error"
+    INTERNAL: Final = BASE + "internal-error"
+    UNAVAILABLE: Final = BASE + "service-unavailable"
+
+
+class CaptureMetadata(BaseModel):
+    """The `metadata` part of an upload: what the agent says about the image it sends."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: UUID = Field(description="The capture id (UUIDv7), also sent as Idempotency-Key.")
+    captured_at: AwareDatetime = Field(description="When the frame was grabbed, RFC 3339.")
+    monitor: int = Field(ge=0, le=64, description="Index of the monitor the frame came from.")
+    width: int = Field(gt=0, le=65535)
+    height: int = Field(gt=0, le=65535)
+    mime_type: MimeType
+    byte_size: int = Field(gt=0, description="Length of the file part in bytes.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the file.")
+    app_name: str | None = Field(default=None, max_length=512)
+    window_title: str | None = Field(default=None, max_length=2048)
+    redacted_regions: int = Field(default=0, ge=0, le=10_000)
+    agent_version: str = Field(min_length=1, max_length=64)
+
+
+class CaptureRecord(BaseModel):
+    """A capture as the server stored it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    device: str
+    captured_at: datetime
+    received_at: datetime
+    monitor: int
+    width: int
+    height: int
+    mime_type: MimeType
+    byte_size: int
+    sha256: str
+    app_name: str | None
+    window_title: str | None
+    redacted_regions: int
+    agent_version: str
+
+
+class CapturePage(BaseModel):
+    """One page of captures, oldest first; pass `next_cursor` back to read on."""
+
+    items: list[CaptureRecord]
+    next_cursor: str | None = None
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None

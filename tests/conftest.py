@@ -1,0 +1,9 @@
+"""Shared fixtures. Each real component the tests need lives in its own module under support/."""
+
+pytest_plugins = [
+    "tests.support.home",
+    "tests.support.postgres",
+    "tests.support.server",
+    "tests.support.keyring",
+    "tests.support.desktop",
+]

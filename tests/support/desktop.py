@@ -1,0 +1,1 @@
+"""Fixtures: desktop (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Fixtures: keyring (filled in by its issue)."""

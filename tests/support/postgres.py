@@ -1,0 +1,1 @@
+"""Fixtures: postgres (filled in by its issue)."""

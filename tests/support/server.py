@@ -1,0 +1,1 @@
+"""Fixtures: server (filled in by its issue)."""
