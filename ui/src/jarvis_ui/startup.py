@@ -1,0 +1,79 @@
+"""Starting a Qt tray app robustly: the display check, waiting for the tray host, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from types import FrameType
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+HEADLESS_HINT = (
+    "run the agent without a tray: `jarvis run --headless` "
+    "(control it with `jarvis status`, `jarvis pause`, `jarvis resume`)"
+)
+
+# Desktop autostart entries race the panel: the tray host may appear a few seconds after us.
+TRAY_WAIT_SECONDS = 10.0
+
+
+class NoDisplayError(RuntimeError):
+    """The tray app cannot run in this session; the message says why and what to do instead."""
+
+
+def display_problem(
+    env: Mapping[str, str] | None = None, platform: str | None = None
+) -> str | None:
+    """Why this session cannot show the tray app, or None when it can."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if qpa.startswith(("offscreen", "minimal")):
+        return None
+    if env.get("XDG_SESSION_TYPE", "").lower() == "wayland" or qpa.startswith("wayland"):
+        return (
+            "This is a Wayland session: Jarvis captures the screen and listens for its pause "
+            "hotkey through X11, which Wayland does not allow. Log in with an X11 (Xorg) "
+            f"session, or {HEADLESS_HINT}."
+        )
+    if not env.get("DISPLAY"):
+        return (
+            "No display: DISPLAY is not set, so there is no desktop to show the tray icon on. "
+            f"To {HEADLESS_HINT}."
+        )
+    return None
+
+
+def wait_for_tray(app: QCoreApplication, timeout: float = TRAY_WAIT_SECONDS) -> bool:
+    """Whether a system tray host appeared within `timeout` seconds, processing events meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.1)
+
+
+def quit_on_signals(app: QApplication) -> QTimer:
+    """Quit cleanly on SIGINT/SIGTERM; returns the timer that lets Python see the signals."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        app.quit()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    # Python runs signal handlers only between bytecodes; Qt's C++ loop gives it none without
+    # a periodic wake-up.
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+    return timer
