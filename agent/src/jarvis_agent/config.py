@@ -1,0 +1,611 @@
+"""The agent's settings: declared once (pydantic), stored as TOML, overridden by JARVIS_* variables.
+
+`AgentConfig` holds every option with its default and bounds. `ConfigStore` is the one place that
+reads and writes the file (`agent_paths().config_file`): it keeps the user's comments and layout
+(tomlkit), writes atomically (temp file, fsync, rename) and only writes keys the user has changed
+from the defaults, so a later release's better defaults still reach them. Environment variables
+named `JARVIS_<SECTION>__<KEY>` (for example `JARVIS_CAPTURE__INTERVAL_SECONDS=30`) override the
+file; other JARVIS_* variables (JARVIS_HOME, the server's settings) are ignored.
+
+Every rejected value raises `ConfigError`, whose message names the file or variable, the key, the
+value and what is allowed. The device token is never part of the config: it lives in the keyring.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
+
+import annotated_types
+import tomlkit
+import tomlkit.exceptions
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from pydantic.fields import FieldInfo
+from tomlkit.container import Container
+from tomlkit.items import Table
+
+from jarvis_agent.paths import agent_paths
+from jarvis_agent.policy import ActiveHours
+from jarvis_agent.rules import ExclusionRule, default_rules
+
+__all__ = [
+    "AgentConfig",
+    "CaptureSettings",
+    "ConfigError",
+    "ConfigStore",
+    "LoggingSettings",
+    "OutboxSettings",
+    "PrivacySettings",
+    "ServerSettings",
+    "UiSettings",
+    "parse_size",
+]
+
+ENV_PREFIX = "JARVIS_"
+ENV_DELIMITER = "__"
+_NONE_WORDS = frozenset({"", "none", "null", "unset", "default"})
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "tib": 1024**4,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+class ConfigError(ValueError):
+    """A config file or value was rejected; the message says where, what and what is allowed."""
+
+
+def parse_size(value: object) -> object:
+    """Accept byte counts written as 2147483648, "2GiB", "500 MB" or "1.5g"; pass others through."""
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match is None or match.group(2).lower() not in _SIZE_UNITS:
+            raise ValueError(
+                "expected a size such as 2147483648, '500MB' or '2GiB' (units B, KB, MB, GB, TB, "
+                "KiB, MiB, GiB, TiB)"
+            )
+        return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    return value
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL such as https://jarvis.example.com")
+    if parts.username or parts.password:
+        raise ValueError("the URL must not carry a user name or password; use `jarvis login`")
+    if parts.query or parts.fragment:
+        raise ValueError("the URL must not have a ?query or #fragment")
+    return value.rstrip("/")
+
+
+def _check_hotkey(value: str) -> str:
+    # pynput's GlobalHotKeys syntax: keys joined by '+', special keys in angle brackets.
+    keys = value.strip().lower().split("+")
+    for key in keys:
+        if not (re.fullmatch(r"<[a-z0-9_]+>", key) or len(key) == 1):
+            raise ValueError(
+                "expected keys joined by '+', special keys in angle brackets, "
+                "such as <ctrl>+<alt>+p"
+            )
+    if len(keys) < 2:  # a lone key as a global hotkey would swallow typing
+        raise ValueError("a global hotkey needs a modifier, such as <ctrl>+<alt>+p")
+    return "+".join(keys)
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+HttpUrlText = Annotated[str | None, AfterValidator(_check_url)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class CaptureSettings(_Section):
+    """When and how screenshots are taken."""
+
+    interval_seconds: float = Field(15.0, ge=1, le=3600, description="Seconds between captures.")
+    jitter_seconds: float = Field(
+        2.0, ge=0, le=60, description="Random delay added to each tick, so devices don't align."
+    )
+    image_format: Literal["jpeg", "webp"] = "jpeg"
+    quality: int = Field(80, ge=1, le=100, description="Encoder quality.")
+    max_dimension: int | None = Field(
+        None, ge=256, le=16384, description="Downscale so neither side exceeds this many pixels."
+    )
+    monitors: list[Annotated[int, Field(ge=0, le=64)]] | None = Field(
+        None, description="Monitor indexes to capture (0 is the first); unset means all."
+    )
+    change_threshold: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Fraction of a downscaled frame that must differ for it to count as changed.",
+    )
+    max_gap_seconds: float = Field(
+        300.0, ge=0, le=86400, description="Capture an unchanged screen at least this often."
+    )
+    window_change_trigger: bool = Field(
+        True, description="Capture shortly after the active window changes."
+    )
+    window_change_min_gap_seconds: float = Field(
+        5.0, ge=0.5, le=3600, description="Least time between two window-change captures."
+    )
+    misfire_grace_seconds: float = Field(
+        30.0, ge=1, le=3600, description="A tick later than this (after sleep) is skipped."
+    )
+
+
+class PrivacySettings(_Section):
+    """What is never captured or recorded."""
+
+    idle_threshold_seconds: float = Field(
+        300.0, ge=10, le=86400, description="Stop capturing after this long without input."
+    )
+    active_hours: ActiveHours | None = Field(
+        None, description="Capture only inside these hours; unset means always."
+    )
+    omit_titles: bool = Field(False, description="Leave window titles out of metadata and logs.")
+    omit_app_names: bool = Field(False, description="Leave application names out of metadata.")
+    rules: list[ExclusionRule] = Field(
+        default_factory=default_rules, description="Windows that are skipped or blacked out."
+    )
+
+
+class ServerSettings(_Section):
+    """The Jarvis server captures are uploaded to (the token is in the keyring, not here)."""
+
+    url: HttpUrlText = Field(None, description="Base URL of the server; set by `jarvis login`.")
+    connect_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    timeout_seconds: float = Field(60.0, gt=0, le=3600, description="Limit for one upload.")
+
+
+class OutboxSettings(_Section):
+    """The encrypted local queue of captures waiting for upload."""
+
+    max_bytes: ByteSize = Field(
+        2 * 1024**3, ge=16 * 1024**2, le=16 * 1024**4, description="Disk the outbox may use."
+    )
+    max_age_days: int | None = Field(
+        None, ge=1, le=3650, description="Drop captures older than this; unset keeps them."
+    )
+    when_full: Literal["evict_oldest", "reject_newest"] = "evict_oldest"
+
+
+class UiSettings(_Section):
+    """The tray app."""
+
+    pause_hotkey: Annotated[str, AfterValidator(_check_hotkey)] = Field(
+        "<ctrl>+<alt>+p", description="Global hotkey that pauses and resumes (pynput syntax)."
+    )
+    notifications: bool = Field(True, description="Show desktop notifications on problems.")
+
+
+class LoggingSettings(_Section):
+    """The agent's own log (rotated by size)."""
+
+    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = "INFO"
+    max_bytes: ByteSize = Field(
+        5 * 1024**2, ge=64 * 1024, le=1024**3, description="Size of one log file."
+    )
+    backup_count: int = Field(3, ge=0, le=50, description="Rotated log files kept.")
+
+
+class AgentConfig(_Section):
+    """Every setting of the agent, in sections."""
+
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+
+SECTIONS: tuple[str, ...] = tuple(AgentConfig.model_fields)
+
+
+# --- describing what is allowed ---------------------------------------------------------------
+
+
+def _type_words(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _type_words(get_args(annotation)[0])
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        words = " or ".join(_type_words(a) for a in args)
+        if len(args) < len(get_args(annotation)):
+            words += " (or `none` to unset)"
+        return words
+    if origin is list:
+        (item,) = get_args(annotation) or (Any,)
+        return f"a list of {_type_words(item)}"
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    if annotation in names:
+        return names[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f"a table of {', '.join(annotation.model_fields)}"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _allowed(info: FieldInfo) -> str:
+    words = _type_words(info.annotation)
+    if any(getattr(m, "func", None) is parse_size for m in info.metadata):
+        words = "a size in bytes such as 2GiB"
+    bounds = []
+    for meta in info.metadata:
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            limit = getattr(meta, attr, None)
+            if isinstance(meta, annotated_types.BaseMetadata) and limit is not None:
+                bounds.append(f"{sign} {limit}")
+    text = words + (f", {' and '.join(bounds)}" if bounds else "")
+    if info.description:
+        text += f" ({info.description.rstrip('.')})"
+    return text
+
+
+def _field_info(path: tuple[str | int, ...]) -> FieldInfo | None:
+    model: Any = AgentConfig
+    info: FieldInfo | None = None
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return info
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        model = _model_in(info.annotation)
+    return info
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside `X`, `X | None` or `list[X]`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe_errors(error: ValidationError, where: str, *, prefix: tuple[str, ...] = ()) -> str:
+    lines = []
+    for item in error.errors():
+        loc = prefix + tuple(str(p) if isinstance(p, str) else p for p in item["loc"])
+        # pydantic adds the name of the validator function (e.g. "function-after[...]") to loc.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            info_parent = _field_info(loc[:-1]) if len(loc) > 1 else None
+            model = _model_in(info_parent.annotation) if info_parent else AgentConfig
+            known = ", ".join(model.model_fields) if model else ""
+            lines.append(f"{where}: unknown key {key}; the known keys here are: {known}")
+            continue
+        info = _field_info(loc)
+        value = item.get("input")
+        message = item["msg"].removeprefix("Value error, ")
+        allowed = f"; allowed: {_allowed(info)}" if info is not None else ""
+        lines.append(f"{where}: {key} = {_show(value)} is not valid: {message}{allowed}")
+    return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{...}"
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --- reading raw values ---------------------------------------------------------------------
+
+
+def parse_raw(raw: str) -> Any:
+    """A command-line value: `none` unsets, JSON lists/tables/quoted strings parse, else the text.
+
+    Plain text is left for pydantic to coerce, so `30`, `true` and `jpeg` all work for the
+    field they are meant for.
+    """
+    text = raw.strip()
+    if text.lower() in _NONE_WORDS:
+        return None
+    if text[:1] in '[{"':
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            with contextlib.suppress(tomlkit.exceptions.TOMLKitError):
+                return tomlkit.parse(f"v = {text}").unwrap()["v"]
+    return text
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        child = data.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            data[key] = child
+        data = child
+    if value is None:
+        data[keys[-1]] = None
+    else:
+        data[keys[-1]] = value
+
+
+def _check_key(dotted_key: str) -> list[str]:
+    keys = [k.strip() for k in dotted_key.strip().split(".")]
+    model: Any = AgentConfig
+    for i, key in enumerate(keys):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ConfigError(
+                f"unknown key {dotted_key}: {'.'.join(keys[:i])} has no sub-keys; "
+                "see `jarvis config show`"
+            )
+        info = model.model_fields.get(key)
+        if info is None:
+            where = ".".join(keys[:i]) or "the config"
+            raise ConfigError(
+                f"unknown key {dotted_key}: {where} has the keys {', '.join(model.model_fields)}"
+            )
+        model = _model_in(info.annotation)
+        if get_origin(info.annotation) is list and i < len(keys) - 1:
+            raise ConfigError(
+                f"{'.'.join(keys[: i + 1])} is a list; set it whole (JSON) or, for rules, "
+                "use `jarvis exclusions`"
+            )
+    if len(keys) == 1:
+        raise ConfigError(
+            f"{dotted_key} is a section; set one of its keys, such as {dotted_key}."
+            f"{next(iter(model.model_fields))}"
+        )
+    return keys
+
+
+# --- the file ---------------------------------------------------------------------------------
+
+
+def _dump(config: BaseModel) -> dict[str, Any]:
+    return config.model_dump(mode="json")
+
+
+def _merge_into(
+    container: Container | Table, new: Mapping[str, Any], default: Mapping[str, Any]
+) -> None:
+    """Update a tomlkit table in place: comments and order survive, defaults aren't added."""
+    for key, value in new.items():
+        present = key in container
+        if value is None:
+            if present:
+                del container[key]
+            continue
+        if isinstance(value, dict) and isinstance(default.get(key), dict):
+            if not present:
+                if value == default.get(key):
+                    continue
+                container[key] = tomlkit.table()
+            child = container[key]
+            if isinstance(child, Table | Container):
+                _merge_into(child, value, default[key])
+                continue
+            container[key] = value
+            continue
+        if not present and value == default.get(key):
+            continue
+        if present and container[key] == value:
+            continue
+        container[key] = _toml_value(value)
+    for key in [k for k in container if k not in new]:
+        del container[key]
+
+
+def _toml_value(value: Any) -> Any:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        array = tomlkit.aot()
+        for item in value:
+            table = tomlkit.table()
+            for k, v in item.items():
+                if v is not None:
+                    table[k] = v
+            array.append(table)
+        return array
+    return value
+
+
+def _strip_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_none(v) for v in value]
+    return value
+
+
+class ConfigStore:
+    """Reads and writes the config file; the only code that touches it."""
+
+    def __init__(
+        self, path: Path | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.path = path if path is not None else agent_paths().config_file
+        self._environ = environ
+
+    # reading
+
+    def _document(self) -> tomlkit.TOMLDocument:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return tomlkit.document()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file {self.path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{self.path} is not UTF-8 text; fix or delete it (`jarvis config edit`)"
+            ) from exc
+        try:
+            return tomlkit.parse(text)
+        except tomlkit.exceptions.ParseError as exc:
+            raise ConfigError(
+                f"{self.path} is not valid TOML (line {exc.line}, column {exc.col}): "
+                f"{str(exc).split(' at line')[0]}; fix it with `jarvis config edit`"
+            ) from exc
+
+    def load_file(self) -> AgentConfig:
+        """The config as the file says, without environment overrides; missing file -> defaults."""
+        data = self._document().unwrap()
+        try:
+            return AgentConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_describe_errors(exc, str(self.path))) from exc
+
+    def env_overrides(self) -> dict[str, dict[str, Any]]:
+        """The values set through JARVIS_<SECTION>__<KEY> variables, by section.
+
+        Values are read like `jarvis config set` values (`30`, `true`, `none`, JSON lists).
+        """
+        environ = os.environ if self._environ is None else self._environ
+        result: dict[str, dict[str, Any]] = {}
+        for name, raw in sorted(environ.items()):
+            if not name.upper().startswith(ENV_PREFIX):
+                continue
+            keys = name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER)
+            if len(keys) < 2 or keys[0] not in SECTIONS:
+                continue  # JARVIS_HOME, the server's settings, ...
+            try:
+                keys = _check_key(".".join(keys))
+            except ConfigError as exc:
+                raise ConfigError(f"environment variable {name}: {exc}") from None
+            _set_path(result.setdefault(keys[0], {}), keys[1:], parse_raw(raw))
+        for section, values in result.items():
+            model = AgentConfig.model_fields[section].annotation
+            assert isinstance(model, type)
+            assert issubclass(model, BaseModel)
+            try:
+                parsed = model.model_validate(values)
+            except ValidationError as exc:
+                where = "environment variables " + ", ".join(
+                    n
+                    for n in sorted(environ)
+                    if n.upper().startswith(f"{ENV_PREFIX}{section.upper()}__")
+                )
+                raise ConfigError(_describe_errors(exc, where, prefix=(section,))) from exc
+            dumped = _dump(parsed)
+            result[section] = {k: dumped[k] for k in values}
+        return result
+
+    def load(self) -> AgentConfig:
+        """The effective config: the file, then JARVIS_* overrides; missing file -> defaults."""
+        base = _dump(self.load_file())
+        for section, values in self.env_overrides().items():
+            base[section].update(values)
+        try:
+            return AgentConfig.model_validate(base)
+        except ValidationError as exc:
+            raise ConfigError(_describe_errors(exc, "environment overrides")) from exc
+
+    # writing
+
+    def save(self, config: AgentConfig) -> None:
+        """Write `config`; keys overridden by JARVIS_* variables keep their value in the file."""
+        document = self._document()
+        new = _dump(config)
+        current = _dump(self.load_file()) if self.path.exists() else _dump(AgentConfig())
+        for section, values in self.env_overrides().items():
+            for key, value in values.items():
+                if new[section].get(key) == value:
+                    new[section][key] = current[section].get(key)
+        _merge_into(document, new, _dump(AgentConfig()))
+        self._write(tomlkit.dumps(document))
+
+    def set_value(self, dotted_key: str, raw: str) -> AgentConfig:
+        """Validate and store one value, e.g. ("capture.interval_seconds", "30"); returns load()."""
+        keys = _check_key(dotted_key)
+        data = _dump(self.load_file())
+        value = parse_raw(raw)
+        _set_path(data, keys, value)
+        try:
+            config = AgentConfig.model_validate(_strip_none_leaf(data, keys))
+        except ValidationError as exc:
+            raise ConfigError(_describe_errors(exc, "config set")) from exc
+        self.save(config)
+        return self.load()
+
+    def unset_value(self, dotted_key: str) -> AgentConfig:
+        """Return one key to its default."""
+        keys = _check_key(dotted_key)
+        data = _dump(self.load_file())
+        default: Any = _dump(AgentConfig())
+        for key in keys:
+            default = default.get(key) if isinstance(default, dict) else None
+        _set_path(data, keys, default)
+        self.save(AgentConfig.model_validate(data))
+        return self.load()
+
+    def _write(self, text: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        with contextlib.suppress(OSError):  # not every platform can fsync a directory
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def _strip_none_leaf(data: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    # `none` on a key whose default isn't None means "back to the default".
+    parent: Any = data
+    for key in keys[:-1]:
+        parent = parent[key]
+    info = _field_info(tuple(keys))
+    if parent.get(keys[-1]) is None and info is not None and info.default is not None:
+        del parent[keys[-1]]
+    return data

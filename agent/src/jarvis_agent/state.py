@@ -1,0 +1,161 @@
+"""The agent's state machine and the status it publishes to the tray and the CLI.
+
+`StatusBoard` holds the current state, its reasons, the pause and the counters under one lock,
+and calls subscribers with a fresh frozen `AgentStatus` whenever anything a user would see changes.
+Subscribers are called on the thread that made the change (scheduler or sync worker); the tray
+marshals to Qt itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import TypeAdapter
+
+__all__ = [
+    "AgentState",
+    "AgentStatus",
+    "Counters",
+    "StatusBoard",
+    "SyncSummary",
+    "status_from_json",
+    "status_to_json",
+]
+
+log = logging.getLogger("jarvis.state")
+
+
+class AgentState(StrEnum):
+    """What the agent is doing, as the tray icon shows it."""
+
+    CAPTURING = "capturing"
+    PAUSED = "paused"
+    IDLE = "idle"
+    LOCKED = "locked"
+    OUTSIDE_HOURS = "outside_hours"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Since the start: frames stored, ticks skipped, windows blacked out, frames dropped."""
+
+    captured: int = 0
+    skipped: int = 0
+    redacted: int = 0
+    dropped: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSummary:
+    """The sync worker's and outbox's figures, as the status shows them."""
+
+    state: str = "idle"
+    queued: int = 0
+    queued_bytes: int = 0
+    dead: int = 0
+    evicted: int = 0
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    server_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """A snapshot of the agent for the tray, `jarvis status` and the control socket."""
+
+    state: AgentState = AgentState.STOPPED
+    reasons: tuple[str, ...] = ()
+    paused_until: datetime | None = None
+    counters: Counters = field(default_factory=Counters)
+    sync: SyncSummary = field(default_factory=SyncSummary)
+    last_capture_at: datetime | None = None
+    next_capture_at: datetime | None = None
+    interval_seconds: float | None = None
+    pid: int | None = None
+    started_at: datetime | None = None
+    config_error: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.state is AgentState.PAUSED
+
+
+_ADAPTER: TypeAdapter[AgentStatus] = TypeAdapter(AgentStatus)
+
+
+def status_to_json(status: AgentStatus) -> dict[str, Any]:
+    """The status as plain JSON types (datetimes as RFC 3339 strings)."""
+    result: dict[str, Any] = _ADAPTER.dump_python(status, mode="json")
+    return result
+
+
+def status_from_json(data: object) -> AgentStatus:
+    """The inverse of `status_to_json`."""
+    return _ADAPTER.validate_python(data)
+
+
+class StatusBoard:
+    """The one mutable copy of the agent's status; every change goes through here."""
+
+    def __init__(self, initial: AgentStatus | None = None) -> None:
+        self._status = initial or AgentStatus()
+        self._lock = threading.Lock()
+        self._subscribers: list[Callable[[AgentStatus], None]] = []
+
+    def snapshot(self) -> AgentStatus:
+        with self._lock:
+            return self._status
+
+    def subscribe(self, callback: Callable[[AgentStatus], None]) -> Callable[[], None]:
+        """Call `callback(status)` on every change; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def update(self, **changes: Any) -> AgentStatus:
+        """Replace fields of the status; subscribers hear of it when something changed."""
+        return self._apply(lambda status: replace(status, **changes))
+
+    def count(self, **increments: int) -> AgentStatus:
+        """Add to the counters, e.g. count(captured=1, redacted=2)."""
+
+        def add(status: AgentStatus) -> AgentStatus:
+            counters = status.counters
+            values = {k: getattr(counters, k) + v for k, v in increments.items()}
+            return replace(status, counters=replace(counters, **values))
+
+        return self._apply(add)
+
+    def _apply(self, change: Callable[[AgentStatus], AgentStatus]) -> AgentStatus:
+        with self._lock:
+            new = change(self._status)
+            changed = new != self._status
+            self._status = new
+            subscribers = list(self._subscribers)
+        if changed:  # outside the lock: a subscriber may ask for the status again
+            self._publish(new, subscribers)
+        return new
+
+    def _publish(
+        self, status: AgentStatus, subscribers: list[Callable[[AgentStatus], None]]
+    ) -> None:
+        for callback in subscribers:
+            try:
+                callback(status)
+            except Exception:  # a broken subscriber must not stop the agent
+                log.exception("a status subscriber failed")
