@@ -77,6 +77,20 @@ if [ -f "$manifest" ] && [ -f "$libdir/uninstall.sh" ]; then
 fi
 [ ! -e "$libdir" ] || die "$libdir exists but was not made by install.sh; move it away first"
 
+# Check every target before writing anything, so a refusal leaves no half install behind.
+targets=("$bindir/jarvis" "$datadir/applications/jarvis.desktop" \
+    "$datadir/icons/hicolor/scalable/apps/jarvis.svg")
+for png in "$icons"/hicolor/*/apps/jarvis.png; do
+    targets+=("$datadir/icons/hicolor/$(basename "$(dirname "$(dirname "$png")")")/apps/jarvis.png")
+done
+if [ "$autostart" = 1 ]; then targets+=("$confdir/autostart/jarvis.desktop"); fi
+if [ "$systemd" = 1 ]; then targets+=("$confdir/systemd/user/jarvis-agent.service"); fi
+for target in "${targets[@]}"; do
+    if [ -e "$target" ] || [ -L "$target" ]; then
+        die "$target exists and was not installed by Jarvis; remove it first"
+    fi
+done
+
 created=()     # files and directories this run created, in creation order
 mkdirs() {     # mkdir -p that remembers which directories it made
     local dir="$1" missing=()
