@@ -19,6 +19,7 @@ EXTENSIONS: Final[dict[str, str]] = {"image/jpeg": "jpg", "image/webp": "webp", 
 
 API_PREFIX: Final = "/api/v1"
 CAPTURES_PATH: Final = f"{API_PREFIX}/captures"
+EVENTS_PATH: Final = f"{API_PREFIX}/events"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
@@ -41,6 +42,8 @@ class ProblemType:
     VALIDATION: Final = BASE + "validation-error"
     INTERNAL: Final = BASE + "internal-error"
     UNAVAILABLE: Final = BASE + "service-unavailable"
+    BAD_REQUEST: Final = BASE + "bad-request"
+    METHOD_NOT_ALLOWED: Final = BASE + "method-not-allowed"
 
 
 class CaptureMetadata(BaseModel):

@@ -1,0 +1,367 @@
+"""/api/v1/captures: upload one capture, list them, read one and its image."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+import anyio.to_thread
+import structlog
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, ValidationError
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jarvis_server.api.deps import Caller, CallerDep, SessionDep, StateDep
+from jarvis_server.api.openapi_docs import UPLOAD_BODY, problems
+from jarvis_server.api.upload import ReceivedUpload, receive_upload
+from jarvis_server.imagecheck import check_image
+from jarvis_server.models import Capture, Device
+from jarvis_server.problems import ProblemError
+from jarvis_server.ratelimit import RateLimiter
+from jarvis_server.records import to_record, utc
+from jarvis_sync.contract import (
+    CAPTURES_PATH,
+    EXTENSIONS,
+    IDEMPOTENCY_HEADER,
+    CaptureMetadata,
+    CapturePage,
+    CaptureRecord,
+    ProblemType,
+)
+
+router = APIRouter(prefix=CAPTURES_PATH, tags=["captures"])
+log = structlog.get_logger(__name__)
+
+
+def _bad_metadata(detail: str, errors: list[dict[str, object]] | None = None) -> ProblemError:
+    return ProblemError(400, ProblemType.BAD_METADATA, "Bad metadata", detail, errors=errors)
+
+
+def _parse_metadata(raw: bytes | None) -> CaptureMetadata:
+    if raw is None:
+        raise _bad_metadata("Send the capture's metadata as JSON in a part named `metadata`.")
+    try:
+        return CaptureMetadata.model_validate_json(raw)
+    except ValidationError as exc:
+        # Only where and what, never the input: it may hold a window title.
+        errors: list[dict[str, object]] = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'metadata'}: {e['msg']}" for e in exc.errors()
+        )
+        raise _bad_metadata(f"Fix the metadata JSON: {where}", errors) from exc
+
+
+def _conflict(capture_id: UUID) -> ProblemError:
+    return ProblemError(
+        422,
+        ProblemType.CONFLICT,
+        "Capture id already used",
+        f"Capture {capture_id} is already stored with different content; a capture id must "
+        "never be reused. Do not retry this upload.",
+    )
+
+
+async def _stored(session: AsyncSession, device_id: int, capture_id: UUID) -> Capture | None:
+    return await session.scalar(
+        select(Capture).where(Capture.device_id == device_id, Capture.id == str(capture_id))
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Upload one capture",
+    response_model=CaptureRecord,
+    responses={
+        200: {"description": "Replay: this capture was already stored with the same content"},
+        **problems(400, 401, 403, 413, 415, 422, 429, 503),
+    },
+    openapi_extra=UPLOAD_BODY,
+)
+async def upload_capture(
+    request: Request, response: Response, state: StateDep, caller: CallerDep
+) -> CaptureRecord:
+    """Store an image and its metadata once; a replay of the same id and bytes answers 200."""
+    wait = state.limiter.acquire(caller.device_id)
+    if wait > 0:
+        raise ProblemError(
+            429,
+            ProblemType.RATE_LIMITED,
+            "Too many uploads",
+            f"Device {caller.device!r} is over its upload rate; retry after "
+            f"{RateLimiter.retry_after(wait)} seconds.",
+            headers={"Retry-After": RateLimiter.retry_after(wait)},
+        )
+    upload = await receive_upload(request, state.storage, state.settings.max_upload_bytes)
+    try:
+        return await _store(request, response, state, caller, upload)
+    finally:
+        await upload.discard()
+
+
+async def _store(
+    request: Request,
+    response: Response,
+    state: StateDep,
+    caller: Caller,
+    upload: ReceivedUpload,
+) -> CaptureRecord:
+    meta = _parse_metadata(upload.metadata)
+    if upload.file is None:
+        raise ProblemError(
+            400,
+            ProblemType.BAD_REQUEST,
+            "Missing image",
+            "Send the image bytes in a part named `file`.",
+        )
+    key_header = request.headers.get(IDEMPOTENCY_HEADER)
+    if key_header is None:
+        raise ProblemError(
+            400,
+            ProblemType.IDEMPOTENCY_MISMATCH,
+            "Missing Idempotency-Key",
+            f"Send the header '{IDEMPOTENCY_HEADER}: {meta.id}' (the capture id).",
+        )
+    try:
+        key_matches = UUID(key_header.strip()) == meta.id
+    except ValueError:
+        key_matches = False
+    if not key_matches:
+        raise ProblemError(
+            400,
+            ProblemType.IDEMPOTENCY_MISMATCH,
+            "Idempotency-Key does not match",
+            f"The {IDEMPOTENCY_HEADER} header must equal metadata.id ({meta.id}).",
+        )
+    pending = upload.file
+    if pending.size != meta.byte_size or pending.sha256 != meta.sha256:
+        raise ProblemError(
+            400,
+            ProblemType.CONTENT_MISMATCH,
+            "Content does not match metadata",
+            f"Received {pending.size} bytes with sha256 {pending.sha256}, but the metadata says "
+            f"{meta.byte_size} bytes with sha256 {meta.sha256}; the upload was damaged or the "
+            "metadata is wrong. Retry with the same file.",
+        )
+
+    async with state.sessions() as session:
+        existing = await _stored(session, caller.device_id, meta.id)
+        if existing is not None:
+            return _replay(response, existing, meta)
+
+        problem = await anyio.to_thread.run_sync(
+            check_image, pending.path, pending.head, meta.mime_type
+        )
+        if problem is not None:
+            raise ProblemError(
+                415,
+                ProblemType.UNSUPPORTED_MEDIA,
+                "Not the declared image",
+                f"Refused: {problem}. Send a JPEG, PNG or WebP image matching mime_type.",
+            )
+
+        storage_key = await state.storage.place(
+            pending, str(meta.id), EXTENSIONS[meta.mime_type], meta.captured_at
+        )
+        capture = Capture(
+            id=str(meta.id),
+            device_id=caller.device_id,
+            captured_at=meta.captured_at.astimezone(UTC),
+            received_at=datetime.now(UTC),
+            monitor=meta.monitor,
+            width=meta.width,
+            height=meta.height,
+            mime_type=meta.mime_type,
+            byte_size=meta.byte_size,
+            sha256=meta.sha256,
+            app_name=meta.app_name,
+            window_title=meta.window_title,
+            redacted_regions=meta.redacted_regions,
+            agent_version=meta.agent_version,
+            storage_key=storage_key,
+        )
+        session.add(capture)
+        try:
+            await session.commit()
+        except IntegrityError:
+            # The same capture arrived twice at once and the other copy won: answer as a replay.
+            await session.rollback()
+            await state.storage.delete(storage_key)
+            existing = await _stored(session, caller.device_id, meta.id)
+            if existing is None:
+                raise
+            return _replay(response, existing, meta)
+        except BaseException:
+            await state.storage.delete(storage_key)
+            raise
+        await session.refresh(capture, ["device"])
+    record = to_record(capture)
+    response.headers["Location"] = f"{CAPTURES_PATH}/{record.id}"
+    state.events.publish(record)
+    log.info(
+        "capture stored",
+        capture_id=record.id.hex,
+        device=record.device,
+        bytes=record.byte_size,
+    )
+    return record
+
+
+def _replay(response: Response, existing: Capture, meta: CaptureMetadata) -> CaptureRecord:
+    if existing.sha256 != meta.sha256:
+        raise _conflict(meta.id)
+    response.status_code = 200
+    response.headers["Location"] = f"{CAPTURES_PATH}/{existing.id}"
+    return to_record(existing)
+
+
+def _encode_cursor(capture: Capture) -> str:
+    raw = f"{utc(capture.captured_at).isoformat()}|{capture.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, pk = raw.split("|")
+        return datetime.fromisoformat(when).astimezone(UTC), int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ProblemError(
+            400,
+            ProblemType.VALIDATION,
+            "Bad cursor",
+            "The cursor is not one this server handed out; start again without it.",
+        ) from exc
+
+
+def _visible_to(caller: Caller, device: str | None) -> None:
+    if device is not None and not caller.admin and device != caller.device:
+        raise ProblemError(
+            403,
+            ProblemType.FORBIDDEN,
+            "Not your device",
+            "A device token reads only its own captures; use an admin token for others.",
+        )
+
+
+@router.get(
+    "",
+    summary="List captures, oldest first",
+    response_model=CapturePage,
+    responses=problems(400, 401, 403, 503),
+)
+async def list_captures(
+    state: StateDep,
+    session: SessionDep,
+    caller: CallerDep,
+    device: Annotated[str | None, Query(description="Only this device's captures.")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Captured at or after (RFC 3339).")
+    ] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Captured before (RFC 3339).")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> CapturePage:
+    """Captures the caller may read: its own, or with an admin token everyone's."""
+    _visible_to(caller, device)
+    query = select(Capture)
+    if not caller.admin:
+        query = query.where(Capture.device_id == caller.device_id)
+    elif device is not None:
+        query = query.where(
+            Capture.device_id == select(Device.id).where(Device.name == device).scalar_subquery()
+        )
+    if since is not None:
+        query = query.where(Capture.captured_at >= since.astimezone(UTC))
+    if until is not None:
+        query = query.where(Capture.captured_at < until.astimezone(UTC))
+    if cursor is not None:
+        after, pk = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Capture.captured_at > after,
+                and_(Capture.captured_at == after, Capture.pk > pk),
+            )
+        )
+    rows = list(
+        await session.scalars(query.order_by(Capture.captured_at, Capture.pk).limit(limit + 1))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return CapturePage(
+        items=[to_record(r) for r in rows],
+        next_cursor=_encode_cursor(rows[-1]) if more else None,
+    )
+
+
+async def _find(session: AsyncSession, caller: Caller, capture_id: UUID) -> Capture:
+    query = select(Capture).where(Capture.id == str(capture_id))
+    if not caller.admin:
+        query = query.where(Capture.device_id == caller.device_id)
+    capture = await session.scalar(query.order_by(Capture.pk).limit(1))
+    if capture is None:
+        # Another device's capture looks exactly like a missing one: nothing leaks.
+        raise ProblemError(
+            404,
+            ProblemType.NOT_FOUND,
+            "No such capture",
+            f"No capture {capture_id} that this token may read.",
+        )
+    return capture
+
+
+@router.get(
+    "/{capture_id}",
+    summary="One capture's record",
+    response_model=CaptureRecord,
+    responses=problems(400, 401, 403, 404, 503),
+)
+async def get_capture(session: SessionDep, caller: CallerDep, capture_id: UUID) -> CaptureRecord:
+    return to_record(await _find(session, caller, capture_id))
+
+
+@router.get(
+    "/{capture_id}/image",
+    summary="One capture's image bytes",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The image, as uploaded",
+            "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "image/webp": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        **problems(400, 401, 403, 404, 503),
+    },
+)
+async def get_image(
+    state: StateDep, session: SessionDep, caller: CallerDep, capture_id: UUID
+) -> StreamingResponse:
+    capture = await _find(session, caller, capture_id)
+    if not await state.storage.exists(capture.storage_key):
+        raise ProblemError(
+            404,
+            ProblemType.NOT_FOUND,
+            "Image file missing",
+            f"Capture {capture_id} is recorded but its file is gone from storage; "
+            "restart the server to reconcile.",
+        )
+    return StreamingResponse(
+        state.storage.read(capture.storage_key),
+        media_type=capture.mime_type,
+        headers={
+            "Content-Length": str(capture.byte_size),
+            "ETag": f'"{capture.sha256}"',
+            "Cache-Control": "private, max-age=31536000, immutable",
+        },
+    )

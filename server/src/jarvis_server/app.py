@@ -1,0 +1,99 @@
+"""The FastAPI application factory. The engine and storage are built in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from jarvis_server import __version__
+from jarvis_server.api.routes import captures, events, health
+from jarvis_server.core.config import Settings, get_settings
+from jarvis_server.core.db import create_engine, create_sessionmaker, parse_database_url
+from jarvis_server.core.state import AppState
+from jarvis_server.events import Broadcaster
+from jarvis_server.problems import install_problem_handlers
+from jarvis_server.ratelimit import RateLimiter
+from jarvis_server.reconcile import reconcile
+from jarvis_server.storage import FilesystemStorage
+from jarvis_sync.contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
+
+DESCRIPTION = """Ingest API of Jarvis, a privacy-first desktop capture agent.
+
+Every error is an RFC 9457 problem document (`application/problem+json`) with a stable `type`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    broadcaster = Broadcaster()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(parse_database_url(settings.effective_database_url))
+        storage = FilesystemStorage(settings.effective_storage_dir)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            storage=storage,
+            limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            events=broadcaster,
+        )
+        broadcaster.bind(asyncio.get_running_loop())
+        try:
+            await storage.probe()
+            await reconcile(state.sessions, storage)
+            app.state.jarvis = state
+            yield
+        finally:
+            broadcaster.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Jarvis ingest server",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.broadcaster = broadcaster
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(captures.router)
+    app.include_router(events.router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, corrected: errors are problem documents, validation errors are 400."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, CaptureMetadata):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(model_schema.pop("$defs", {}))
+        components[model.__name__] = model_schema
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    problem_content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses: dict[str, Any] = operation.get("responses", {})
+            auto = responses.get("422", {})
+            if auto.get("description") == "Validation Error":
+                # FastAPI's own 422: we answer request validation errors with 400 instead.
+                del responses["422"]
+                responses.setdefault("400", {"description": "Invalid request parameters"})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = problem_content
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,105 @@
+"""Server settings: declared once, read from JARVIS_* environment variables and an optional .env.
+
+The agent reads JARVIS_* variables too, so unknown keys are ignored, and every server key has a
+name that cannot be mistaken for an agent setting.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+from platformdirs import user_data_dir
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX: Final = "JARVIS_"
+MIB: Final = 1024 * 1024
+
+
+def server_data_dir() -> Path:
+    """Where the embedded defaults live: $JARVIS_HOME/server, else the platform's user data dir."""
+    home = os.environ.get("JARVIS_HOME")
+    if home:
+        return Path(home).expanduser() / "server"
+    return Path(user_data_dir("jarvis-server", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told. Each field is the env var JARVIS_<FIELD NAME>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means the embedded SQLite file under the data dir.",
+    )
+    storage_dir: Path | None = Field(
+        default=None, description="Where image files are kept; empty means <data dir>/storage."
+    )
+    max_upload_bytes: int = Field(default=20 * MIB, gt=0, description="Largest accepted image.")
+    rate_limit_per_minute: float = Field(
+        default=1200, gt=0, description="Sustained uploads per device and minute."
+    )
+    rate_limit_burst: int = Field(
+        default=200, gt=0, description="Uploads a device may send at once before being limited."
+    )
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Apply migrations when serving; default: yes on SQLite, no elsewhere.",
+    )
+    events_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="Interval of SSE heartbeat comments on /api/v1/events."
+    )
+    server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
+    server_log_json: bool = Field(default=False, description="Log JSON lines instead of text.")
+
+    @property
+    def data_dir(self) -> Path:
+        return server_data_dir()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'jarvis.db'}"
+
+    @property
+    def effective_storage_dir(self) -> Path:
+        if self.storage_dir is not None:
+            return self.storage_dir.expanduser()
+        return self.data_dir / "storage"
+
+
+class SettingsError(Exception):
+    """A setting has a value the server cannot use; the message names the variable."""
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning pydantic's report into one line that names the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingsError(
+            f"{env_name(field)}: {first['msg']} (got {first.get('input')!r})"
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

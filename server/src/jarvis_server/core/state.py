@@ -1,0 +1,22 @@
+"""What the running app holds: built in the lifespan, reached by requests through app.state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from jarvis_server.core.config import Settings
+from jarvis_server.events import Broadcaster
+from jarvis_server.ratelimit import RateLimiter
+from jarvis_server.storage import FilesystemStorage
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    storage: FilesystemStorage
+    limiter: RateLimiter
+    events: Broadcaster

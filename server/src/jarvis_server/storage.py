@@ -1,0 +1,238 @@
+"""Where image files live: a small protocol and its filesystem implementation.
+
+A file is written to a temporary name, fsynced, then linked into its date-partitioned place
+({YYYY}/{MM}/{DD}/{id}.{ext}) and the directory fsynced, so a stored file is whole and durable
+before its row commits. Linking (not renaming) never replaces an existing file, so two uploads
+racing for one name cannot destroy each other's data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Protocol
+
+import aiofiles
+import aiofiles.os
+import anyio.to_thread
+
+TEMP_DIR: Final = ".tmp"
+_FLUSH_BYTES: Final = 1024 * 1024  # bounded memory per upload; fewer thread hops than per chunk
+_READ_CHUNK: Final = 256 * 1024
+
+
+class StorageError(Exception):
+    """The storage directory cannot be used."""
+
+
+class PendingFile:
+    """An upload being written to a temporary file, hashed and counted as it arrives."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = 0
+        self.head = b""
+        self._sha = hashlib.sha256()
+        self._buffer = bytearray()
+        self._file: aiofiles.threadpool.binary.AsyncBufferedIOBase | None = None
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    async def open(self) -> None:
+        self._file = await aiofiles.open(self.path, "xb")
+
+    async def write(self, data: bytes) -> None:
+        if len(self.head) < 16:
+            self.head += data[: 16 - len(self.head)]
+        self.size += len(data)
+        self._sha.update(data)
+        self._buffer += data
+        if len(self._buffer) >= _FLUSH_BYTES:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        assert self._file is not None
+        if self._buffer:
+            await self._file.write(bytes(self._buffer))
+            self._buffer.clear()
+
+    async def finish(self) -> None:
+        """Write what is buffered, fsync and close: the bytes are on disk when this returns."""
+        assert self._file is not None
+        await self._flush()
+        await self._file.flush()
+        await anyio.to_thread.run_sync(os.fsync, self._file.fileno())
+        await self._file.close()
+        self._file = None
+
+    async def discard(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                await self._file.close()
+            self._file = None
+        with contextlib.suppress(FileNotFoundError):
+            await aiofiles.os.remove(self.path)
+
+
+class Storage(Protocol):
+    """What the API needs from a place to keep image files."""
+
+    async def begin(self) -> PendingFile: ...
+
+    async def place(self, pending: PendingFile, capture_id: str, ext: str, when: datetime) -> str:
+        """Move a finished upload into its final place; returns the storage key."""
+        ...
+
+    def read(self, key: str) -> AsyncIterator[bytes]: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def keys(self) -> set[str]: ...
+
+    async def purge_temp(self) -> int: ...
+
+    async def probe(self) -> None: ...
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _makedirs_durable(path: Path, root: Path) -> None:
+    """Create path and fsync every parent whose entry changed, up to root."""
+    if path.is_dir():
+        return
+    missing = []
+    p = path
+    while not p.exists() and p != root:
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    for created in reversed(missing):
+        _fsync_dir(created.parent)
+
+
+class FilesystemStorage:
+    """Files under one directory, date-partitioned, with a temp area for uploads in flight."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.temp = root / TEMP_DIR
+
+    def _prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.temp.mkdir(exist_ok=True)
+
+    async def probe(self) -> None:
+        """Check that files can be created, synced and removed; StorageError says why not."""
+        try:
+            await anyio.to_thread.run_sync(self._probe_sync)
+        except OSError as exc:
+            raise StorageError(f"cannot write to {self.root} ({exc.strerror or exc})") from exc
+
+    def _probe_sync(self) -> None:
+        self._prepare()
+        probe = self.temp / f"probe-{secrets.token_hex(4)}"
+        with probe.open("xb") as f:
+            f.write(b"ok")
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+
+    async def begin(self) -> PendingFile:
+        pending = PendingFile(self.temp / f"{secrets.token_hex(16)}.part")
+        try:
+            await pending.open()
+        except FileNotFoundError:
+            await anyio.to_thread.run_sync(self._prepare)
+            await pending.open()
+        return pending
+
+    async def place(self, pending: PendingFile, capture_id: str, ext: str, when: datetime) -> str:
+        day = when.astimezone(UTC).strftime("%Y/%m/%d")
+        return await anyio.to_thread.run_sync(self._place_sync, pending.path, day, capture_id, ext)
+
+    def _place_sync(self, tmp: Path, day: str, capture_id: str, ext: str) -> str:
+        folder = self.root / day
+        _makedirs_durable(folder, self.root)
+        key = f"{day}/{capture_id}.{ext}"
+        while True:
+            try:
+                os.link(tmp, self.root / key)
+                break
+            except FileExistsError:
+                # Same id stored by another device or a racing replay: keep both, never replace.
+                key = f"{day}/{capture_id}.{secrets.token_hex(4)}.{ext}"
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                    raise
+                # No hard links here (some network filesystems): rename, checking first.
+                if (self.root / key).exists():
+                    key = f"{day}/{capture_id}.{secrets.token_hex(4)}.{ext}"
+                    continue
+                os.rename(tmp, self.root / key)
+                break
+        _fsync_dir(folder)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        return key
+
+    def path(self, key: str) -> Path:
+        resolved = (self.root / key).resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise ValueError("storage key escapes the storage directory")
+        return resolved
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        async with aiofiles.open(self.path(key), "rb") as f:
+            while chunk := await f.read(_READ_CHUNK):
+                yield chunk
+
+    async def exists(self, key: str) -> bool:
+        found: bool = await aiofiles.os.path.isfile(self.path(key))
+        return found
+
+    async def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            await aiofiles.os.remove(self.path(key))
+
+    async def keys(self) -> set[str]:
+        return await anyio.to_thread.run_sync(self._keys_sync)
+
+    def _keys_sync(self) -> set[str]:
+        found: set[str] = set()
+        if not self.root.is_dir():
+            return found
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            if Path(dirpath) == self.root:
+                dirnames[:] = [d for d in dirnames if d != TEMP_DIR]
+            for name in filenames:
+                found.add(Path(dirpath, name).relative_to(self.root).as_posix())
+        return found
+
+    async def purge_temp(self) -> int:
+        """Remove uploads that never finished (the server stopped mid-request)."""
+        return await anyio.to_thread.run_sync(self._purge_temp_sync)
+
+    def _purge_temp_sync(self) -> int:
+        removed = 0
+        if self.temp.is_dir():
+            for entry in self.temp.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                    removed += 1
+        return removed
