@@ -1,0 +1,372 @@
+"""One capture: windows -> policy -> grab -> redact -> re-check -> change check -> encode.
+
+The order is the privacy argument. The policy decides on the window list read *before* the grab;
+the grabbed pixels of every excluded window are blacked out in memory; then the window list is read
+again, and if any excluded pixel is now outside what was blacked out (a window appeared, moved, was
+raised or retitled in between), the whole frame is wiped and dropped. Only then is anything encoded
+and handed to the sink (the outbox), so no pixel of an excluded window is ever encoded or stored.
+
+The global gates (paused, locked, idle, active hours) are the caller's: see policy.evaluate_gates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, get_args
+
+from jarvis_agent.audit import AuditLog
+from jarvis_agent.change import ChangeDetector
+from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail
+from jarvis_agent.grab import Frame, Grabber
+from jarvis_agent.ids import new_capture_id
+from jarvis_agent.platform.types import Monitor, Platform, Rect
+from jarvis_agent.policy import FrameDecision, decide, exposure_grew
+from jarvis_agent.redact import redact
+from jarvis_agent.rules import ExclusionRule
+from jarvis_sync.contract import CaptureMetadata
+
+__all__ = [
+    "STAGES",
+    "CapturePipeline",
+    "CaptureSink",
+    "PipelineOptions",
+    "TickResult",
+]
+
+CaptureSink = Callable[[CaptureMetadata, bytes, bytes | None], None]
+STAGES: Final = ("windows", "policy", "grab", "redact", "recheck", "change", "encode", "enqueue")
+
+
+def _agent_version() -> str:
+    from jarvis_agent import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How frames are captured and encoded.
+
+    `monitors`: 0-based indices to capture (None = all). `change_threshold`: share of sampled pixels
+    that must differ from the last captured frame (0.001 = 0.1 %). `max_gap_seconds`: capture an
+    unchanged screen anyway after this long. `image_format` "png" is lossless (tests use it).
+    """
+
+    image_format: ImageFormat = "jpeg"
+    quality: int = 80
+    max_dimension: int | None = None
+    monitors: frozenset[int] | None = None
+    omit_titles: bool = False
+    omit_app_names: bool = False
+    change_threshold: float = 0.001
+    max_gap_seconds: float = 300.0
+    agent_version: str = field(default_factory=_agent_version)
+    thumbnails: bool = True
+
+    def __post_init__(self) -> None:
+        formats = get_args(ImageFormat)
+        if self.image_format not in formats:
+            raise ValueError(
+                f"image_format {self.image_format!r} is not supported; use one of {formats}"
+            )
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"quality {self.quality} is out of range; use 1 to 100 (default 80)")
+        if self.max_dimension is not None and self.max_dimension < 64:
+            raise ValueError(
+                f"max_dimension {self.max_dimension} is too small; use at least 64, or none"
+            )
+        if not 0.0 <= self.change_threshold < 1.0:
+            raise ValueError(
+                f"change_threshold {self.change_threshold} is out of range; use 0 (any change) "
+                "up to below 1"
+            )
+        if self.max_gap_seconds <= 0:
+            raise ValueError(f"max_gap_seconds {self.max_gap_seconds} must be greater than 0")
+        if self.monitors is not None and any(m < 0 for m in self.monitors):
+            raise ValueError(f"monitors {sorted(self.monitors)}: indices start at 0")
+        if not self.agent_version:
+            raise ValueError("agent_version must not be empty")
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one capture attempt did.
+
+    `captured`: metadata of each frame handed to the sink. `skipped`: (monitor or None for the whole
+    frame, reason). `dropped`: the exposure changed between policy and grab, nothing was kept.
+    `timings`: seconds per stage (see STAGES).
+    """
+
+    captured: tuple[CaptureMetadata, ...] = ()
+    skipped: tuple[tuple[int | None, str], ...] = ()
+    redacted_regions: int = 0
+    dropped: bool = False
+    reasons: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._last)
+        self._last = now
+
+
+class CapturePipeline:
+    """Captures privacy-filtered frames and hands them to `sink(metadata, image, thumbnail)`.
+
+    `capture()` runs on the calling thread; calls are serialised. mss instances are per thread and
+    created lazily on first use. `platform` is used from whichever thread captures, one at a time.
+    """
+
+    def __init__(
+        self,
+        platform: Platform,
+        sink: CaptureSink,
+        *,
+        rules: Sequence[ExclusionRule],
+        options: PipelineOptions,
+        audit: AuditLog | None = None,
+        clock: Callable[[], datetime] = _now_utc,
+        monitors_provider: Callable[[], list[Monitor]] | None = None,
+    ) -> None:
+        self._platform = platform
+        self._sink = sink
+        self._rules: tuple[ExclusionRule, ...] = tuple(rules)
+        self._options = options
+        self._audit = audit
+        self._clock = clock
+        self._monitors_provider = monitors_provider
+        self._grabber = Grabber()
+        self._changes = ChangeDetector()
+        self._settings_lock = threading.Lock()
+        self._capture_lock = threading.Lock()
+
+    @property
+    def rules(self) -> tuple[ExclusionRule, ...]:
+        with self._settings_lock:
+            return self._rules
+
+    @property
+    def options(self) -> PipelineOptions:
+        with self._settings_lock:
+            return self._options
+
+    def update(
+        self,
+        *,
+        rules: Sequence[ExclusionRule] | None = None,
+        options: PipelineOptions | None = None,
+    ) -> None:
+        """Swap rules and/or options; the next capture uses them. Thread-safe."""
+        with self._settings_lock:
+            if rules is not None:
+                self._rules = tuple(rules)
+            if options is not None:
+                if options.monitors != self._options.monitors:
+                    self._changes.reset()
+                self._options = options
+        if self._audit is not None and options is not None:
+            self._audit.configure(
+                include_titles=not options.omit_titles,
+                include_app_names=not options.omit_app_names,
+            )
+
+    def monitors(self) -> list[Monitor]:
+        """The monitors as the pipeline sees them (injected, or from mss)."""
+        if self._monitors_provider is not None:
+            return list(self._monitors_provider())
+        return self._grabber.monitors()
+
+    def close(self) -> None:
+        """Release this pipeline's screen connections (the platform is the caller's to close)."""
+        with self._capture_lock:
+            self._grabber.close()
+
+    # -- the capture ------------------------------------------------------------------------
+
+    def capture(self, *, force: bool = False, reason: str = "schedule") -> TickResult:
+        """Capture every enabled monitor once, or explain why not. `force` skips the change check.
+
+        Exceptions from the platform, mss or the sink propagate (nothing was stored in that case).
+        """
+        with self._capture_lock:
+            return self._capture(force=force, trigger=reason)
+
+    def _capture(self, *, force: bool, trigger: str) -> TickResult:
+        with self._settings_lock:
+            rules, options = self._rules, self._options
+        watch = _Stopwatch()
+        now = self._clock()
+
+        windows = self._platform.windows()
+        monitors = self.monitors()
+        selected = [m for m in monitors if options.monitors is None or m.index in options.monitors]
+        watch.lap("windows")
+        if not selected:
+            why = "no enabled monitor is connected" + (
+                f" (enabled: {sorted(options.monitors)}, connected: {[m.index for m in monitors]})"
+                if options.monitors is not None
+                else ""
+            )
+            return self._skip_all(why, now, trigger, watch)
+
+        decision = decide(windows, selected, rules)
+        watch.lap("policy")
+        if decision.skip:
+            return self._skip_all("; ".join(decision.reasons), now, trigger, watch, decision)
+
+        frames = [self._grabber.grab(monitor) for monitor in selected]
+        watch.lap("grab")
+        regions = sum(redact(f.pixels, decision.regions_on(f.monitor.index)) for f in frames)
+        watch.lap("redact")
+
+        after = decide(self._platform.windows(), selected, rules)
+        unsafe = exposure_grew(decision, after)
+        watch.lap("recheck")
+        if unsafe is not None:
+            for frame in frames:
+                frame.wipe()
+            self._record("dropped", (unsafe,), now, trigger, decision, options)
+            return TickResult(dropped=True, reasons=(unsafe,), timings=watch.timings)
+
+        captured: list[CaptureMetadata] = []
+        skipped: list[tuple[int | None, str]] = []
+        owner = self._title_monitor(decision, selected)
+        for frame in frames:
+            index = frame.monitor.index
+            verdict, sample = self._changes.check(
+                index,
+                frame.pixels,
+                now,
+                threshold=options.change_threshold,
+                max_gap_seconds=options.max_gap_seconds,
+                force=force,
+            )
+            watch.lap("change")
+            if not verdict.capture:
+                skipped.append((index, verdict.reason))
+                continue
+            metadata, image, thumbnail = self._encode(frame, decision, options, now, index == owner)
+            watch.lap("encode")
+            self._sink(metadata, image, thumbnail)
+            self._changes.accept(index, sample, now)
+            watch.lap("enqueue")
+            captured.append(metadata)
+            self._record(
+                "captured",
+                (verdict.reason, *decision.reasons),
+                now,
+                trigger,
+                decision,
+                options,
+                capture_id=str(metadata.id),
+                monitor=index,
+                redacted_regions=metadata.redacted_regions,
+                byte_size=metadata.byte_size,
+            )
+        for skipped_monitor, why_skipped in skipped:
+            self._record(
+                "skipped", (why_skipped,), now, trigger, None, options, monitor=skipped_monitor
+            )
+        return TickResult(
+            captured=tuple(captured),
+            skipped=tuple(skipped),
+            redacted_regions=regions,
+            reasons=decision.reasons,
+            timings=watch.timings,
+        )
+
+    def _encode(
+        self,
+        frame: Frame,
+        decision: FrameDecision,
+        options: PipelineOptions,
+        now: datetime,
+        owns_title: bool,
+    ) -> tuple[CaptureMetadata, bytes, bytes | None]:
+        encoded = encode_frame(
+            frame.pixels,
+            options.image_format,
+            quality=options.quality,
+            max_dimension=options.max_dimension,
+        )
+        thumbnail = make_thumbnail(frame.pixels) if options.thumbnails else None
+        app_name = decision.app_name if owns_title and not options.omit_app_names else None
+        title = decision.window_title if owns_title and not options.omit_titles else None
+        metadata = CaptureMetadata(
+            id=new_capture_id(),
+            captured_at=now if now.tzinfo is not None else now.astimezone(),
+            monitor=frame.monitor.index,
+            width=encoded.width,
+            height=encoded.height,
+            mime_type=encoded.mime_type,
+            byte_size=encoded.byte_size,
+            sha256=encoded.sha256,
+            app_name=app_name[:512] if app_name else None,
+            window_title=title[:2048] if title else None,
+            redacted_regions=len(decision.regions_on(frame.monitor.index)),
+            agent_version=options.agent_version,
+        )
+        return metadata, encoded.data, thumbnail
+
+    @staticmethod
+    def _title_monitor(decision: FrameDecision, monitors: Sequence[Monitor]) -> int | None:
+        """The monitor showing most of the focused window: only its capture names that window."""
+        if decision.active_rect is None:
+            return None
+        best, best_area = None, 0
+        for monitor in monitors:
+            cut: Rect | None = decision.active_rect.intersect(monitor.rect)
+            if cut is not None and cut.area > best_area:
+                best, best_area = monitor.index, cut.area
+        return best
+
+    def _skip_all(
+        self,
+        why: str,
+        now: datetime,
+        trigger: str,
+        watch: _Stopwatch,
+        decision: FrameDecision | None = None,
+    ) -> TickResult:
+        options = self.options
+        self._record("skipped", (why,), now, trigger, None, options)
+        reasons = decision.reasons if decision is not None else (why,)
+        return TickResult(skipped=((None, why),), reasons=reasons, timings=watch.timings)
+
+    def _record(
+        self,
+        event: str,
+        reasons: Sequence[str],
+        now: datetime,
+        trigger: str,
+        decision: FrameDecision | None,
+        options: PipelineOptions,
+        **fields: object,
+    ) -> None:
+        if self._audit is None:
+            return
+        rules = sorted({item.rule.name for item in decision.excluded}) if decision else []
+        self._audit.record(
+            event,
+            reasons,
+            at=now,
+            trigger=trigger,
+            rules=rules or None,
+            app_name=decision.app_name if decision and not options.omit_app_names else None,
+            window_title=decision.window_title if decision and not options.omit_titles else None,
+            **fields,
+        )

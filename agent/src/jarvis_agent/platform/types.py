@@ -1,0 +1,119 @@
+"""What every platform reports: rectangles, windows, monitors, and the Platform protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Monitor", "Platform", "Rect", "WindowInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    """An axis-aligned rectangle in screen pixels; (x, y) is the top-left corner."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def right(self) -> int:
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.height
+
+    @property
+    def area(self) -> int:
+        return max(self.width, 0) * max(self.height, 0)
+
+    @property
+    def empty(self) -> bool:
+        return self.width <= 0 or self.height <= 0
+
+    def intersect(self, other: Rect) -> Rect | None:
+        """The overlap of two rectangles, or None when they do not overlap."""
+        x, y = max(self.x, other.x), max(self.y, other.y)
+        right, bottom = min(self.right, other.right), min(self.bottom, other.bottom)
+        if right <= x or bottom <= y:
+            return None
+        return Rect(x, y, right - x, bottom - y)
+
+    def subtract(self, other: Rect) -> list[Rect]:
+        """This rectangle minus `other`, as up to four disjoint rectangles."""
+        cut = self.intersect(other)
+        if cut is None:
+            return [] if self.empty else [self]
+        pieces = [
+            Rect(self.x, self.y, self.width, cut.y - self.y),  # above the cut
+            Rect(self.x, cut.bottom, self.width, self.bottom - cut.bottom),  # below
+            Rect(self.x, cut.y, cut.x - self.x, cut.height),  # left of it
+            Rect(cut.right, cut.y, self.right - cut.right, cut.height),  # right of it
+        ]
+        return [piece for piece in pieces if not piece.empty]
+
+    def translate(self, dx: int, dy: int) -> Rect:
+        return Rect(self.x + dx, self.y + dy, self.width, self.height)
+
+
+def subtract_all(regions: list[Rect], cutters: list[Rect]) -> list[Rect]:
+    """Disjoint `regions` minus every rectangle of `cutters`."""
+    for cutter in cutters:
+        regions = [piece for region in regions for piece in region.subtract(cutter)]
+        if not regions:
+            break
+    return regions
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInfo:
+    """One top-level window as the window system reports it.
+
+    `rect` includes the window manager's frame (title bar, borders): the title bar shows the title,
+    so it is part of what redaction must cover. `stacking` is 0 for the bottom-most window and grows
+    upwards. `hidden` is true for minimized, hidden, cloaked or unmapped windows (nothing drawn).
+    """
+
+    id: int
+    app_name: str | None
+    title: str | None
+    rect: Rect
+    pid: int | None = None
+    active: bool = False
+    hidden: bool = False
+    stacking: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    """One monitor: `index` is 0-based (as in capture metadata), `rect` in screen coordinates."""
+
+    index: int
+    rect: Rect
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """The window system, as the capture engine sees it. One instance per thread."""
+
+    def windows(self) -> list[WindowInfo]:
+        """Top-level windows, bottom to top (including hidden ones, flagged)."""
+        ...
+
+    def active_window(self) -> WindowInfo | None:
+        """The focused window, or None when nothing has focus."""
+        ...
+
+    def idle_seconds(self) -> float | None:
+        """Seconds since the last keyboard or mouse input, or None when unknown."""
+        ...
+
+    def is_locked(self) -> bool:
+        """True when the screen is locked or the screensaver is on."""
+        ...
+
+    def close(self) -> None:
+        """Release connections to the window system."""
+        ...

@@ -1,0 +1,184 @@
+"""X11 (and only X11) through python-xlib and the window manager's EWMH hints.
+
+Windows come from _NET_CLIENT_LIST_STACKING (bottom to top), titles from _NET_WM_NAME falling back
+to WM_NAME (xterm sets only the latter), app names from WM_CLASS's class part, rectangles from the
+client's root position grown by _NET_FRAME_EXTENTS (the frame's title bar shows the title too).
+Idle time comes from the MIT-SCREEN-SAVER extension; "locked" from the X screensaver state and,
+where a session bus or logind answers, their lock flags.
+
+One X connection per instance; use one instance per thread (python-xlib is not thread-safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from typing import Any
+
+from Xlib import X, Xatom, display
+from Xlib.error import DisplayError, XError
+
+from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_agent.platform.lock import SessionLockProbe
+from jarvis_agent.platform.types import Rect, WindowInfo
+
+__all__ = ["X11Platform"]
+
+log = logging.getLogger(__name__)
+
+_SCREENSAVER_ON = 1  # ScreenSaverOn in the MIT-SCREEN-SAVER protocol
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        # COMPOUND_TEXT and other encodings python-xlib leaves undecoded: best effort, never fail.
+        value = value.decode("utf-8", errors="replace")
+    text = str(value).strip("\0")
+    return text or None
+
+
+class X11Platform:
+    """The X11 window system for the capture engine."""
+
+    def __init__(
+        self, display_name: str | None = None, *, lock_probe: SessionLockProbe | None = None
+    ) -> None:
+        name = display_name or os.environ.get("DISPLAY", "")
+        if not name:
+            raise UnsupportedSessionError(
+                "no X display: DISPLAY is not set. Run Jarvis inside your desktop session "
+                "(an X11 session, or XWayland with DISPLAY set)."
+            )
+        try:
+            self._display: Any = display.Display(name)
+        except (DisplayError, OSError) as exc:
+            raise UnsupportedSessionError(
+                f"cannot open the X display {name!r} ({exc}). Check that your desktop session is "
+                "running and that DISPLAY (and XAUTHORITY) are those of that session."
+            ) from exc
+        self._root = self._display.screen().root
+        self._atoms: dict[str, int] = {}
+        self._has_screensaver = bool(self._display.has_extension("MIT-SCREEN-SAVER"))
+        self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
+        self._warned_no_ewmh = False
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _atom(self, name: str) -> int:
+        atom = self._atoms.get(name)
+        if atom is None:
+            atom = self._atoms[name] = int(self._display.intern_atom(name))
+        return atom
+
+    def _cardinals(self, window: Any, name: str, kind: int = Xatom.CARDINAL) -> list[int]:
+        prop = window.get_full_property(self._atom(name), kind)
+        return [int(v) for v in prop.value] if prop is not None else []
+
+    def _stacking(self) -> list[int]:
+        ids = self._cardinals(self._root, "_NET_CLIENT_LIST_STACKING", Xatom.WINDOW)
+        if ids:
+            return ids
+        ids = self._cardinals(self._root, "_NET_CLIENT_LIST", Xatom.WINDOW)
+        if ids:
+            return ids
+        if not self._warned_no_ewmh:
+            # Without an EWMH window manager there is no client list: fall back to the root's
+            # mapped children (the X stacking order, bottom to top), which is what is on screen.
+            log.warning("the window manager publishes no _NET_CLIENT_LIST; using the X tree")
+            self._warned_no_ewmh = True
+        return [int(child.id) for child in self._root.query_tree().children]
+
+    def _active_id(self) -> int | None:
+        ids = self._cardinals(self._root, "_NET_ACTIVE_WINDOW", Xatom.WINDOW)
+        return ids[0] if ids and ids[0] else None
+
+    def _title(self, window: Any) -> str | None:
+        prop = window.get_full_text_property(self._atom("_NET_WM_NAME"), self._atom("UTF8_STRING"))
+        title = _text(prop)
+        if title is None:
+            title = _text(window.get_full_text_property(Xatom.WM_NAME, X.AnyPropertyType))
+        return title
+
+    def _describe(self, wid: int, stacking: int, active_id: int | None) -> WindowInfo | None:
+        window = self._display.create_resource_object("window", wid)
+        try:
+            attributes = window.get_attributes()
+            geometry = window.get_geometry()
+            origin = self._root.translate_coords(window, 0, 0)
+            wm_class = window.get_wm_class()
+            title = self._title(window)
+            pids = self._cardinals(window, "_NET_WM_PID")
+            extents = self._cardinals(window, "_NET_FRAME_EXTENTS")
+            states = set(self._cardinals(window, "_NET_WM_STATE", Xatom.ATOM))
+        except XError:
+            return None  # the window went away while we read it
+        left, right, top, bottom = extents if len(extents) == 4 else (0, 0, 0, 0)
+        rect = Rect(
+            int(origin.x) - left,
+            int(origin.y) - top,
+            int(geometry.width) + left + right,
+            int(geometry.height) + top + bottom,
+        )
+        hidden = (
+            attributes.map_state != X.IsViewable or self._atom("_NET_WM_STATE_HIDDEN") in states
+        )
+        return WindowInfo(
+            id=wid,
+            app_name=_text(wm_class[1]) if wm_class else None,
+            title=title,
+            rect=rect,
+            pid=pids[0] if pids else None,
+            active=wid == active_id,
+            hidden=hidden,
+            stacking=stacking,
+        )
+
+    # -- Platform ---------------------------------------------------------------------------
+
+    def windows(self) -> list[WindowInfo]:
+        try:
+            ids = self._stacking()
+            active_id = self._active_id()
+            found = [self._describe(wid, n, active_id) for n, wid in enumerate(ids)]
+        except (XError, DisplayError, OSError) as exc:
+            raise PlatformError(f"could not read the window list from the X server: {exc}") from exc
+        return [window for window in found if window is not None]
+
+    def active_window(self) -> WindowInfo | None:
+        try:
+            active_id = self._active_id()
+            if active_id is None:
+                return None
+            ids = self._stacking()
+            stacking = ids.index(active_id) if active_id in ids else len(ids)
+            return self._describe(active_id, stacking, active_id)
+        except (XError, DisplayError, OSError) as exc:
+            raise PlatformError(
+                f"could not read the active window from the X server: {exc}"
+            ) from exc
+
+    def _screensaver(self) -> Any | None:
+        if not self._has_screensaver:
+            return None
+        try:
+            return self._root.screensaver_query_info()
+        except (XError, DisplayError, OSError):
+            return None
+
+    def idle_seconds(self) -> float | None:
+        info = self._screensaver()
+        return None if info is None else int(info.idle) / 1000.0
+
+    def is_locked(self) -> bool:
+        info = self._screensaver()
+        if info is not None and int(info.state) == _SCREENSAVER_ON:
+            return True
+        return self._lock_probe.locked(time.monotonic())
+
+    def close(self) -> None:
+        with contextlib.suppress(XError, DisplayError, OSError):
+            self._display.close()

@@ -1,0 +1,272 @@
+"""The privacy policy: pure functions from facts (time, state, windows, rules) to decisions.
+
+No I/O here: the pipeline and the scheduler gather the facts and act on the decisions, and tests
+drive every branch with plain values. Every decision carries human-readable reasons, which end up in
+the audit log, `jarvis status` and the tray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from jarvis_agent.platform.types import Monitor, Rect, WindowInfo, subtract_all
+from jarvis_agent.rules import ExclusionRule, RuleAction, match_rule
+
+__all__ = [
+    "ActiveHours",
+    "ExcludedWindow",
+    "FrameDecision",
+    "GateDecision",
+    "GateState",
+    "PausedUntil",
+    "decide",
+    "evaluate_gates",
+    "exposure_grew",
+]
+
+PausedUntil = datetime | Literal["indefinitely"] | None
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class ActiveHours(BaseModel):
+    """When capturing is allowed: from `start` to `end` on `days` (0 = Monday).
+
+    A span may wrap past midnight (22:00-02:00); the early-morning part then belongs to the day the
+    span started on. start == end means the whole day.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: time
+    end: time
+    days: frozenset[int] = frozenset(range(7))
+
+    @field_validator("days")
+    @classmethod
+    def _valid_days(cls, value: frozenset[int]) -> frozenset[int]:
+        bad = sorted(day for day in value if not 0 <= day <= 6)
+        if bad:
+            raise ValueError(f"days {bad} are not weekdays; use 0 (Monday) to 6 (Sunday)")
+        if not value:
+            raise ValueError("no days given: list at least one day, 0 (Monday) to 6 (Sunday)")
+        return value
+
+    @model_validator(mode="after")
+    def _naive_times(self) -> ActiveHours:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("active hours are wall-clock times without a time zone, like 09:00")
+        return self
+
+    def contains(self, now: datetime) -> bool:
+        """True when `now` (local wall-clock time) is inside the active hours."""
+        moment = now.time().replace(tzinfo=None)
+        today = now.weekday()
+        if self.start == self.end:
+            return today in self.days
+        if self.start < self.end:
+            return today in self.days and self.start <= moment < self.end
+        if moment >= self.start:
+            return today in self.days
+        if moment < self.end:
+            return (today - 1) % 7 in self.days
+        return False
+
+    def describe(self) -> str:
+        days = ",".join(DAY_NAMES[d] for d in sorted(self.days))
+        return f"{self.start:%H:%M}-{self.end:%H:%M} on {days}"
+
+
+class GateState(StrEnum):
+    """Why no capture may happen now; the runtime's state machine uses the same names."""
+
+    PAUSED = "paused"
+    LOCKED = "locked"
+    IDLE = "idle"
+    OUTSIDE_HOURS = "outside_hours"
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """Whether a capture may happen now, and if not, the state and a reason a user understands."""
+
+    allowed: bool
+    state: GateState | None = None
+    reason: str = ""
+
+
+ALLOWED = GateDecision(True)
+
+
+def evaluate_gates(
+    now: datetime,
+    *,
+    paused_until: PausedUntil,
+    locked: bool,
+    idle_seconds: float | None,
+    idle_threshold: float,
+    active_hours: ActiveHours | None,
+) -> GateDecision:
+    """The global gates, in the order a user would name them: paused, locked, idle, hours.
+
+    `now` is local wall-clock time (aware or naive, compared to `paused_until` in the same kind).
+    `idle_seconds` None means "unknown": never treated as idle. `idle_threshold` <= 0 turns the
+    idle gate off.
+    """
+    if paused_until == "indefinitely":
+        return GateDecision(False, GateState.PAUSED, "paused until resumed")
+    if paused_until is not None and now < paused_until:
+        return GateDecision(False, GateState.PAUSED, f"paused until {paused_until:%Y-%m-%d %H:%M}")
+    if locked:
+        return GateDecision(False, GateState.LOCKED, "screen locked or screensaver on")
+    if idle_seconds is not None and idle_threshold > 0 and idle_seconds >= idle_threshold:
+        return GateDecision(
+            False,
+            GateState.IDLE,
+            f"no input for {timedelta(seconds=int(idle_seconds))} "
+            f"(idle threshold {timedelta(seconds=int(idle_threshold))})",
+        )
+    if active_hours is not None and not active_hours.contains(now):
+        return GateDecision(
+            False, GateState.OUTSIDE_HOURS, f"outside active hours ({active_hours.describe()})"
+        )
+    return ALLOWED
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludedWindow:
+    """A window that matched a rule, and the part of it that is visible (screen coordinates)."""
+
+    window: WindowInfo
+    rule: ExclusionRule
+    visible: tuple[Rect, ...]
+
+
+@dataclass(frozen=True)
+class FrameDecision:
+    """What to do with this frame.
+
+    `skip`: no capture at all (reasons say why). Otherwise `redactions` maps a monitor index to the
+    rectangles to black out, in that monitor's own coordinates (0, 0 = its top-left corner).
+    `app_name` / `window_title` describe the focused window for metadata, and are None when that
+    window is excluded (an excluded window's title never leaves the machine).
+    """
+
+    skip: bool
+    reasons: tuple[str, ...]
+    redactions: Mapping[int, tuple[Rect, ...]] = field(default_factory=dict)
+    excluded: tuple[ExcludedWindow, ...] = ()
+    app_name: str | None = None
+    window_title: str | None = None
+    active_rect: Rect | None = None
+
+    @property
+    def redacted_regions(self) -> int:
+        return sum(len(rects) for rects in self.redactions.values())
+
+    def regions_on(self, monitor: int) -> tuple[Rect, ...]:
+        return self.redactions.get(monitor, ())
+
+
+def _visible_area(window: WindowInfo, above: Sequence[WindowInfo]) -> list[Rect]:
+    region = [window.rect] if not window.rect.empty else []
+    return subtract_all(region, [w.rect for w in above if not w.hidden])
+
+
+def decide(
+    windows: Sequence[WindowInfo],
+    monitors: Sequence[Monitor],
+    rules: Sequence[ExclusionRule],
+) -> FrameDecision:
+    """Skip, or capture with every visible excluded window blacked out on every monitor.
+
+    `windows` are in stacking order, bottom to top (the `stacking` field, when set, wins). A window
+    whose visible area is nothing (covered, off-screen, hidden) needs no redaction.
+    """
+    ordered = sorted(windows, key=lambda w: w.stacking)
+    shown = [w for w in ordered if not w.hidden]
+    excluded: list[ExcludedWindow] = []
+    reasons: list[str] = []
+    active: WindowInfo | None = next((w for w in shown if w.active), None)
+    active_rule: ExclusionRule | None = None
+    screen = [m.rect for m in monitors]
+
+    for position, window in enumerate(shown):
+        rule = match_rule(rules, window.app_name, window.title)
+        if rule is None:
+            continue
+        if window is active:
+            active_rule = rule
+        visible = _visible_area(window, shown[position + 1 :])
+        on_screen = [
+            cut
+            for piece in visible
+            for area in screen
+            if (cut := piece.intersect(area)) is not None
+        ]
+        if on_screen:
+            excluded.append(ExcludedWindow(window, rule, tuple(on_screen)))
+
+    if active_rule is not None and active_rule.action is RuleAction.SKIP:
+        return FrameDecision(
+            skip=True,
+            reasons=(f"focused window matches skip rule {active_rule.name!r}",),
+            excluded=tuple(excluded),
+        )
+
+    redactions: dict[int, tuple[Rect, ...]] = {}
+    for monitor in monitors:
+        local: list[Rect] = []
+        for item in excluded:
+            for piece in item.visible:
+                cut = piece.intersect(monitor.rect)
+                if cut is not None:
+                    local.append(cut.translate(-monitor.rect.x, -monitor.rect.y))
+        if local:
+            redactions[monitor.index] = tuple(local)
+    for item in excluded:
+        pixels = sum(r.area for r in item.visible)
+        reasons.append(f"redacted a window matching rule {item.rule.name!r} ({pixels} px visible)")
+
+    app_name = window_title = None
+    if active is not None:
+        if active_rule is None:
+            app_name, window_title = active.app_name, active.title
+        else:
+            reasons.append(
+                f"focused window matches rule {active_rule.name!r}: title and app omitted"
+            )
+    return FrameDecision(
+        skip=False,
+        reasons=tuple(reasons),
+        redactions=redactions,
+        excluded=tuple(excluded),
+        app_name=app_name,
+        window_title=window_title,
+        active_rect=active.rect if active is not None else None,
+    )
+
+
+def exposure_grew(before: FrameDecision, after: FrameDecision) -> str | None:
+    """Why a frame decided by `before` is unsafe once the windows are as in `after`, or None.
+
+    Unsafe when the later decision skips, or needs any pixel blacked out that the earlier one did
+    not cover (an excluded window appeared, moved, was raised or retitled in between).
+    """
+    if after.skip:
+        return "a skip rule matched after the grab: " + "; ".join(after.reasons)
+    for monitor, rects in after.redactions.items():
+        uncovered = subtract_all(list(rects), list(before.regions_on(monitor)))
+        if uncovered:
+            names = sorted({item.rule.name for item in after.excluded})
+            return (
+                f"an excluded window changed on monitor {monitor} between the policy check and the "
+                f"grab ({sum(r.area for r in uncovered)} px not covered; rules {', '.join(names)})"
+            )
+    return None

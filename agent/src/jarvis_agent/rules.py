@@ -1,0 +1,225 @@
+"""Exclusion rules: which windows must never be captured, and what to do when one is on screen.
+
+A rule matches a window's app name and/or title (both must match when both are given), glob or
+regex, case-insensitively. Globs match the whole string ("*Private Browsing*"); regexes match
+anywhere in it (re.search), so anchor them (^...$) when you mean the whole string.
+
+Actions:
+- `redact`: the window's visible area is blacked out before anything is encoded; the rest of the
+  screen is captured, and the window's title and app name never reach the metadata.
+- `skip`: while a matching window is *focused* the tick is skipped altogether (the user is working
+  in it: what they type or paste may show up in neighbouring windows). A matching window that is
+  visible but not focused is redacted, so a `skip` rule is never weaker than a `redact` rule.
+
+Shipped defaults: password managers are `skip` (autotype and copy/paste put the secret in the
+window next to them while the manager has focus), private-browsing windows are `redact` (the rest of
+the desktop is ordinary work, and the private window is black wherever it is).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from collections.abc import Sequence
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ExclusionRule",
+    "MatchType",
+    "RuleAction",
+    "default_rules",
+    "match_rule",
+    "matching_rules",
+]
+
+
+class RuleAction(StrEnum):
+    """What a matching window causes: no capture this tick, or a blacked-out window."""
+
+    SKIP = "skip"
+    REDACT = "redact"
+
+
+class MatchType(StrEnum):
+    """How a rule's patterns are read."""
+
+    GLOB = "glob"
+    REGEX = "regex"
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(pattern: str, match: MatchType) -> re.Pattern[str]:
+    if match is MatchType.GLOB:
+        return re.compile(fnmatch.translate(pattern), re.IGNORECASE)
+    return re.compile(pattern, re.IGNORECASE)
+
+
+class ExclusionRule(BaseModel):
+    """One exclusion: patterns for the app name and/or the window title, and an action."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    app: str | None = None
+    title: str | None = None
+    match: MatchType = MatchType.GLOB
+    action: RuleAction = RuleAction.REDACT
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a rule needs a name (shown in the audit log and `exclusions list`)")
+        return value.strip()
+
+    @field_validator("app", "title")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # An empty pattern would match nothing (glob) or everything (regex): both are surprises.
+        if value is not None and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _check_patterns(self) -> ExclusionRule:
+        if self.app is None and self.title is None:
+            raise ValueError(
+                f"rule {self.name!r} has neither an app nor a title pattern; "
+                "give at least one (for example app = 'KeePassXC' or title = '*Incognito*')"
+            )
+        if self.match is MatchType.REGEX:
+            for field, pattern in (("app", self.app), ("title", self.title)):
+                if pattern is None:
+                    continue
+                try:
+                    _compile(pattern, self.match)
+                except re.error as exc:
+                    raise ValueError(
+                        f"rule {self.name!r}: {field} pattern {pattern!r} is not a valid regular "
+                        f"expression ({exc}); fix it, or set match = 'glob' for * and ? wildcards"
+                    ) from None
+        return self
+
+    def matches(self, app_name: str | None, title: str | None) -> bool:
+        """True when this enabled rule matches a window with this app name and title."""
+        if not self.enabled:
+            return False
+        for pattern, value in ((self.app, app_name), (self.title, title)):
+            if pattern is None:
+                continue
+            if value is None:
+                return False
+            compiled = _compile(pattern, self.match)
+            found = (
+                compiled.match(value) if self.match is MatchType.GLOB else compiled.search(value)
+            )
+            if found is None:
+                return False
+        return True
+
+
+def matching_rules(
+    rules: Sequence[ExclusionRule], app_name: str | None, title: str | None
+) -> list[ExclusionRule]:
+    """Every enabled rule that matches, in the order given."""
+    return [rule for rule in rules if rule.matches(app_name, title)]
+
+
+def match_rule(
+    rules: Sequence[ExclusionRule], app_name: str | None, title: str | None
+) -> ExclusionRule | None:
+    """The rule that decides for this window: the first matching `skip` rule, else the first match.
+
+    `skip` wins over `redact` because it is the stricter action for a focused window.
+    """
+    found = matching_rules(rules, app_name, title)
+    for rule in found:
+        if rule.action is RuleAction.SKIP:
+            return rule
+    return found[0] if found else None
+
+
+# Title markers of private windows, by UI language. Browsers put the marker in the window title
+# (Firefox "… — Mozilla Firefox Private Browsing" / "(Privater Modus)", Chrome "(Incognito)",
+# Edge "[InPrivate]", Brave/Opera/Vivaldi "(Private)"); a false positive only blacks out a window.
+PRIVATE_MARKERS: dict[str, tuple[str, ...]] = {
+    "en": ("Private Browsing", "Incognito", "InPrivate", "(Private)", "Private Window"),
+    "zh": ("隐私浏览", "无痕", "隱私瀏覽", "無痕", "私密浏览", "隐身"),
+    "hi": ("निजी ब्राउज़िंग", "गुप्त"),
+    "es": ("Navegación privada", "Incógnito", "Ventana privada", "(Privado)"),
+    "fr": ("Navigation privée", "Fenêtre privée", "(Privé)"),
+    "ar": ("التصفح الخاص", "التصفح المتخفي", "نافذة خاصة"),
+    "bn": ("ব্যক্তিগত ব্রাউজিং", "ছদ্মবেশী"),
+    "pt": ("Navegação privativa", "Navegação privada", "anônima", "anónima", "Janela privada"),
+    "ru": ("Приватный просмотр", "Инкогнито", "Приватное окно", "Приватный режим"),
+    "ja": (
+        "プライベートブラウジング",
+        "プライベート ブラウズ",
+        "シークレット",
+        "プライベートウィンドウ",
+    ),
+    "de": ("Privater Modus", "Inkognito", "Privates Surfen", "Privates Fenster", "(Privat)"),
+    "ko": ("사생활 보호 모드", "시크릿", "개인 정보 보호 브라우징"),
+    "it": ("Navigazione anonima", "Navigazione privata", "in incognito", "Finestra privata"),
+    "tr": ("Gizli Gezinti", "Gizli pencere", "Gizli mod", "Özel Gezinti"),
+    "pl": ("Tryb prywatny", "Przeglądanie prywatne", "Okno prywatne"),
+    "nl": ("Privénavigatie", "Privévenster", "Incognitovenster"),
+}
+
+# App names the browsers report: X11 WM_CLASS class, macOS owner name, Windows image name.
+BROWSER_APPS: dict[str, str] = {
+    "Firefox": r"firefox|librewolf|^navigator$",
+    "Chrome": r"google[- ]?chrome|^chrome$",
+    "Chromium": r"chromium",
+    "Edge": r"microsoft[- ]?edge|^msedge$",
+    "Brave": r"brave",
+    "Opera": r"^opera",
+    "Vivaldi": r"vivaldi",
+    "Safari": r"^safari$",
+}
+
+PASSWORD_MANAGERS: dict[str, str] = {
+    "1Password": r"^1password",
+    "Bitwarden": r"bitwarden",
+    "KeePass / KeePassXC": r"keepass",
+    "LastPass": r"lastpass",
+    "Dashlane": r"dashlane",
+    "Enpass": r"enpass",
+    "Proton Pass": r"proton[- ]?pass",
+    "Keychain Access": r"keychain access|keychainaccess",
+    "Seahorse (Passwords and Keys)": r"seahorse",
+}
+
+
+def _private_title_regex() -> str:
+    markers = sorted({m for group in PRIVATE_MARKERS.values() for m in group}, key=len)
+    return "|".join(re.escape(marker) for marker in reversed(markers))
+
+
+def default_rules() -> list[ExclusionRule]:
+    """The shipped exclusions: password managers (skip) and private browsing windows (redact)."""
+    rules = [
+        ExclusionRule(
+            name=f"Password manager: {label}",
+            app=pattern,
+            match=MatchType.REGEX,
+            action=RuleAction.SKIP,
+        )
+        for label, pattern in PASSWORD_MANAGERS.items()
+    ]
+    title = _private_title_regex()
+    rules += [
+        ExclusionRule(
+            name=f"Private browsing: {label}",
+            app=pattern,
+            title=title,
+            match=MatchType.REGEX,
+            action=RuleAction.REDACT,
+        )
+        for label, pattern in BROWSER_APPS.items()
+    ]
+    return rules
