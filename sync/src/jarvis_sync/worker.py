@@ -1,0 +1,351 @@
+"""The sync worker: background threads that drain the outbox to the server, never giving up.
+
+`concurrency` sender threads each claim one capture at a time, so after an outage the queue drains
+at full speed with at most that many uploads in flight. Transport failures, 408, 429 and 5xx
+close a shared gate for a backoff period (one backoff step per round of failures, not per
+capture) so an outage costs one attempt per period, not one per queued capture.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final, Literal
+
+from jarvis_sync.errors import CredentialsError, OutboxError
+from jarvis_sync.logsummary import FailureLog
+from jarvis_sync.outbox import Outbox
+from jarvis_sync.outbox_models import OutboxEntry
+from jarvis_sync.retry import RetryPolicy
+from jarvis_sync.uploader import Uploader, UploadOutcome
+
+log = logging.getLogger("jarvis.sync")
+
+SyncState = Literal["idle", "syncing", "offline", "auth_required", "not_configured"]
+_IDLE_CHECK: Final = 30.0  # seconds between age-cap checks while nothing happens
+_STATUS_INTERVAL: Final = 0.25  # at most this often while draining, so the UI is not flooded
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the tray and `jarvis status` show about syncing."""
+
+    state: SyncState
+    queued: int
+    queued_bytes: int
+    dead: int
+    evicted: int
+    last_success_at: datetime | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    quarantined: int = 0
+    sent: int = 0
+
+
+class SyncWorker:
+    """Drains an outbox to the server in background threads; see the module docstring."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        server_url: str | None,
+        token_provider: Callable[[], str | None],
+        concurrency: int = 4,
+        on_status: Callable[[SyncStatus], None] | None = None,
+        retry: RetryPolicy | None = None,
+        uploader_factory: Callable[[str, int], Uploader] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"sync concurrency must be at least 1, got {concurrency}")
+        self._outbox = outbox
+        self._token_provider = token_provider
+        self._concurrency = concurrency
+        self._on_status = on_status
+        self._retry = retry or RetryPolicy()
+        self._make_uploader = uploader_factory or (lambda url, n: Uploader(url, max_connections=n))
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._wakes = 0
+        self._server_url = server_url
+        self._uploader: Uploader | None = None
+        self._retired: list[Uploader] = []
+        self._token: str | None = None
+        self._token_error: str | None = None
+        self._auth_failed_for: str | None = None  # the token the server refused
+        self._gate_until = 0.0  # monotonic time before which nothing is sent
+        self._gate_epoch = 0
+        self._failures = 0  # rounds of retryable failures in a row
+        self._in_flight = 0
+        self._last_success: datetime | None = None
+        self._last_error: str | None = None
+        self._next_attempt: datetime | None = None
+        self._failure_log = FailureLog(log)
+        self._status: SyncStatus | None = None
+        self._status_at = 0.0
+
+    # ----------------------------------------------------------------- control
+
+    def start(self) -> None:
+        """Start the sender threads."""
+        with self._cond:
+            if self._threads:
+                return
+            self._stopping = False
+            self._refresh_token()
+            if self._server_url:
+                self._uploader = self._make_uploader(self._server_url, self._concurrency)
+            self._threads = [
+                threading.Thread(target=self._run, name=f"jarvis-sync-{i}", daemon=True)
+                for i in range(self._concurrency)
+            ]
+        for thread in self._threads:
+            thread.start()
+        self._publish(force=True)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop sending; waits up to `timeout` s for uploads in progress (the rest resume later)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            threads, self._threads = self._threads, []
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            uploaders = [u for u in (self._uploader, *self._retired) if u is not None]
+            self._uploader, self._retired = None, []
+        for uploader in uploaders:
+            uploader.close()
+
+    def notify(self) -> None:
+        """A capture arrived: wake a sender now (a refused or missing token is re-read)."""
+        with self._cond:
+            if self._token is None or self._auth_failed_for is not None:
+                self._refresh_token()
+            self._wakes += 1
+            self._cond.notify_all()
+
+    def sync_now(self) -> None:
+        """Try now: skip the current backoff wait and re-read the token."""
+        self._outbox.reschedule_all()
+        with self._cond:
+            self._refresh_token()
+            self._auth_failed_for = None
+            self._gate_until = 0.0
+            self._gate_epoch += 1
+            self._next_attempt = None
+            self._wakes += 1
+            self._cond.notify_all()
+        self._publish(force=True)
+
+    def configure(self, *, server_url: str | None) -> None:
+        """The server address changed (or was cleared); the token is re-read too."""
+        with self._cond:
+            if server_url != self._server_url:
+                if self._uploader is not None:
+                    self._retired.append(self._uploader)  # closed at stop; may be mid-request
+                self._server_url = server_url
+                self._uploader = (
+                    self._make_uploader(server_url, self._concurrency)
+                    if server_url and self._threads
+                    else None
+                )
+            self._refresh_token()
+            self._auth_failed_for = None
+            self._gate_until = 0.0
+            self._gate_epoch += 1
+            self._failures = 0
+            self._wakes += 1
+            self._cond.notify_all()
+        self._publish(force=True)
+
+    def status(self) -> SyncStatus:
+        """The current status (also pushed to `on_status` when it changes)."""
+        with self._cond:
+            state = self._state_locked()
+            last_success, last_error, next_at = (
+                self._last_success,
+                self._last_error,
+                self._next_attempt,
+            )
+        try:
+            stats = self._outbox.stats()
+        except OutboxError as exc:
+            return SyncStatus(state, 0, 0, 0, 0, last_success, str(exc), next_at)
+        return SyncStatus(
+            state=state,
+            queued=stats.queued,
+            queued_bytes=stats.queued_bytes,
+            dead=stats.dead,
+            evicted=stats.evicted_total,
+            last_success_at=last_success,
+            last_error=last_error,
+            next_attempt_at=next_at if state == "offline" else None,
+            quarantined=stats.quarantined_total,
+            sent=stats.sent_total,
+        )
+
+    # ----------------------------------------------------------------- internals
+
+    def _refresh_token(self) -> None:
+        try:
+            self._token = self._token_provider()
+            self._token_error = None
+        except CredentialsError as exc:
+            self._token = None
+            self._token_error = str(exc)
+
+    def _state_locked(self) -> SyncState:
+        if not self._server_url or self._token is None:
+            return "not_configured"
+        if self._auth_failed_for is not None:
+            return "auth_required"
+        if self._gate_until > time.monotonic():
+            return "offline"
+        return "syncing" if self._in_flight else "idle"
+
+    def _blocked_for_locked(self) -> float | None:
+        """0 when a sender may go; seconds to wait (None: until woken) otherwise."""
+        if not self._server_url or self._token is None or self._uploader is None:
+            return None
+        if self._auth_failed_for is not None:
+            return None
+        remaining = self._gate_until - time.monotonic()
+        return remaining if remaining > 0 else 0.0
+
+    def _run(self) -> None:
+        last_check = time.monotonic()
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                wait = self._blocked_for_locked()
+                if wait != 0.0:
+                    self._cond.wait(_IDLE_CHECK if wait is None else min(wait, _IDLE_CHECK))
+                    continue
+                wakes, epoch = self._wakes, self._gate_epoch
+                uploader, token = self._uploader, self._token
+            try:
+                entries = self._outbox.claim(1)
+            except OutboxError as exc:
+                self._note_failure(f"the outbox cannot be read: {exc}")
+                with self._cond:
+                    self._cond.wait(_IDLE_CHECK)
+                continue
+            if not entries:
+                self._idle(wakes)
+                if time.monotonic() - last_check > _IDLE_CHECK:
+                    last_check = time.monotonic()
+                    self._outbox.enforce_limits()
+                continue
+            assert uploader is not None
+            assert token is not None
+            self._send(entries[0], uploader, token, epoch)
+
+    def _idle(self, wakes: int) -> None:
+        due = self._outbox.next_due()
+        with self._cond:
+            if self._stopping or self._wakes != wakes:
+                return
+            timeout = _IDLE_CHECK
+            if due is not None:
+                timeout = min(timeout, max(0.0, due - time.time()))
+            busy = self._in_flight > 0
+        if not busy:
+            self._publish(force=True)
+        with self._cond:
+            if self._wakes == wakes and not self._stopping:
+                self._cond.wait(max(timeout, 0.01))
+
+    def _send(self, entry: OutboxEntry, uploader: Uploader, token: str, epoch: int) -> None:
+        with self._cond:
+            self._in_flight += 1
+        try:
+            try:
+                data = self._outbox.read(entry.id)
+            except OutboxError as exc:
+                self._outbox.quarantine(entry.id, str(exc))
+                return
+            outcome = uploader.upload(token, entry.metadata, data)
+            self._settle(entry, outcome, token, epoch)
+        except Exception:
+            # Never lose the capture to a bug here: put it back and keep the thread alive.
+            log.exception("Unexpected error while sending capture %s; it stays queued", entry.id)
+            self._outbox.release(entry.id)
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+            self._publish()
+
+    def _settle(self, entry: OutboxEntry, outcome: UploadOutcome, token: str, epoch: int) -> None:
+        if outcome.kind == "done":
+            self._outbox.ack(entry.id)
+            with self._cond:
+                was_failing = self._failures > 0
+                self._failures = 0
+                self._last_success = datetime.now(UTC)
+                self._last_error = None
+                self._next_attempt = None
+            if was_failing:
+                self._failure_log.recovered("Sync recovered: the server is taking captures again")
+        elif outcome.kind == "dead":
+            self._outbox.bury(entry.id, outcome.detail)
+            with self._cond:
+                self._last_error = f"capture refused by the server: {outcome.detail}"
+        elif outcome.kind == "auth":
+            self._outbox.release(entry.id)
+            with self._cond:
+                self._auth_failed_for = token
+                self._last_error = (
+                    f"the server refused the device token ({outcome.detail}); "
+                    "log in again with `jarvis login --server URL`"
+                )
+                message = self._last_error
+            self._failure_log.failure(message)
+            self._publish(force=True)
+        else:
+            delay = self._close_gate(outcome, epoch)
+            self._outbox.retry_later(entry.id, outcome.detail, delay)
+            self._note_failure(f"upload failed, will retry: {outcome.detail}")
+
+    def _close_gate(self, outcome: UploadOutcome, epoch: int) -> float:
+        with self._cond:
+            if epoch == self._gate_epoch:
+                # The first failure of a round: one backoff step for everyone.
+                self._failures += 1
+                self._gate_epoch += 1
+                delay = self._retry.delay(self._failures, retry_after=outcome.retry_after)
+                self._gate_until = time.monotonic() + delay
+                self._next_attempt = datetime.now(UTC).replace(microsecond=0) + timedelta(
+                    seconds=delay
+                )
+            else:
+                delay = max(0.0, self._gate_until - time.monotonic())
+            self._last_error = outcome.detail
+            return delay
+
+    def _note_failure(self, message: str) -> None:
+        self._failure_log.failure(message)
+        self._publish(force=True)
+
+    def _publish(self, *, force: bool = False) -> None:
+        if self._on_status is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._status_at < _STATUS_INTERVAL:
+            return
+        self._status_at = now
+        status = self.status()
+        if status == self._status:
+            return
+        self._status = status
+        try:
+            self._on_status(status)
+        except Exception:
+            log.exception("A sync status listener failed")
