@@ -1,10 +1,68 @@
-"""Commands the tray app adds to the `jarvis` command line (entry point `jarvis.commands`)."""
+"""Commands the tray app adds to the `jarvis` command line (entry point `jarvis.commands`).
+
+Qt is imported only inside the command bodies, so `jarvis status` and friends stay fast.
+"""
 
 from __future__ import annotations
 
 import click
 
 
+def _fail(message: str) -> None:
+    click.echo(f"jarvis: {message}", err=True)
+    raise SystemExit(1)
+
+
+def _run(start: object) -> None:
+    from jarvis_agent.config import ConfigError
+    from jarvis_agent.lock import AlreadyRunningError
+    from jarvis_agent.service import ServiceError
+    from jarvis_sync.errors import SyncError
+    from jarvis_ui.startup import NoDisplayError
+    from jarvis_ui.up import UpError
+
+    assert callable(start)
+    try:
+        code = start()
+    except (NoDisplayError, UpError, ConfigError, ServiceError, SyncError) as exc:
+        _fail(str(exc))
+    except AlreadyRunningError as exc:
+        _fail(f"{exc} (quit the other Jarvis from its tray menu, or `jarvis status`)")
+    else:
+        raise SystemExit(code)
+
+
+@click.command()
+def tray() -> None:
+    """Start the tray app with the agent (what `jarvis` with no arguments does)."""
+    from jarvis_ui.app import run_tray
+
+    _run(run_tray)
+
+
+@click.command()
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port of the local server on 127.0.0.1.",
+)
+def up(port: int) -> None:
+    """Start a local Jarvis server, log this device in, and start the tray app.
+
+    Reuses a server already answering on the port and a token already in the keyring; the
+    server this command starts stops when the tray app quits.
+    """
+    from jarvis_ui import up as up_module
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    _run(lambda: up_module.up(port, say))
+
+
 def register(cli: click.Group) -> None:
-    """Add the tray app's commands to the agent's command group; Qt is imported only when run."""
-    del cli  # the tray and `up` commands land with the tray issue
+    """Add the tray app's commands to the agent's command group."""
+    cli.add_command(tray)
+    cli.add_command(up)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from jarvis_agent.config import AgentConfig, ConfigError
+from jarvis_sync.errors import CredentialsError
 from jarvis_ui.settings.backend import SettingsBackend
 from jarvis_ui.settings.general import GeneralPage
 from jarvis_ui.settings.hotkey import HotkeyPage
@@ -212,12 +213,11 @@ class SettingsDialog(QDialog):
     def _write_failed(self, exc: BaseException) -> None:
         self._set_busy(False)
         self._close_after_apply = False
-        where = TOKEN_KEY if "keyring" in str(exc).lower() else None
         message = f"Could not save: {exc}"
-        if where is not None:
-            self.server.show_error(where, message)
-        if isinstance(exc, OSError | ConfigError) or where is None:
-            self.status.setText(message)
+        if isinstance(exc, CredentialsError):
+            self.server.show_error(TOKEN_KEY, f"The token was not stored: {exc}")
+            self.tabs.setCurrentWidget(self.server)
+        self.status.setText(message)
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy

@@ -8,6 +8,8 @@ from typing import Any
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from jarvis_agent.config import AgentConfig
+from jarvis_sync.credentials import check_token
+from jarvis_sync.errors import CredentialsError
 from jarvis_ui.connection import ConnectionResult
 from jarvis_ui.settings.page import SettingsPage
 from jarvis_ui.workers import Worker
@@ -100,4 +102,11 @@ class ServerPage(SettingsPage):
 
     def collect(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         url = self.url.text().strip()
-        return {"server": {"url": url or None}}, {}
+        problems = {}
+        token = self.typed_token()
+        if token is not None:
+            try:
+                check_token(token)
+            except CredentialsError as exc:
+                problems[TOKEN_KEY] = str(exc)
+        return {"server": {"url": url or None}}, problems

@@ -1,0 +1,126 @@
+"""The tray app: the agent service in this process, the tray icon, settings and recent captures."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QApplication
+
+from jarvis_agent.config import AgentConfig, ConfigStore
+from jarvis_agent.paths import agent_paths
+from jarvis_agent.service import AgentService
+from jarvis_ui.icons import TrayState, state_icon
+from jarvis_ui.recent import RecentCapturesWindow
+from jarvis_ui.settings import SettingsDialog, default_backend
+from jarvis_ui.startup import NoDisplayError, display_problem, quit_on_signals, wait_for_tray
+from jarvis_ui.tray import TrayController
+from jarvis_ui.workers import Worker
+
+log = logging.getLogger(__name__)
+
+
+class TrayApp:
+    """Wires the service to the tray controller and opens the windows on demand."""
+
+    def __init__(self, app: QApplication, service: AgentService, store: ConfigStore) -> None:
+        self.app = app
+        self.service = service
+        self.store = store
+        self.worker = Worker()
+        self.settings: SettingsDialog | None = None
+        self.recent: RecentCapturesWindow | None = None
+        use_tray = wait_for_tray(app)
+        if not use_tray:
+            log.warning("no system tray host appeared; showing the status window instead")
+        self.controller = TrayController(
+            service,
+            service.config,
+            use_tray=use_tray,
+            open_settings=self.open_settings,
+            open_recent=self.open_recent,
+        )
+
+    def open_settings(self, page: str | None = None) -> SettingsDialog:
+        if self.settings is None:
+            self.settings = SettingsDialog(default_backend(self.store, self._apply_config))
+        else:
+            self.settings.reload()
+        if page == "server":
+            self.settings.show_page(self.settings.server)
+        self.settings.show()
+        self.settings.raise_()
+        self.settings.activateWindow()
+        return self.settings
+
+    def _apply_config(self, config: AgentConfig) -> None:
+        self.controller.apply_config(config)
+        self.worker.submit(lambda: self.service.apply_config(config), lambda _: None, self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.controller.notify("Settings not applied", str(exc))
+
+    def open_recent(self) -> RecentCapturesWindow:
+        if self.recent is None:
+            self.recent = RecentCapturesWindow(
+                lambda: self.service.recent_captures(60),
+                lambda: self.controller.status.reasons,
+            )
+        self.recent.show()
+        self.recent.raise_()
+        self.recent.refresh()
+        return self.recent
+
+    def start(self) -> None:
+        self.controller.show()
+        if self.service.config.server.url is None:
+            # First run without a server: capture into the outbox and ask where to send it.
+            self.open_settings("server")
+
+    def close(self) -> None:
+        self.controller.close()
+        for window in (self.settings, self.recent):
+            if window is not None:
+                window.close()
+        self.worker.wait(10_000)
+
+
+def make_application() -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Jarvis")
+    app.setApplicationDisplayName("Jarvis")
+    app.setDesktopFileName("jarvis")
+    app.setQuitOnLastWindowClosed(False)  # the tray icon is not a window
+    app.setWindowIcon(state_icon(TrayState.CAPTURING))
+    return app
+
+
+def run_tray(*, on_started: Callable[[TrayApp], None] | None = None) -> int:
+    """Run the tray app until Quit (or SIGINT/SIGTERM); returns the exit code.
+
+    Raises NoDisplayError (no display, Wayland) and the service's start-up errors
+    (AlreadyRunningError, ConfigError, ServiceError), each with a message for the user.
+    """
+    problem = display_problem()
+    if problem is not None:
+        raise NoDisplayError(problem)
+    app = make_application()
+    quit_on_signals(app)
+    store = ConfigStore()
+    service = AgentService(store, paths=agent_paths())
+    service.start()
+    tray: TrayApp | None = None
+    try:
+        tray = TrayApp(app, service, store)
+        tray.start()
+        if on_started is not None:
+            on_started(tray)
+        return app.exec()
+    finally:
+        if tray is not None:
+            tray.close()
+        service.stop()

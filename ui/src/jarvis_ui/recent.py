@@ -1,0 +1,175 @@
+"""Recent captures: thumbnails of the last captures in the outbox, with their state.
+
+The outbox is encrypted; the service decrypts thumbnails in memory. Loading and decoding happen
+on a worker thread (QImage is safe there, QPixmap is not); only the finished rows reach the GUI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from jarvis_ui.workers import Worker
+
+THUMB = QSize(240, 135)
+STATE_WORDS = {
+    "queued": "Queued — waiting to upload",
+    "sent": "Sent to the server",
+    "dead": "Refused by the server (kept, not retried)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRow:
+    """One capture as the window shows it."""
+
+    image: QImage
+    title: str
+    detail: str
+    state: str
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def build_rows(captures: Sequence[Any]) -> list[CaptureRow]:
+    """Turn the service's recent captures into rows (runs on the worker thread)."""
+    rows = []
+    for capture in captures:
+        meta = getattr(capture, "metadata", capture)
+        state = str(getattr(capture, "state", "") or "")
+        state = getattr(state, "value", state)
+        image = QImage()
+        data = getattr(capture, "thumbnail", None)
+        if isinstance(data, bytes | bytearray) and data:
+            image.loadFromData(bytes(data))
+        if not image.isNull():
+            image = image.scaled(
+                THUMB,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        captured_at = getattr(meta, "captured_at", None)
+        when = (
+            captured_at.astimezone().strftime("%H:%M:%S")
+            if isinstance(captured_at, datetime)
+            else ""
+        )
+        app = _text(getattr(meta, "app_name", None))
+        title = _text(getattr(meta, "window_title", None))
+        window = " — ".join(part for part in (app, title) if part) or "(window hidden)"
+        detail = [STATE_WORDS.get(str(state), str(state))]
+        width, height = getattr(meta, "width", None), getattr(meta, "height", None)
+        if width and height:
+            detail.append(f"{width}×{height}")
+        redacted = getattr(meta, "redacted_regions", 0) or 0
+        if redacted:
+            detail.append(f"{redacted} window{'s' if redacted != 1 else ''} blacked out")
+        rows.append(CaptureRow(image, f"{when}  {window}".strip(), " · ".join(detail), str(state)))
+    return rows
+
+
+def _placeholder() -> QImage:
+    image = QImage(THUMB, QImage.Format.Format_RGB32)
+    image.fill(QColor("#3a3f47"))
+    painter = QPainter(image)
+    painter.setPen(QColor("#c8ccd2"))
+    painter.drawText(image.rect(), Qt.AlignmentFlag.AlignCenter, "no preview")
+    painter.end()
+    return image
+
+
+class RecentCapturesWindow(QWidget):
+    """A list of the last captures; Refresh reloads it off the GUI thread."""
+
+    def __init__(
+        self,
+        load: Callable[[], Sequence[Any]],
+        reasons: Callable[[], Sequence[str]] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Jarvis — Recent captures")
+        self._load = load
+        self._reasons = reasons
+        self.worker = Worker(self)
+        self.loading = False
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.list = QListWidget(self)
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(THUMB)
+        self.list.setGridSize(QSize(THUMB.width() + 24, THUMB.height() + 64))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setSpacing(6)
+        self.skips = QLabel(self)
+        self.skips.setWordWrap(True)
+        self.skips.setStyleSheet("color: palette(mid);")
+        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button.clicked.connect(self.refresh)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.skips, 1)
+        bottom.addWidget(self.refresh_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(bottom)
+        self.resize(820, 560)
+
+    def refresh(self) -> None:
+        if self.loading:
+            return
+        self.loading = True
+        self.refresh_button.setEnabled(False)
+        self.summary.setText("Loading…")
+        load = self._load
+        self.worker.submit(lambda: build_rows(load()), self._loaded, self._failed)
+
+    def _loaded(self, rows: object) -> None:
+        self.loading = False
+        self.refresh_button.setEnabled(True)
+        assert isinstance(rows, list)
+        self.list.clear()
+        placeholder: QPixmap | None = None
+        for row in rows:
+            if row.image.isNull():
+                placeholder = placeholder or QPixmap.fromImage(_placeholder())
+                icon = QIcon(placeholder)
+            else:
+                icon = QIcon(QPixmap.fromImage(row.image))
+            item = QListWidgetItem(icon, f"{row.title}\n{row.detail}")
+            item.setToolTip(f"{row.title}\n{row.detail}")
+            item.setData(Qt.ItemDataRole.UserRole, row.state)
+            self.list.addItem(item)
+        queued = sum(1 for row in rows if row.state == "queued")
+        self.summary.setText(
+            f"The last {len(rows)} captures, newest first; {queued} waiting to upload. "
+            "This is exactly what leaves this computer."
+            if rows
+            else "No captures yet."
+        )
+        reasons = list(self._reasons()) if self._reasons is not None else []
+        self.skips.setText(("Not capturing now: " + "; ".join(reasons)) if reasons else "")
+
+    def _failed(self, exc: BaseException) -> None:
+        self.loading = False
+        self.refresh_button.setEnabled(True)
+        self.summary.setText(f"Could not read the outbox: {exc}")
