@@ -20,6 +20,7 @@ from typing import Any
 from Xlib import X, Xatom, display
 from Xlib.error import DisplayError, XError
 
+from jarvis_agent.platform.ctext import decode_compound_text
 from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_agent.platform.lock import SessionLockProbe
 from jarvis_agent.platform.types import Rect, WindowInfo
@@ -99,9 +100,17 @@ class X11Platform:
     def _title(self, window: Any) -> str | None:
         prop = window.get_full_text_property(self._atom("_NET_WM_NAME"), self._atom("UTF8_STRING"))
         title = _text(prop)
-        if title is None:
-            title = _text(window.get_full_text_property(Xatom.WM_NAME, X.AnyPropertyType))
-        return title
+        if title is not None:
+            return title
+        raw = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
+        if raw is None or raw.format != 8:
+            return None
+        value = raw.value
+        if raw.property_type == self._atom("UTF8_STRING"):
+            return _text(bytes(value).decode("utf-8", errors="replace"))
+        if raw.property_type == self._atom("COMPOUND_TEXT"):
+            return _text(decode_compound_text(bytes(value)))
+        return _text(bytes(value).decode("latin-1"))
 
     def _describe(self, wid: int, stacking: int, active_id: int | None) -> WindowInfo | None:
         window = self._display.create_resource_object("window", wid)

@@ -1,0 +1,207 @@
+"""The privacy policy's pure decisions: global gates and per-frame redaction or skip."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from jarvis_agent.platform import Monitor, Rect, WindowInfo
+from jarvis_agent.policy import (
+    ActiveHours,
+    GateState,
+    decide,
+    evaluate_gates,
+    exposure_grew,
+)
+from jarvis_agent.rules import ExclusionRule, RuleAction
+
+NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday
+SCREEN = [Monitor(0, Rect(0, 0, 1920, 1080))]
+VAULT = ExclusionRule(name="Vault", app="KeePassXC")
+VAULT_SKIP = ExclusionRule(name="Vault", app="KeePassXC", action=RuleAction.SKIP)
+
+
+def gates(**overrides: object):
+    facts: dict[str, object] = {
+        "paused_until": None,
+        "locked": False,
+        "idle_seconds": 1.0,
+        "idle_threshold": 300.0,
+        "active_hours": None,
+    }
+    facts.update(overrides)
+    return evaluate_gates(NOW, **facts)  # type: ignore[arg-type]
+
+
+def test_nothing_blocks_a_normal_moment() -> None:
+    """Unpaused, unlocked, recently used, no active hours: capturing is allowed."""
+    assert gates().allowed
+
+
+def test_paused_indefinitely_or_until_later_blocks_and_says_so() -> None:
+    """Pause gates: indefinitely, or until a time still ahead; a pause in the past has ended."""
+    forever = gates(paused_until="indefinitely")
+    assert (forever.allowed, forever.state) == (False, GateState.PAUSED)
+    assert "resumed" in forever.reason
+    later = gates(paused_until=NOW + timedelta(minutes=15))
+    assert later.state is GateState.PAUSED
+    assert "10:15" in later.reason
+    assert gates(paused_until=NOW - timedelta(seconds=1)).allowed
+
+
+def test_locked_and_idle_block_with_reasons() -> None:
+    """A locked screen and input idle past the threshold block capture; unknown idle does not."""
+    assert gates(locked=True).state is GateState.LOCKED
+    idle = gates(idle_seconds=301.0)
+    assert idle.state is GateState.IDLE
+    assert "0:05:01" in idle.reason
+    assert gates(idle_seconds=None).allowed
+    assert gates(idle_seconds=10_000.0, idle_threshold=0).allowed
+
+
+def test_pause_is_reported_before_lock_and_idle() -> None:
+    """When several gates close at once the user sees the one they chose: paused."""
+    assert (
+        gates(paused_until="indefinitely", locked=True, idle_seconds=9e9).state is GateState.PAUSED
+    )
+
+
+def test_active_hours_on_weekdays() -> None:
+    """09:00-17:00 Monday to Friday: Wednesday 10:00 is in, 17:00 and Saturday are out."""
+    hours = ActiveHours(start=time(9), end=time(17), days=frozenset(range(5)))
+    assert hours.contains(NOW)
+    assert not hours.contains(NOW.replace(hour=17))
+    assert not hours.contains(NOW + timedelta(days=3))  # Saturday
+    blocked = gates(active_hours=hours, idle_seconds=None)
+    assert blocked.allowed
+    outside = evaluate_gates(
+        NOW.replace(hour=8),
+        paused_until=None,
+        locked=False,
+        idle_seconds=None,
+        idle_threshold=300,
+        active_hours=hours,
+    )
+    assert outside.state is GateState.OUTSIDE_HOURS
+    assert "09:00-17:00 on Mon,Tue,Wed,Thu,Fri" in outside.reason
+
+
+def test_active_hours_wrapping_past_midnight_belong_to_the_start_day() -> None:
+    """22:00-02:00 on Friday covers Friday night and the small hours of Saturday only."""
+    hours = ActiveHours(start=time(22), end=time(2), days=frozenset({4}))
+    friday = datetime(2026, 3, 6, 23, 0)
+    assert hours.contains(friday)
+    assert hours.contains(friday + timedelta(hours=2))  # Saturday 01:00
+    assert not hours.contains(friday + timedelta(hours=3))  # Saturday 02:00
+    assert not hours.contains(friday - timedelta(days=1, hours=22))  # Thursday 01:00
+
+
+def test_active_hours_reject_bad_days_with_the_allowed_range() -> None:
+    """Days outside 0-6 are refused with the rule for days."""
+    with pytest.raises(ValidationError, match=r"0 \(Monday\) to 6 \(Sunday\)"):
+        ActiveHours(start=time(9), end=time(17), days=frozenset({7}))
+
+
+def window(wid: int, app: str, rect: Rect, stacking: int, **extra: object) -> WindowInfo:
+    return WindowInfo(
+        id=wid, app_name=app, title=f"{app} window", rect=rect, stacking=stacking, **extra
+    )  # type: ignore[arg-type]
+
+
+def test_background_excluded_window_is_redacted_minus_what_covers_it() -> None:
+    """A partly covered excluded window: only its visible part is blacked out."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 400, 300), 0)
+    editor = window(2, "Editor", Rect(300, 200, 400, 300), 1, active=True)
+    decision = decide([vault, editor], SCREEN, [VAULT])
+    assert not decision.skip
+    rects = decision.regions_on(0)
+    assert sum(r.area for r in rects) == 400 * 300 - 200 * 200
+    for rect in rects:
+        assert rect.intersect(editor.rect) is None
+    assert (decision.app_name, decision.window_title) == ("Editor", "Editor window")
+    assert any("Vault" in reason for reason in decision.reasons)
+
+
+def test_fully_covered_or_hidden_excluded_window_needs_no_redaction() -> None:
+    """An excluded window that shows no pixel (covered, minimized) causes no redaction."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 200, 200), 0)
+    cover = window(2, "Editor", Rect(0, 0, 800, 600), 1)
+    assert decide([vault, cover], SCREEN, [VAULT]).redacted_regions == 0
+    hidden = window(1, "KeePassXC", Rect(100, 100, 200, 200), 0, hidden=True)
+    assert decide([hidden], SCREEN, [VAULT]).redacted_regions == 0
+
+
+def test_hidden_window_does_not_cover_an_excluded_one() -> None:
+    """A minimized window above an excluded one hides nothing: the whole window is redacted."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 200, 200), 0)
+    ghost = window(2, "Editor", Rect(0, 0, 800, 600), 1, hidden=True)
+    decision = decide([vault, ghost], SCREEN, [VAULT])
+    assert decision.regions_on(0) == (Rect(100, 100, 200, 200),)
+
+
+def test_focused_window_with_skip_rule_skips_the_frame() -> None:
+    """A focused window matching a skip rule skips the tick; unfocused it is only redacted."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 200, 200), 1, active=True)
+    other = window(2, "Editor", Rect(500, 500, 200, 200), 0)
+    decision = decide([other, vault], SCREEN, [VAULT_SKIP])
+    assert decision.skip
+    assert "'Vault'" in decision.reasons[0]
+    calm = decide([replace(other, active=True), replace(vault, active=False)], SCREEN, [VAULT_SKIP])
+    assert not calm.skip
+    assert calm.regions_on(0) == (Rect(100, 100, 200, 200),)
+
+
+def test_focused_redacted_window_keeps_its_title_and_app_out_of_metadata() -> None:
+    """When the focused window is excluded, its title and app never reach the metadata."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 200, 200), 0, active=True)
+    decision = decide([vault], SCREEN, [VAULT])
+    assert (decision.app_name, decision.window_title) == (None, None)
+    assert decision.regions_on(0) == (Rect(100, 100, 200, 200),)
+
+
+def test_window_across_two_monitors_is_redacted_on_both_in_local_coordinates() -> None:
+    """An excluded window spanning two monitors is blacked out on each, in that monitor's pixels."""
+    monitors = [Monitor(0, Rect(0, 0, 1000, 800)), Monitor(1, Rect(1000, 0, 1000, 800))]
+    vault = window(1, "KeePassXC", Rect(900, 100, 300, 200), 0)
+    decision = decide([vault], monitors, [VAULT])
+    assert decision.regions_on(0) == (Rect(900, 100, 100, 200),)
+    assert decision.regions_on(1) == (Rect(0, 100, 200, 200),)
+
+
+def test_window_off_every_monitor_needs_no_redaction() -> None:
+    """An excluded window positioned outside all monitors shows nothing and is not counted."""
+    vault = window(1, "KeePassXC", Rect(5000, 5000, 300, 200), 0)
+    decision = decide([vault], SCREEN, [VAULT])
+    assert decision.redacted_regions == 0
+    assert decision.excluded == ()
+
+
+def test_exposure_grew_when_an_excluded_window_moves_or_appears() -> None:
+    """The post-grab check flags any excluded pixel the pre-grab redaction did not cover."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 200, 200), 0)
+    before = decide([vault], SCREEN, [VAULT])
+    assert exposure_grew(before, before) is None
+    moved = decide([window(1, "KeePassXC", Rect(150, 100, 200, 200), 0)], SCREEN, [VAULT])
+    assert exposure_grew(before, moved) is not None
+    shrunk = decide([window(1, "KeePassXC", Rect(100, 100, 100, 100), 0)], SCREEN, [VAULT])
+    assert exposure_grew(before, shrunk) is None
+    nothing = decide([window(1, "Editor", Rect(100, 100, 200, 200), 0)], SCREEN, [VAULT])
+    appeared = decide([window(1, "KeePassXC", Rect(100, 100, 200, 200), 0)], SCREEN, [VAULT])
+    reason = exposure_grew(nothing, appeared)
+    assert reason is not None
+    assert "Vault" in reason
+
+
+def test_rect_subtract_covers_exactly_the_difference() -> None:
+    """Rectangle subtraction yields disjoint pieces whose area is the difference."""
+    base = Rect(0, 0, 10, 10)
+    pieces = base.subtract(Rect(3, 3, 4, 4))
+    assert sum(p.area for p in pieces) == 100 - 16
+    for i, a in enumerate(pieces):
+        for b in pieces[i + 1 :]:
+            assert a.intersect(b) is None
+    assert base.subtract(Rect(20, 20, 5, 5)) == [base]
+    assert base.subtract(Rect(-5, -5, 50, 50)) == []

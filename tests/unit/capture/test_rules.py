@@ -1,0 +1,164 @@
+"""Exclusion rules: validation messages, matching, and the shipped defaults."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from jarvis_agent.rules import (
+    ExclusionRule,
+    MatchType,
+    RuleAction,
+    default_rules,
+    match_rule,
+)
+
+
+def test_rule_without_any_pattern_is_rejected_with_its_name() -> None:
+    """A rule with neither app nor title says which rule and what to add."""
+    with pytest.raises(ValidationError) as caught:
+        ExclusionRule(name="Empty")
+    message = str(caught.value)
+    assert "'Empty'" in message
+    assert "app" in message
+    assert "title" in message
+
+
+def test_bad_regex_names_the_rule_the_field_and_the_pattern() -> None:
+    """An invalid regular expression is reported with the rule, the field and the pattern."""
+    with pytest.raises(ValidationError) as caught:
+        ExclusionRule(name="Bank", title="(unclosed", match=MatchType.REGEX)
+    message = str(caught.value)
+    assert "'Bank'" in message
+    assert "title pattern '(unclosed'" in message
+    assert "glob" in message
+
+
+def test_glob_matches_whole_title_case_insensitively() -> None:
+    """Globs are anchored and ignore case: '*bank*' matches 'My BANK account'."""
+    rule = ExclusionRule(name="Bank", title="*bank*")
+    assert rule.matches("firefox", "My BANK account")
+    assert not rule.matches("firefox", "Riverside")
+    assert not ExclusionRule(name="Exact", title="bank").matches("x", "bank account")
+
+
+def test_regex_searches_anywhere_case_insensitively() -> None:
+    """Regexes match anywhere in the string, ignoring case."""
+    rule = ExclusionRule(name="Mail", app="thunder", match=MatchType.REGEX)
+    assert rule.matches("Thunderbird", None)
+    assert not rule.matches("Evolution", None)
+
+
+def test_both_patterns_must_match_and_missing_values_do_not() -> None:
+    """App and title together are an AND; a window without a title never matches a title rule."""
+    rule = ExclusionRule(name="Both", app="firefox", title="*secret*")
+    assert rule.matches("firefox", "the secret page")
+    assert not rule.matches("chromium", "the secret page")
+    assert not rule.matches("firefox", None)
+
+
+def test_disabled_rule_never_matches() -> None:
+    """A disabled rule is kept but ignored."""
+    rule = ExclusionRule(name="Off", app="*", enabled=False)
+    assert match_rule([rule], "anything", "any title") is None
+
+
+def test_skip_rule_wins_over_an_earlier_redact_rule() -> None:
+    """When several rules match, the stricter `skip` decides."""
+    redact = ExclusionRule(name="R", app="keepassxc")
+    skip = ExclusionRule(name="S", title="*kdbx*", action=RuleAction.SKIP)
+    assert match_rule([redact, skip], "KeePassXC", "Passwords.kdbx") == skip
+    assert match_rule([redact], "KeePassXC", "Passwords.kdbx") == redact
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        "1Password",
+        "Bitwarden",
+        "KeePass",
+        "KeePassXC",
+        "keepassxc",
+        "LastPass",
+        "Dashlane",
+        "Enpass",
+        "Proton Pass",
+        "Keychain Access",
+        "Seahorse",
+    ],
+)
+def test_default_rules_skip_every_listed_password_manager(app: str) -> None:
+    """Each password manager named in the issue is caught by a shipped skip rule."""
+    rule = match_rule(default_rules(), app, "Vault")
+    assert rule is not None
+    assert rule.action is RuleAction.SKIP
+
+
+# Window titles of private windows as the browsers show them, by UI language.
+PRIVATE_TITLES = [
+    ("firefox", "Bank — Mozilla Firefox Private Browsing"),  # en
+    ("firefox", "Bank — Mozilla Firefox (Privater Modus)"),  # de
+    ("firefox", "Banque — Mozilla Firefox (Navigation privée)"),  # fr
+    ("firefox", "Banco — Mozilla Firefox (Navegación privada)"),  # es
+    ("firefox", "Banco — Mozilla Firefox (Navegação privativa)"),  # pt-BR
+    ("firefox", "Banca — Mozilla Firefox (Navigazione anonima)"),  # it
+    ("firefox", "Банк — Mozilla Firefox (Приватный просмотр)"),  # ru
+    ("firefox", "銀行 — Mozilla Firefox (プライベートブラウジング)"),  # ja
+    ("firefox", "银行 — Mozilla Firefox (隐私浏览)"),  # zh-CN
+    ("firefox", "은행 — Mozilla Firefox (사생활 보호 모드)"),  # ko
+    ("firefox", "Bank — Mozilla Firefox (Tryb prywatny)"),  # pl
+    ("firefox", "Banka — Mozilla Firefox (Gizli Gezinti)"),  # tr
+    ("Google-chrome", "New Tab - Google Chrome (Incognito)"),
+    ("Google-chrome", "Neuer Tab - Google Chrome (Inkognito)"),
+    ("Google Chrome", "Nouvel onglet - Google Chrome (navigation privée)"),
+    ("chrome", "Nueva pestaña - Google Chrome (Incógnito)"),
+    ("Google-chrome", "Новая вкладка - Google Chrome (Инкогнито)"),
+    ("Google-chrome", "新しいタブ - Google Chrome (シークレット)"),
+    ("Google-chrome", "新标签页 - Google Chrome (无痕模式)"),
+    ("Google-chrome", "새 탭 - Google Chrome (시크릿 모드)"),
+    ("Chromium", "New Tab - Chromium (Incognito)"),
+    ("Microsoft-edge", "New InPrivate tab - [InPrivate] - Microsoft Edge"),
+    ("msedge", "Neuer InPrivate-Tab - [InPrivate] - Microsoft Edge"),
+    ("Brave-browser", "New Private Tab - Brave (Private)"),
+    ("Opera", "Private browsing - Opera"),
+    ("Vivaldi-stable", "Private Window - Vivaldi"),
+    ("Safari", "Private Browsing"),
+    ("Safari", "Privates Surfen"),
+]
+
+
+@pytest.mark.parametrize(("app", "title"), PRIVATE_TITLES)
+def test_default_rules_redact_private_browsing_windows(app: str, title: str) -> None:
+    """Private windows of every listed browser, in many UI languages, are redacted by default."""
+    rule = match_rule(default_rules(), app, title)
+    assert rule is not None, f"{app}: {title!r} was not excluded"
+    assert rule.action is RuleAction.REDACT
+
+
+@pytest.mark.parametrize(
+    ("app", "title"),
+    [
+        ("firefox", "Bank — Mozilla Firefox"),
+        ("Google-chrome", "Inbox - Google Chrome"),
+        ("XTerm", "Incognito mode notes"),  # not a browser: the marker alone is not enough
+        ("code", "policy.py - Visual Studio Code"),
+    ],
+)
+def test_default_rules_leave_ordinary_windows_alone(app: str, title: str) -> None:
+    """Ordinary browser windows and other apps are not excluded by the defaults."""
+    assert match_rule(default_rules(), app, title) is None
+
+
+def test_default_rules_cover_at_least_ten_languages() -> None:
+    """The private-browsing markers cover at least the ten most used UI languages."""
+    from jarvis_agent.rules import PRIVATE_MARKERS
+
+    assert len(PRIVATE_MARKERS) >= 10
+    assert {"en", "zh", "hi", "es", "fr", "ar", "pt", "ru", "ja", "de"} <= set(PRIVATE_MARKERS)
+
+
+def test_rules_round_trip_through_plain_data() -> None:
+    """Rules load from and dump to plain dicts, as the TOML config stores them."""
+    rules = default_rules()
+    again = [ExclusionRule.model_validate(rule.model_dump(mode="json")) for rule in rules]
+    assert again == rules
