@@ -143,7 +143,9 @@ class CaptureSettings(_Section):
     jitter_seconds: float = Field(
         2.0, ge=0, le=60, description="Random delay added to each tick, so devices don't align."
     )
-    image_format: Literal["jpeg", "webp"] = "jpeg"
+    image_format: Literal["jpeg", "webp", "png"] = Field(
+        "jpeg", description="png is lossless and large; jpeg and webp use `quality`."
+    )
     quality: int = Field(80, ge=1, le=100, description="Encoder quality.")
     max_dimension: int | None = Field(
         None, ge=256, le=16384, description="Downscale so neither side exceeds this many pixels."
@@ -152,10 +154,10 @@ class CaptureSettings(_Section):
         None, description="Monitor indexes to capture (0 is the first); unset means all."
     )
     change_threshold: float = Field(
-        0.02,
+        0.001,
         ge=0,
-        le=1,
-        description="Fraction of a downscaled frame that must differ for it to count as changed.",
+        lt=1,
+        description="Share of sampled pixels that must differ for a frame to count as changed.",
     )
     max_gap_seconds: float = Field(
         300.0, ge=0, le=86400, description="Capture an unchanged screen at least this often."
@@ -175,7 +177,10 @@ class PrivacySettings(_Section):
     """What is never captured or recorded."""
 
     idle_threshold_seconds: float = Field(
-        300.0, ge=10, le=86400, description="Stop capturing after this long without input."
+        300.0,
+        ge=0,
+        le=86400,
+        description="Stop capturing after this long without input; 0 = never.",
     )
     active_hours: ActiveHours | None = Field(
         None, description="Capture only inside these hours; unset means always."
@@ -577,6 +582,21 @@ class ConfigStore:
         _set_path(data, keys, default)
         self.save(AgentConfig.model_validate(data))
         return self.load()
+
+    def write_text(self, text: str) -> AgentConfig:
+        """Replace the whole file with `text` (from an editor) if it is a valid config."""
+        try:
+            data = tomlkit.parse(text).unwrap()
+        except tomlkit.exceptions.ParseError as exc:
+            raise ConfigError(
+                f"{self.path} would not be valid TOML (line {exc.line}, column {exc.col})"
+            ) from exc
+        try:
+            config = AgentConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_describe_errors(exc, str(self.path))) from exc
+        self._write(text)
+        return config
 
     def _write(self, text: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -146,10 +146,14 @@ class CaptureScheduler:
 
     def trigger(self, reason: str) -> None:
         """Run `tick(reason)` as soon as the worker is free (after any capture in progress)."""
+        self.run_soon(self._run_tick, reason)
+
+    def run_soon(self, func: Callable[..., object], *args: object) -> None:
+        """Run `func(*args)` on the worker thread as soon as it is free."""
         self._scheduler.add_job(
-            self._run_tick,
+            func,
             DateTrigger(),
-            args=(reason,),
+            args=args,
             misfire_grace_time=None,  # a requested capture is never dropped as late
         )
 

@@ -1,0 +1,253 @@
+"""`jarvis doctor`: one line per thing the agent needs, OK or FAIL with what to do.
+
+Checks the config, the display server, a real test grab, the keyring (backend and a round trip on a
+throwaway entry), the server (GET /health, with latency) and the token, the disk space for the
+outbox, and whether an agent is running. Nothing here prints a secret.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
+from jarvis_agent.paths import AgentPaths
+
+__all__ = ["Check", "run_checks"]
+
+_PROBE_ENTRY = "doctor-probe"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check: its name, whether it passed, what was found, and what to do when it failed."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    warning: bool = False  # informative: does not make `doctor` fail
+
+    def line(self) -> str:
+        mark = "OK  " if self.ok else ("WARN" if self.warning else "FAIL")
+        text = f"{mark} {self.name}: {self.detail}"
+        if not self.ok and self.fix:
+            text += f"\n     -> {self.fix}"
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "warning": self.warning,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+def _guard(name: str, check: Callable[[], Check]) -> Check:
+    try:
+        return check()
+    except Exception as exc:  # a check that crashes is a failed check, not a crashed doctor
+        return Check(name, False, f"{type(exc).__name__}: {exc}", "see the agent's log")
+
+
+def check_config(store: ConfigStore) -> tuple[Check, AgentConfig | None]:
+    try:
+        config = store.load()
+    except ConfigError as exc:
+        return Check("config", False, str(exc), "fix it with `jarvis config edit`"), None
+    where = str(store.path) if store.path.exists() else f"{store.path} (not created: defaults)"
+    return Check("config", True, where), config
+
+
+def check_display() -> Check:
+    from jarvis_agent.platform import UnsupportedSessionError, check_session
+
+    try:
+        kind = check_session()
+    except UnsupportedSessionError as exc:
+        return Check("display server", False, str(exc), "run Jarvis inside an X11 session")
+    if kind == "x11":
+        import os
+
+        return Check("display server", True, f"X11 (DISPLAY={os.environ.get('DISPLAY')})")
+    return Check("display server", True, kind)
+
+
+def check_capture() -> Check:
+    import mss
+    import numpy as np
+
+    started = time.perf_counter()
+    with mss.MSS() as grabber:
+        monitors = grabber.monitors[1:]
+        if not monitors:
+            return Check("screen capture", False, "no monitor found", "check the display")
+        first = monitors[0]
+        shot = grabber.grab(first)
+        pixels = np.frombuffer(shot.bgra, dtype=np.uint8)
+    elapsed = (time.perf_counter() - started) * 1000
+    detail = (
+        f"grabbed {shot.width}x{shot.height} from monitor 0 of {len(monitors)} in {elapsed:.0f} ms"
+    )
+    if not pixels.any():
+        return Check(
+            "screen capture",
+            False,
+            detail + ", but every pixel is black",
+            "allow screen recording for Jarvis (macOS: System Settings > Privacy & Security > "
+            "Screen Recording), or check that the screen is not off",
+        )
+    return Check("screen capture", True, detail)
+
+
+def check_keyring() -> Check:
+    import keyring
+
+    from jarvis_sync.credentials import SERVICE
+
+    backend = keyring.get_keyring()
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    value = secrets.token_hex(8)
+    try:
+        keyring.set_password(SERVICE, _PROBE_ENTRY, value)
+        read = keyring.get_password(SERVICE, _PROBE_ENTRY)
+        keyring.delete_password(SERVICE, _PROBE_ENTRY)
+    except Exception as exc:
+        return Check(
+            "keyring",
+            False,
+            f"{name}: a test entry could not be stored ({type(exc).__name__})",
+            "start and unlock your desktop's keyring (GNOME Keyring, KWallet), or set "
+            "JARVIS_SECRETS_FILE on a machine without one",
+        )
+    if read != value:
+        return Check(
+            "keyring", False, f"{name}: a test entry did not read back", "check the keyring"
+        )
+    return Check("keyring", True, f"{name}: a test entry was stored, read back and deleted")
+
+
+def check_server(config: AgentConfig) -> list[Check]:
+    url = config.server.url
+    if url is None:
+        return [
+            Check(
+                "server",
+                False,
+                "no server configured",
+                "run `jarvis login --server https://your-server`",
+            )
+        ]
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - the URL was checked to be http(s) by config
+            f"{url}/health", timeout=config.server.connect_timeout_seconds
+        ) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return [
+            Check(
+                "server",
+                False,
+                f"{url} is not reachable: {reason}",
+                "check the address (`jarvis config set server.url ...`) and your network",
+            )
+        ]
+    elapsed = (time.perf_counter() - started) * 1000
+    checks = [
+        Check("server", True, f"{url}/health answered {status} in {elapsed:.0f} ms")
+        if status == 200
+        else Check(
+            "server",
+            False,
+            f"{url}/health answered {status} in {elapsed:.0f} ms",
+            "the server is up but unhealthy; see its log",
+        )
+    ]
+    try:
+        from jarvis_sync.credentials import load_token
+
+        token = load_token()
+    except Exception as exc:
+        checks.append(
+            Check("token", False, f"cannot read the keyring ({type(exc).__name__})", "see above")
+        )
+    else:
+        checks.append(
+            Check("token", True, "a device token is stored in the keyring")
+            if token
+            else Check("token", False, "no device token", "run `jarvis login --server URL`")
+        )
+    return checks
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def check_disk(paths: AgentPaths, config: AgentConfig) -> Check:
+    where = _existing(paths.outbox_dir)
+    usage = shutil.disk_usage(where)
+    free_gib, cap_gib = usage.free / 1024**3, config.outbox.max_bytes / 1024**3
+    detail = f"{free_gib:.1f} GiB free at {where}; the outbox may use up to {cap_gib:.1f} GiB"
+    if usage.free < config.outbox.max_bytes:
+        return Check(
+            "disk space",
+            False,
+            detail,
+            "free some space or lower the cap: `jarvis config set outbox.max_bytes 500MB` "
+            "(the oldest queued captures are evicted, and counted, when the disk fills)",
+            warning=True,
+        )
+    return Check("disk space", True, detail)
+
+
+def check_agent(paths: AgentPaths) -> Check:
+    from jarvis_agent.control import AgentNotRunningError, ControlClient, socket_path
+    from jarvis_agent.state import status_from_json
+
+    try:
+        reply = ControlClient(socket_path(paths), timeout=5).request("status")
+    except AgentNotRunningError:
+        return Check(
+            "agent",
+            False,
+            "not running",
+            "start it with `jarvis run --headless` or the tray app",
+            warning=True,
+        )
+    status = status_from_json(reply.status) if reply.status else None
+    if status is None:
+        return Check("agent", False, reply.message or "no status", "see the agent's log")
+    return Check("agent", True, f"running (pid {status.pid}), {status.state.value}")
+
+
+def run_checks(paths: AgentPaths) -> list[Check]:
+    """Every check, in the order a user would fix things."""
+    config_check, config = check_config(ConfigStore(paths.config_file))
+    checks = [config_check, _guard("display server", check_display)]
+    if checks[-1].ok:
+        checks.append(_guard("screen capture", check_capture))
+    checks.append(_guard("keyring", check_keyring))
+    if config is not None:
+        try:
+            checks.extend(check_server(config))
+        except Exception as exc:
+            checks.append(Check("server", False, f"{type(exc).__name__}: {exc}"))
+        checks.append(_guard("disk space", lambda: check_disk(paths, config)))
+    checks.append(_guard("agent", lambda: check_agent(paths)))
+    return checks

@@ -1,0 +1,679 @@
+"""The agent service: scheduler, gates, capture pipeline, outbox, sync worker and control socket.
+
+The tray app runs it in-process and `jarvis run --headless` runs it without Qt. All captures, the
+window watcher and the platform connection live on the scheduler's single worker thread; the
+control socket and the sync worker have their own threads and only touch the status board, the
+outbox and the pause (under a lock).
+
+A pause survives restarts (it is written to `pause.json` in the data directory): an agent that
+restarts at login while the user had paused it for an hour stays paused.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from jarvis_agent.audit import AuditLog
+from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
+from jarvis_agent.control import ControlReply, ControlRequest, ControlServer, socket_path
+from jarvis_agent.durations import format_duration
+from jarvis_agent.lock import AgentLock
+from jarvis_agent.logs import configure_logging
+from jarvis_agent.paths import AgentPaths
+from jarvis_agent.pipeline import CapturePipeline, PipelineOptions, TickResult
+from jarvis_agent.platform import (
+    Platform,
+    PlatformError,
+    UnsupportedSessionError,
+    check_session,
+    get_platform,
+)
+from jarvis_agent.policy import evaluate_gates
+from jarvis_agent.scheduler import CaptureScheduler, WindowWatcher
+from jarvis_agent.state import (
+    AgentState,
+    AgentStatus,
+    StatusBoard,
+    SyncSummary,
+    status_to_json,
+)
+from jarvis_sync.contract import CaptureMetadata
+
+__all__ = ["AgentService", "ServiceError", "TickOutcome"]
+
+log = logging.getLogger("jarvis.service")
+
+Clock = Callable[[], datetime]
+_FOREVER: Literal["indefinitely"] = "indefinitely"
+CAPTURE_NOW = "capture-now"
+
+
+class ServiceError(RuntimeError):
+    """The agent could not start or do what was asked; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class TickOutcome:
+    """What one tick did, in words for `jarvis capture-now` and the tray."""
+
+    captured: int
+    message: str
+    state: AgentState
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def pipeline_options(config: AgentConfig) -> PipelineOptions:
+    """The capture pipeline's options from the config."""
+    capture, privacy = config.capture, config.privacy
+    return PipelineOptions(
+        image_format=capture.image_format,
+        quality=capture.quality,
+        max_dimension=capture.max_dimension,
+        monitors=frozenset(capture.monitors) if capture.monitors is not None else None,
+        omit_titles=privacy.omit_titles,
+        omit_app_names=privacy.omit_app_names,
+        change_threshold=capture.change_threshold,
+        max_gap_seconds=capture.max_gap_seconds,
+    )
+
+
+class AgentService:
+    """Runs the agent until `stop()`; see the module docstring for the threads involved."""
+
+    def __init__(
+        self,
+        config_store: ConfigStore,
+        *,
+        paths: AgentPaths,
+        platform: Platform | None = None,
+        clock: Clock = _local_now,
+        control: bool = True,
+        sync: bool = True,
+        configure_logs: bool = True,
+    ) -> None:
+        self._store = config_store
+        self._paths = paths
+        self._own_platform = platform is None
+        self._platform = platform
+        self._clock = clock
+        self._use_control = control
+        self._use_sync = sync
+        self._configure_logs = configure_logs
+        self._board = StatusBoard()
+        self._lock = threading.Lock()
+        self._config: AgentConfig | None = None
+        self._paused_until: datetime | Literal["indefinitely"] | None = None
+        self._agent_lock = AgentLock(paths.lock_file)
+        self._scheduler: CaptureScheduler | None = None
+        self._pipeline: CapturePipeline | None = None
+        self._watcher: WindowWatcher | None = None
+        self._audit: AuditLog | None = None
+        self._outbox: Any = None
+        self._sync: Any = None
+        self._sync_status: Any = None
+        self._control: ControlServer | None = None
+        self._started = False
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @property
+    def config(self) -> AgentConfig:
+        if self._config is None:
+            raise ServiceError("the agent service has not been started")
+        return self._config
+
+    @property
+    def pause_file(self) -> Path:
+        return self._paths.data_dir / "pause.json"
+
+    def start(self) -> None:
+        """Take the per-user lock, open the outbox, start syncing, scheduling and the socket.
+
+        Raises AlreadyRunningError, ConfigError or ServiceError with a message for the user.
+        """
+        config = self._store.load()
+        if self._platform is None:
+            try:
+                check_session()  # refuse Wayland or a missing display before anything starts
+            except UnsupportedSessionError as exc:
+                raise ServiceError(str(exc)) from exc
+        self._paths.ensure()
+        self._agent_lock.acquire()
+        try:
+            self._start(config)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, config: AgentConfig) -> None:
+        self._config = config
+        if self._configure_logs:
+            configure_logging(self._paths.agent_log, config.logging)
+        self._audit = AuditLog(
+            self._paths.audit_log,
+            include_titles=not config.privacy.omit_titles,
+            include_app_names=not config.privacy.omit_app_names,
+        )
+        self._outbox = self._open_outbox(config)
+        self._paused_until = self._read_pause()
+        self._board.update(
+            state=AgentState.CAPTURING,
+            reasons=("starting",),
+            pid=os.getpid(),
+            started_at=self._clock(),
+            interval_seconds=config.capture.interval_seconds,
+            paused_until=self._paused_until if isinstance(self._paused_until, datetime) else None,
+        )
+        if self._use_sync:
+            self._start_sync(config)
+        self._scheduler = CaptureScheduler(
+            self._tick_safely,
+            interval_seconds=config.capture.interval_seconds,
+            jitter_seconds=config.capture.jitter_seconds,
+            misfire_grace_seconds=config.capture.misfire_grace_seconds,
+            poll=self._poll_window,
+        )
+        self._scheduler.start()
+        if isinstance(self._paused_until, datetime):
+            self._scheduler.wake_at(self._paused_until, self._pause_ended)
+        if self._use_control:
+            self._control = ControlServer(socket_path(self._paths), self.handle_request)
+            self._control.start()
+        self._started = True
+        # The first tick decides the real state (paused, idle, ...) right away.
+        self._scheduler.trigger("start")
+        self._publish_next_tick()
+        log.info(
+            "agent started (pid %d), capturing every %.0f s",
+            os.getpid(),
+            config.capture.interval_seconds,
+        )
+
+    def stop(self) -> None:
+        """Stop everything started; safe to call more than once."""
+        self._started = False
+        if self._control is not None:
+            self._control.stop()
+            self._control = None
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self._pipeline is not None:
+            with contextlib.suppress(Exception):
+                self._pipeline.close()
+            self._pipeline = None
+        if self._own_platform and self._platform is not None:
+            with contextlib.suppress(Exception):
+                self._platform.close()
+            self._platform = None
+        if self._sync is not None:
+            with contextlib.suppress(Exception):
+                self._sync.stop()
+            self._sync = None
+        if self._outbox is not None:
+            with contextlib.suppress(Exception):
+                self._outbox.close()
+            self._outbox = None
+        if self._audit is not None:
+            self._audit.close()
+            self._audit = None
+        self._agent_lock.release()
+        self._board.update(state=AgentState.STOPPED, reasons=("stopped",), next_capture_at=None)
+
+    # -- outbox and sync ----------------------------------------------------------------------
+
+    def _open_outbox(self, config: AgentConfig) -> Any:
+        from jarvis_sync.credentials import outbox_key
+        from jarvis_sync.errors import CredentialsError
+        from jarvis_sync.outbox import Outbox
+
+        try:
+            key = outbox_key()
+        except CredentialsError as exc:
+            raise ServiceError(f"cannot get the outbox key from the keyring: {exc}") from exc
+        max_age = timedelta(days=config.outbox.max_age_days) if config.outbox.max_age_days else None
+        return Outbox.open(
+            self._paths.outbox_dir,
+            key=key,
+            max_bytes=config.outbox.max_bytes,
+            max_age=max_age,
+            when_full=config.outbox.when_full,
+        )
+
+    def _start_sync(self, config: AgentConfig) -> None:
+        try:
+            from jarvis_sync.worker import SyncWorker  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:  # pragma: no cover - the sync worker ships with jarvis_sync
+            log.warning("the sync worker is not available; captures stay in the outbox")
+            return
+        from jarvis_sync.credentials import load_token
+
+        self._sync = SyncWorker(
+            self._outbox,
+            server_url=config.server.url,
+            token_provider=load_token,
+            on_status=self._on_sync_status,
+        )
+        self._sync.start()
+
+    def _on_sync_status(self, status: Any) -> None:
+        self._sync_status = status
+        self._board.update(sync=self._sync_summary())
+
+    def _sync_summary(self) -> SyncSummary:
+        fields: dict[str, Any] = {}
+        status = self._sync_status
+        if status is not None:
+            for name in ("state", "last_success_at", "last_error"):
+                value = getattr(status, name, None)
+                if value is not None:
+                    fields[name] = str(value) if name == "state" else value
+        if self._outbox is not None:
+            with contextlib.suppress(Exception):
+                stats = self._outbox.stats()
+                fields.update(
+                    queued=stats.queued,
+                    queued_bytes=stats.queued_bytes,
+                    dead=stats.dead,
+                    evicted=stats.evicted_total,
+                )
+        config = self._config
+        fields["server_url"] = config.server.url if config is not None else None
+        if config is not None and config.server.url is None and "state" not in fields:
+            fields["state"] = "not configured"
+        return SyncSummary(**fields)
+
+    def _sink(self, metadata: CaptureMetadata, data: bytes, thumbnail: bytes | None) -> None:
+        self._outbox.put(metadata, data, thumbnail=thumbnail)
+        if self._sync is not None:
+            self._sync.notify()
+
+    # -- ticks (scheduler worker thread) --------------------------------------------------------
+
+    def _ensure_pipeline(self) -> CapturePipeline:
+        if self._platform is None:
+            self._platform = get_platform()
+        if self._pipeline is None:
+            config = self.config
+            self._pipeline = CapturePipeline(
+                self._platform,
+                self._sink,
+                rules=config.privacy.rules,
+                options=pipeline_options(config),
+                audit=self._audit,
+            )
+        return self._pipeline
+
+    def _current_pause(self, now: datetime) -> datetime | Literal["indefinitely"] | None:
+        with self._lock:
+            until = self._paused_until
+            if isinstance(until, datetime) and now >= until:
+                self._paused_until = until = None
+                self._write_pause(None)
+        return until
+
+    def _tick_safely(self, reason: str) -> None:
+        self._tick(reason)
+
+    def _tick(self, reason: str) -> TickOutcome:
+        now = self._clock()
+        config = self.config
+        try:
+            outcome = self._tick_inner(reason, now, config)
+        except PlatformError as exc:
+            outcome = self._fail(f"the window system: {exc}", reset_platform=True)
+        except Exception as exc:
+            log.exception("capture (%s) failed", reason)
+            outcome = self._fail(f"{type(exc).__name__}: {exc}", reset_platform=False)
+        self._publish_next_tick()
+        return outcome
+
+    def _fail(self, message: str, *, reset_platform: bool) -> TickOutcome:
+        log.error("capture failed: %s", message)
+        if reset_platform and self._own_platform:
+            # A lost X connection is re-opened on the next tick.
+            if self._pipeline is not None:
+                with contextlib.suppress(Exception):
+                    self._pipeline.close()
+            if self._platform is not None:
+                with contextlib.suppress(Exception):
+                    self._platform.close()
+            self._pipeline = self._platform = None
+        self._board.update(state=AgentState.ERROR, reasons=(message,))
+        return TickOutcome(0, f"capture failed: {message}", AgentState.ERROR)
+
+    def _tick_inner(self, reason: str, now: datetime, config: AgentConfig) -> TickOutcome:
+        paused = self._current_pause(now)
+        pipeline: CapturePipeline | None = None
+        if paused is not None:
+            gate = evaluate_gates(
+                now,
+                paused_until=paused,
+                locked=False,
+                idle_seconds=None,
+                idle_threshold=0,
+                active_hours=None,
+            )
+        else:
+            pipeline = self._ensure_pipeline()
+            platform = self._platform
+            assert platform is not None
+            gate = evaluate_gates(
+                now,
+                paused_until=None,
+                locked=platform.is_locked(),
+                idle_seconds=platform.idle_seconds(),
+                idle_threshold=config.privacy.idle_threshold_seconds,
+                active_hours=config.privacy.active_hours,
+            )
+        if not gate.allowed:
+            assert gate.state is not None
+            state = AgentState(gate.state.value)
+            self._board.update(
+                state=state,
+                reasons=(gate.reason,),
+                paused_until=paused if isinstance(paused, datetime) else None,
+            )
+            self._board.count(skipped=1)
+            if self._audit is not None:
+                self._audit.record("skipped", (gate.reason,), at=now, trigger=reason)
+            return TickOutcome(0, f"not captured: {gate.reason}", state)
+
+        assert pipeline is not None
+        result = pipeline.capture(force=reason == CAPTURE_NOW, reason=reason)
+        if self._watcher is not None:
+            self._watcher.note_capture()
+        return self._record_result(result, now)
+
+    def _record_result(self, result: TickResult, now: datetime) -> TickOutcome:
+        captured = len(result.captured)
+        unchanged = sum(1 for monitor, _ in result.skipped if monitor is not None)
+        self._board.count(
+            captured=captured,
+            redacted=result.redacted_regions if captured else 0,
+            dropped=1 if result.dropped else 0,
+            skipped=1 if not captured and not result.dropped else 0,
+            unchanged=unchanged if not captured else 0,
+        )
+        if captured:
+            message = f"captured {captured} frame{'s' if captured != 1 else ''}"
+            if result.redacted_regions:
+                message += f", {result.redacted_regions} excluded region(s) blacked out"
+        elif result.dropped:
+            message = "frame dropped: " + "; ".join(result.reasons)
+        else:
+            message = "not captured: " + "; ".join(why for _, why in result.skipped)
+        changes: dict[str, Any] = {
+            "state": AgentState.CAPTURING,
+            "reasons": (message,),
+            "paused_until": None,
+            "sync": self._sync_summary(),
+        }
+        if captured:
+            changes["last_capture_at"] = now
+        self._board.update(**changes)
+        return TickOutcome(captured, message, AgentState.CAPTURING)
+
+    def _poll_window(self) -> None:
+        config = self.config
+        if not config.capture.window_change_trigger or self._current_pause(self._clock()):
+            return
+        if self._watcher is None:
+            self._ensure_pipeline()
+            platform = self._platform
+            assert platform is not None
+
+            def probe() -> object:
+                window = platform.active_window()
+                return None if window is None else (window.id, window.title)
+
+            self._watcher = WindowWatcher(
+                probe, min_gap=config.capture.window_change_min_gap_seconds
+            )
+        self._watcher.min_gap = config.capture.window_change_min_gap_seconds
+        try:
+            changed = self._watcher.changed()
+        except PlatformError as exc:
+            self._watcher = None
+            self._fail(f"the window system: {exc}", reset_platform=True)
+            return
+        if changed:
+            self._tick("window-change")
+
+    def _publish_next_tick(self) -> None:
+        scheduler = self._scheduler
+        self._board.update(next_capture_at=scheduler.next_tick_at() if scheduler else None)
+
+    # -- commands (any thread) ----------------------------------------------------------------
+
+    def status(self) -> AgentStatus:
+        """The current status, with fresh outbox figures."""
+        if self._outbox is not None:
+            return self._board.update(sync=self._sync_summary())
+        return self._board.snapshot()
+
+    def subscribe(self, callback: Callable[[AgentStatus], None]) -> Callable[[], None]:
+        """Call `callback(status)` on every change (from worker threads); returns unsubscribe."""
+        return self._board.subscribe(callback)
+
+    def pause(self, until: datetime | None = None) -> AgentStatus:
+        """Stop capturing until `until` (aware datetime), or until `resume()` when None."""
+        now = self._clock()
+        if until is not None:
+            if until.tzinfo is None:
+                until = until.astimezone()
+            if until <= now:
+                raise ServiceError(f"the pause would end in the past ({until:%Y-%m-%d %H:%M})")
+        with self._lock:
+            self._paused_until = until if until is not None else _FOREVER
+            self._write_pause(until)
+        scheduler = self._scheduler
+        if scheduler is not None:
+            if until is not None:
+                scheduler.wake_at(until, self._pause_ended)
+            else:
+                scheduler.cancel_wake()
+        reason = (
+            f"paused until {until:%Y-%m-%d %H:%M} ({format_duration(until - now)})"
+            if until is not None
+            else "paused until resumed"
+        )
+        log.info("%s", reason)
+        return self._board.update(state=AgentState.PAUSED, reasons=(reason,), paused_until=until)
+
+    def resume(self) -> AgentStatus:
+        """End a pause; the next capture happens right away (if nothing else stops it)."""
+        with self._lock:
+            was = self._paused_until
+            self._paused_until = None
+            self._write_pause(None)
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.cancel_wake()
+            if was is not None:
+                scheduler.trigger("resume")
+        if was is not None:
+            log.info("resumed")
+        return self._board.update(
+            state=AgentState.CAPTURING, reasons=("resumed",), paused_until=None
+        )
+
+    def _pause_ended(self) -> None:
+        self._tick("pause ended")
+
+    def capture_now(self, *, wait: float | None = None) -> TickOutcome | None:
+        """Capture as soon as the worker is free, whether or not the screen changed.
+
+        The gates still apply: nothing is captured while paused, locked, idle or outside hours.
+        With `wait`, block up to that many seconds and return what happened.
+        """
+        scheduler = self._require_scheduler()
+        future: concurrent.futures.Future[TickOutcome] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self._tick(CAPTURE_NOW))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        scheduler.run_soon(run)
+        if wait is None:
+            return None
+        try:
+            return future.result(timeout=wait)
+        except concurrent.futures.TimeoutError as exc:
+            raise ServiceError(
+                f"the capture did not finish within {wait:.0f} s; see the agent's log"
+            ) from exc
+
+    def sync_now(self) -> str:
+        """Ask the sync worker to upload now."""
+        if self._sync is None:
+            raise ServiceError(
+                "syncing is off: no server is configured; run `jarvis login --server URL`"
+                if self.config.server.url is None
+                else "syncing is not running; see the agent's log"
+            )
+        self._sync.sync_now()
+        summary = self._sync_summary()
+        return f"sync requested: {summary.queued} capture(s) queued"
+
+    def recent_captures(self, limit: int = 50) -> list[Any]:
+        """The latest captures from the outbox (queued, sent or dead), newest first."""
+        if self._outbox is None:
+            return []
+        result: list[Any] = self._outbox.recent(limit)
+        return result
+
+    def apply_config(self, config: AgentConfig) -> None:
+        """Save `config` and use it right away, without a restart."""
+        self._store.save(config)
+        self._apply(config)
+
+    def reload_config(self) -> AgentConfig:
+        """Re-read the file; on an invalid file keep the last good config and raise ConfigError."""
+        try:
+            config = self._store.load()
+        except ConfigError as exc:
+            log.error("config not reloaded, still using the last good one: %s", exc)
+            self._board.update(config_error=str(exc))
+            raise
+        self._apply(config)
+        return config
+
+    def _apply(self, config: AgentConfig) -> None:
+        self._config = config
+        if self._configure_logs:
+            for name in ("jarvis", "jarvis_agent", "jarvis_sync"):
+                logging.getLogger(name).setLevel(config.logging.level)
+        if self._scheduler is not None:
+            self._scheduler.reschedule(
+                interval_seconds=config.capture.interval_seconds,
+                jitter_seconds=config.capture.jitter_seconds,
+                misfire_grace_seconds=config.capture.misfire_grace_seconds,
+            )
+        if self._pipeline is not None:
+            self._pipeline.update(rules=config.privacy.rules, options=pipeline_options(config))
+        if self._audit is not None:
+            self._audit.configure(
+                include_titles=not config.privacy.omit_titles,
+                include_app_names=not config.privacy.omit_app_names,
+            )
+        if self._outbox is not None:
+            self._outbox.max_bytes = config.outbox.max_bytes
+            self._outbox.when_full = config.outbox.when_full
+            days = config.outbox.max_age_days
+            self._outbox.max_age = timedelta(days=days) if days else None
+        if self._sync is not None:
+            self._sync.configure(server_url=config.server.url)
+        elif self._use_sync and self._started and config.server.url is not None:
+            self._start_sync(config)
+        self._board.update(
+            config_error=None,
+            interval_seconds=config.capture.interval_seconds,
+            sync=self._sync_summary(),
+        )
+        self._publish_next_tick()
+        log.info("settings applied")
+
+    def _require_scheduler(self) -> CaptureScheduler:
+        if self._scheduler is None:
+            raise ServiceError("the agent service is not running")
+        return self._scheduler
+
+    # -- the pause on disk --------------------------------------------------------------------
+
+    def _read_pause(self) -> datetime | Literal["indefinitely"] | None:
+        try:
+            data = json.loads(self.pause_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            log.warning("ignoring an unreadable %s", self.pause_file)
+            return None
+        if data.get("indefinitely"):
+            return _FOREVER
+        try:
+            until = datetime.fromisoformat(str(data.get("until")))
+        except ValueError:
+            return None
+        return until if until > self._clock() else None
+
+    def _write_pause(self, until: datetime | None) -> None:
+        paused = self._paused_until
+        try:
+            if paused is None:
+                self.pause_file.unlink(missing_ok=True)
+                return
+            body = {
+                "indefinitely": paused == _FOREVER,
+                "until": until.isoformat() if until else None,
+            }
+            tmp = self.pause_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(body), encoding="utf-8")
+            os.replace(tmp, self.pause_file)
+        except OSError as exc:
+            log.warning("could not remember the pause across restarts: %s", exc)
+
+    # -- the control socket -------------------------------------------------------------------
+
+    def handle_request(self, request: ControlRequest) -> ControlReply:
+        """Answer one control-socket request."""
+        command = request.command
+        message = ""
+        try:
+            if command == "pause":
+                self.pause(request.until)
+                message = self._board.snapshot().reasons[0]
+            elif command == "resume":
+                self.resume()
+                message = "resumed"
+            elif command == "capture-now":
+                outcome = self.capture_now(wait=60)
+                assert outcome is not None
+                ok = outcome.state is not AgentState.ERROR
+                return ControlReply(ok=ok, message=outcome.message, status=self._status_json())
+            elif command == "sync-now":
+                message = self.sync_now()
+            elif command == "reload-config":
+                self.reload_config()
+                message = "settings reloaded"
+        except (ServiceError, ConfigError) as exc:
+            return ControlReply(ok=False, message=str(exc), status=self._status_json())
+        return ControlReply(ok=True, message=message, status=self._status_json())
+
+    def _status_json(self) -> dict[str, Any]:
+        return status_to_json(self.status())
