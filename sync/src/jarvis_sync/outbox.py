@@ -47,6 +47,7 @@ DEFAULT_MAX_BYTES: Final = 2 * 1024**3
 SENT_HISTORY: Final = 200  # sent captures whose metadata and thumbnail stay for "Recent captures"
 _ROW_OVERHEAD: Final = 512  # rough bytes a row adds to the database besides its sealed fields
 _DB_NAME: Final = "outbox.db"
+_EVICTION_LOG_INTERVAL: Final = 60.0
 _KEY_CHECK: Final = b"jarvis outbox key check"
 
 _SCHEMA: Final = """
@@ -139,6 +140,8 @@ class Outbox:
         self._tmp = directory / "tmp"
         self._db_path = directory / _DB_NAME
         self._lock = threading.RLock()
+        self._evicted_unlogged = 0
+        self._evict_logged_at = float("-inf")
         self._closed = False
         self._dir_lock: _DirectoryLock | None = None
         self._db: sqlite3.Connection | None = None
@@ -216,7 +219,10 @@ class Outbox:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut
-            db.execute("PRAGMA foreign_keys=ON")
+            # Checkpoint often and truncate the WAL after each checkpoint: it counts against
+            # the byte cap, and a WAL left at its high-water mark would waste that space.
+            db.execute("PRAGMA wal_autocheckpoint=256")
+            db.execute("PRAGMA journal_size_limit=1048576")
             ok = db.execute("PRAGMA quick_check").fetchone()
             if ok is None or ok[0] != "ok":
                 raise sqlite3.DatabaseError(f"quick_check reported {ok[0] if ok else 'nothing'}")
@@ -481,12 +487,18 @@ class Outbox:
             self._bump("evicted_total", len(victims))
         for capture_id, _ in victims:
             self._unlink_blob(capture_id)
-        log.warning(
-            "Outbox: evicted %d oldest unsent captures (%.1f MB) %s",
-            len(victims),
-            sum(v[1] for v in victims) / 1e6,
-            why,
-        )
+        # A full outbox evicts on every capture; log the first and then a sum per interval.
+        self._evicted_unlogged += len(victims)
+        now = self._clock()
+        if now - self._evict_logged_at >= _EVICTION_LOG_INTERVAL:
+            log.warning(
+                "Outbox: evicted %d oldest unsent captures %s (%d evicted in all)",
+                self._evicted_unlogged,
+                why,
+                self._counter("evicted_total"),
+            )
+            self._evicted_unlogged = 0
+            self._evict_logged_at = now
 
     def _evict_for_disk(self) -> bool:
         if self.when_full != "evict_oldest":
