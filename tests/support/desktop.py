@@ -198,6 +198,15 @@ class Desktop:
         self.run("xdotool", "windowmove", "--sync", str(window.id), str(x), str(y))
         self.settle()
 
+    def screensaver(self, active: bool) -> None:
+        """Turn the X server's own screensaver on (as a blanking locker does) or off."""
+        d = self._connect()
+        try:
+            d.force_screen_saver(X.ScreenSaverActive if active else X.ScreenSaverReset)
+            d.sync()
+        finally:
+            d.close()
+
     def minimize(self, window: Window) -> None:
         self.run("xdotool", "windowminimize", "--sync", str(window.id))
         self.settle()
@@ -271,6 +280,8 @@ def _set_root_background(name: str, rgb: int) -> None:
         )
         screen.root.change_attributes(background_pixel=colour.pixel)
         screen.root.clear_area(0, 0, 0, 0)
+        # The X screensaver would blank the screen after 10 idle minutes of a long test run.
+        d.set_screen_saver(0, 0, X.DontPreferBlanking, X.AllowExposures)
         d.sync()
     finally:
         d.close()

@@ -110,7 +110,13 @@ class X11Platform:
             return _text(bytes(value).decode("utf-8", errors="replace"))
         if raw.property_type == self._atom("COMPOUND_TEXT"):
             return _text(decode_compound_text(bytes(value)))
-        return _text(bytes(value).decode("latin-1"))
+        data = bytes(value)
+        try:
+            # STRING is Latin-1 by the book, but many clients (xdotool too) store UTF-8 there;
+            # Latin-1 text is almost never valid UTF-8, so trying UTF-8 first reads both right.
+            return _text(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            return _text(data.decode("latin-1"))
 
     def _describe(self, wid: int, stacking: int, active_id: int | None) -> WindowInfo | None:
         window = self._display.create_resource_object("window", wid)
