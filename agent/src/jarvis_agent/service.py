@@ -254,12 +254,8 @@ class AgentService:
         )
 
     def _start_sync(self, config: AgentConfig) -> None:
-        try:
-            from jarvis_sync.worker import SyncWorker  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:  # pragma: no cover - the sync worker ships with jarvis_sync
-            log.warning("the sync worker is not available; captures stay in the outbox")
-            return
         from jarvis_sync.credentials import load_token
+        from jarvis_sync.worker import SyncWorker
 
         self._sync = SyncWorker(
             self._outbox,
