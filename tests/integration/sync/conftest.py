@@ -1,0 +1,80 @@
+"""Helpers for the sync tests: a fault proxy in front of the real server, workers that retry fast."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jarvis_sync import Outbox, RetryPolicy, SyncStatus, SyncWorker, Uploader
+from jarvis_sync.cipher import new_key
+from tests.support.faultproxy import FaultProxy
+from tests.support.server import LiveServer
+
+# Fast backoff so retry paths run in milliseconds; Retry-After from the server still counts.
+FAST_RETRY = RetryPolicy(base=0.02, cap=0.2)
+HANG_GUARD = 90.0  # a bound for a hung test, not a performance expectation
+
+
+def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    """Poll `predicate` until true; fail with `what` if the system never gets there."""
+    deadline = time.monotonic() + HANG_GUARD
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def proxy(live_server: LiveServer) -> Iterator[FaultProxy]:
+    """A fault proxy in front of `live_server`."""
+    fault_proxy = FaultProxy(live_server.port)
+    yield fault_proxy
+    fault_proxy.close()
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    """An empty outbox with its own key."""
+    box = Outbox.open(tmp_path / "outbox", key=new_key())
+    yield box
+    box.close()
+
+
+WorkerFactory = Callable[..., SyncWorker]
+
+
+@pytest.fixture
+def worker_factory() -> Iterator[WorkerFactory]:
+    """`worker_factory(outbox, url, token_provider, read_timeout=..., **kw)`: started, stopped after."""
+    made: list[SyncWorker] = []
+    statuses: list[SyncStatus] = []
+
+    def factory(
+        box: Outbox,
+        url: str | None,
+        token_provider: Callable[[], str | None],
+        *,
+        read_timeout: float = 30.0,
+        **kwargs: object,
+    ) -> SyncWorker:
+        timeout = httpx.Timeout(5.0, read=read_timeout)
+        worker = SyncWorker(
+            box,
+            server_url=url,
+            token_provider=token_provider,
+            retry=kwargs.pop("retry", FAST_RETRY),  # type: ignore[arg-type]
+            on_status=statuses.append,
+            uploader_factory=lambda u, n: Uploader(u, max_connections=n, timeout=timeout),
+            **kwargs,  # type: ignore[arg-type]
+        )
+        worker.start()
+        made.append(worker)
+        return worker
+
+    yield factory
+    for worker in made:
+        worker.stop()
