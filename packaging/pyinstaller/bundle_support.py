@@ -6,6 +6,7 @@ only computes lists; PyInstaller does the collecting.
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -156,6 +157,40 @@ DEV_EXCLUDES = [
 ]
 
 
+# Optional accelerators the agent never uses (anyio would use uvloop only if asked to; numpy's
+# build-info printer imports yaml) and the server's frameworks, which the agent must not import.
+AGENT_EXCLUDES = ["uvloop", "yaml", "fastapi", "uvicorn", "sqlalchemy", "alembic", "asyncpg"]
+
+
 def is_windowed(platform: str = sys.platform) -> bool:
     """The tray bundle has no console on Windows and macOS; Linux keeps stdout for the CLI."""
     return platform in {"win32", "darwin"}
+
+
+def windows_version_file(version: str, *, program: str, description: str) -> str:
+    """The version resource of a Windows .exe (PyInstaller's VSVersionInfo text for
+    `EXE(version=...)`), so Explorer's Properties > Details shows the project version."""
+    release = re.match(r"\d+(?:\.\d+)*", version)  # 1.2.3rc1 -> 1.2.3
+    numbers = [int(n) for n in release.group(0).split(".")[:4]] if release else []
+    quad = tuple(numbers + [0] * (4 - len(numbers)))
+    strings = {
+        "CompanyName": "Jarvis",
+        "FileDescription": description,
+        "FileVersion": version,
+        "InternalName": program,
+        "OriginalFilename": f"{program}.exe",
+        "ProductName": "Jarvis",
+        "ProductVersion": version,
+    }
+    table = ",\n          ".join(f"StringStruct({k!r}, {v!r})" for k, v in strings.items())
+    return f"""VSVersionInfo(
+  ffi=FixedFileInfo(filevers={quad}, prodvers={quad}, mask=0x3F, flags=0x0, OS=0x40004,
+                    fileType=0x1, subtype=0x0, date=(0, 0)),
+  kids=[
+    StringFileInfo([
+      StringTable('040904B0', [
+          {table}])]),
+    VarFileInfo([VarStruct('Translation', [1033, 1200])]),
+  ],
+)
+"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import configparser
 import importlib.util
 import plistlib
@@ -148,3 +149,20 @@ def test_only_windows_and_macos_bundles_are_windowed() -> None:
     assert bs.is_windowed("win32")
     assert bs.is_windowed("darwin")
     assert not bs.is_windowed("linux")
+
+
+@pytest.mark.parametrize(
+    ("version", "quad"),
+    [("0.1.0", (0, 1, 0, 0)), ("1.2.3rc1", (1, 2, 3, 0)), ("2.0.1.7", (2, 0, 1, 7))],
+)
+def test_windows_version_resource_carries_the_version(version: str, quad: tuple[int, ...]) -> None:
+    """The .exe version resource holds the release numbers and the full version string, and is
+    valid Python (PyInstaller evaluates it)."""
+    text = _bundle_support().windows_version_file(
+        version, program="jarvis", description="Jarvis desktop capture agent"
+    )
+    tree = ast.parse(text, mode="eval")
+    assert isinstance(tree.body, ast.Call)
+    assert f"filevers={quad}" in text
+    assert f"StringStruct('ProductVersion', '{version}')" in text
+    assert "StringStruct('OriginalFilename', 'jarvis.exe')" in text
