@@ -134,10 +134,12 @@ class Desktop:
         *,
         background: str = "white",
         foreground: str = "black",
+        command: tuple[str, ...] = ("sleep", "3600"),
     ) -> Window:
         """Open a real xterm with this title and WM_CLASS class; return once openbox manages it.
 
         The window is mapped, framed by openbox and (as openbox does for new windows) focused.
+        `command` runs inside it (it must keep running: the window closes when it exits).
         """
         process = subprocess.Popen(
             [
@@ -154,8 +156,7 @@ class Desktop:
                 foreground,
                 "+sb",
                 "-e",
-                "sleep",
-                "3600",
+                *command,
             ],
             env=self.env,
             stdin=subprocess.DEVNULL,

@@ -13,9 +13,10 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ChangeDetector", "ChangeVerdict"]
+__all__ = ["ChangeDetector", "ChangeVerdict", "Sample"]
 
 STRIDE = 4
+Sample = npt.NDArray[np.uint32]
 
 
 @dataclass(frozen=True, slots=True)

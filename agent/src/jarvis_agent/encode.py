@@ -85,21 +85,23 @@ def encode_image(image: Image.Image, image_format: ImageFormat, quality: int) ->
 
 
 def encode_frame(
-    pixels: npt.NDArray[np.uint8],
+    pixels: npt.NDArray[np.uint8] | Image.Image,
     image_format: ImageFormat = "jpeg",
     *,
     quality: int = 80,
     max_dimension: int | None = None,
 ) -> EncodedImage:
-    """Encode a BGRA frame; the result is at most `max_dimension` pixels on its longest side."""
-    image = to_image(pixels)
+    """Encode a BGRA frame (or its `to_image`); at most `max_dimension` px on the longest side."""
+    image = pixels if isinstance(pixels, Image.Image) else to_image(pixels)
     if max_dimension is not None:
         image = _shrink(image, max_dimension)
     data = encode_image(image, image_format, quality)
     return EncodedImage(data, MIME_TYPES[image_format], image.width, image.height)
 
 
-def make_thumbnail(pixels: npt.NDArray[np.uint8], size: int = THUMBNAIL_SIZE) -> bytes:
+def make_thumbnail(
+    pixels: npt.NDArray[np.uint8] | Image.Image, size: int = THUMBNAIL_SIZE
+) -> bytes:
     """A small JPEG of the (already redacted) frame for the tray's recent-captures view."""
-    image = _shrink(to_image(pixels), size)
-    return encode_image(image, "jpeg", THUMBNAIL_QUALITY)
+    image = pixels if isinstance(pixels, Image.Image) else to_image(pixels)
+    return encode_image(_shrink(image, size), "jpeg", THUMBNAIL_QUALITY)

@@ -1,4 +1,4 @@
-"""One capture: windows -> policy -> grab -> redact -> re-check -> change check -> encode.
+"""One capture: windows -> policy -> grab -> redact -> change check -> re-check -> encode.
 
 The order is the privacy argument. The policy decides on the window list read *before* the grab;
 the grabbed pixels of every excluded window are blacked out in memory; then the window list is read
@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Final, get_args
 
 from jarvis_agent.audit import AuditLog
-from jarvis_agent.change import ChangeDetector
-from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail
+from jarvis_agent.change import ChangeDetector, Sample
+from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail, to_image
 from jarvis_agent.grab import Frame, Grabber
 from jarvis_agent.ids import new_capture_id
 from jarvis_agent.platform.types import Monitor, Platform, Rect
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 CaptureSink = Callable[[CaptureMetadata, bytes, bytes | None], None]
-STAGES: Final = ("windows", "policy", "grab", "redact", "recheck", "change", "encode", "enqueue")
+STAGES: Final = ("windows", "policy", "grab", "redact", "change", "recheck", "encode", "enqueue")
 
 
 def _agent_version() -> str:
@@ -233,32 +233,39 @@ class CapturePipeline:
         regions = sum(redact(f.pixels, decision.regions_on(f.monitor.index)) for f in frames)
         watch.lap("redact")
 
-        after = decide(self._platform.windows(), selected, rules)
-        unsafe = exposure_grew(decision, after)
-        watch.lap("recheck")
-        if unsafe is not None:
-            for frame in frames:
-                frame.wipe()
-            self._record("dropped", (unsafe,), now, trigger, decision, options)
-            return TickResult(dropped=True, reasons=(unsafe,), timings=watch.timings)
-
-        captured: list[CaptureMetadata] = []
+        # The change check comes before the re-read: a frame skipped as unchanged is never encoded,
+        # so it needs no second look at the windows, and an idle desktop costs one read per tick.
         skipped: list[tuple[int | None, str]] = []
-        owner = self._title_monitor(decision, selected)
+        wanted: list[tuple[Frame, str, Sample]] = []
         for frame in frames:
-            index = frame.monitor.index
             verdict, sample = self._changes.check(
-                index,
+                frame.monitor.index,
                 frame.pixels,
                 now,
                 threshold=options.change_threshold,
                 max_gap_seconds=options.max_gap_seconds,
                 force=force,
             )
-            watch.lap("change")
-            if not verdict.capture:
-                skipped.append((index, verdict.reason))
-                continue
+            if verdict.capture:
+                wanted.append((frame, verdict.reason, sample))
+            else:
+                skipped.append((frame.monitor.index, verdict.reason))
+        watch.lap("change")
+
+        if wanted:
+            after = decide(self._platform.windows(), selected, rules)
+            unsafe = exposure_grew(decision, after)
+            watch.lap("recheck")
+            if unsafe is not None:
+                for frame in frames:
+                    frame.wipe()
+                self._record("dropped", (unsafe,), now, trigger, decision, options)
+                return TickResult(dropped=True, reasons=(unsafe,), timings=watch.timings)
+
+        captured: list[CaptureMetadata] = []
+        owner = self._title_monitor(decision, selected)
+        for frame, why_changed, sample in wanted:
+            index = frame.monitor.index
             metadata, image, thumbnail = self._encode(frame, decision, options, now, index == owner)
             watch.lap("encode")
             self._sink(metadata, image, thumbnail)
@@ -267,7 +274,7 @@ class CapturePipeline:
             captured.append(metadata)
             self._record(
                 "captured",
-                (verdict.reason, *decision.reasons),
+                (why_changed, *decision.reasons),
                 now,
                 trigger,
                 decision,
@@ -297,13 +304,14 @@ class CapturePipeline:
         now: datetime,
         owns_title: bool,
     ) -> tuple[CaptureMetadata, bytes, bytes | None]:
+        image = to_image(frame.pixels)  # one BGRA -> RGB pass shared by image and thumbnail
         encoded = encode_frame(
-            frame.pixels,
+            image,
             options.image_format,
             quality=options.quality,
             max_dimension=options.max_dimension,
         )
-        thumbnail = make_thumbnail(frame.pixels) if options.thumbnails else None
+        thumbnail = make_thumbnail(image) if options.thumbnails else None
         app_name = decision.app_name if owns_title and not options.omit_app_names else None
         title = decision.window_title if owns_title and not options.omit_titles else None
         metadata = CaptureMetadata(
