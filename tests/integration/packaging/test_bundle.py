@@ -283,10 +283,14 @@ def test_headless_capture_cycle_reaches_the_bundled_server(
     try:
         deadline = time.monotonic() + 120
         items: list[dict[str, Any]] = []
+        step = 0
         while not items:
+            step += 1
             if agent.poll() is not None:
                 pytest.fail(f"the bundled agent exited: {agent.stderr.read()}")  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "no capture reached the server in 120 s"
+            # A user at the desktop: input keeps the agent from pausing for idleness.
+            x_desktop.run("xdotool", "mousemove", str(100 + step % 50), "100")
             time.sleep(1)
             page = _get(f"{bundled_server.url}/api/v1/captures", bundled_server.admin_token)
             items = page["items"]
