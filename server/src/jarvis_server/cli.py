@@ -27,6 +27,7 @@ from jarvis_server.core.db import (
     parse_database_url,
     sqlite_path,
 )
+from jarvis_server.migrate import SCHEMA_REVISION, current_revision
 from jarvis_server.storage import FilesystemStorage, StorageError
 
 T = TypeVar("T")
@@ -94,13 +95,11 @@ def _migrate(url: URL) -> None:
         ) from exc
 
 
-async def _check_database(url: URL) -> None:
-    from jarvis_server.migrate import current_revision, head_revision
-
+async def _revision(url: URL) -> str | None:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            current = await current_revision(conn)
+            return await current_revision(conn)
     except Exception as exc:
         raise StartupError(
             f"{DB_VAR}: cannot connect to {_describe(url)}: {_first_line(exc)}; "
@@ -108,12 +107,20 @@ async def _check_database(url: URL) -> None:
         ) from exc
     finally:
         await engine.dispose()
-    head = head_revision(url)
-    if current != head:
-        raise StartupError(
-            f"{DB_VAR}: the database {_describe(url)} is at schema revision {current or 'none'}, "
-            f"this server needs {head}; run `jarvis-server migrate`"
-        )
+
+
+def _ensure_schema(settings: Settings, url: URL, *, no_migrate: bool) -> None:
+    """Check the database answers and has this server's schema, migrating when allowed."""
+    current = asyncio.run(_revision(url))
+    if current == SCHEMA_REVISION:
+        return
+    if _should_migrate(settings, url, no_migrate):
+        _migrate(url)
+        return
+    raise StartupError(
+        f"{DB_VAR}: the database {_describe(url)} is at schema revision {current or 'none'}, "
+        f"this server needs {SCHEMA_REVISION}; run `jarvis-server migrate`"
+    )
 
 
 async def _check_storage(settings: Settings) -> None:
@@ -149,9 +156,7 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     settings = _settings()
     url = _database_url(settings)
     asyncio.run(_check_storage(settings))
-    if _should_migrate(settings, url, no_migrate):
-        _migrate(url)
-    asyncio.run(_check_database(url))
+    _ensure_schema(settings, url, no_migrate=no_migrate)
     configure_logging(settings.server_log_level, json=settings.server_log_json)
     app = create_app(settings)
 
@@ -183,6 +188,7 @@ def migrate() -> None:
     """Apply database migrations up to the newest schema."""
     settings = _settings()
     url = _database_url(settings)
+    asyncio.run(_revision(url))  # a clear line when the database does not answer
     _migrate(url)
     click.echo(f"database {_describe(url)} is up to date", err=True)
 
@@ -191,11 +197,9 @@ def _run_db(
     settings: Settings, no_migrate: bool, work: Callable[[AsyncSession], Awaitable[T]]
 ) -> T:
     url = _database_url(settings)
-    if _should_migrate(settings, url, no_migrate):
-        _migrate(url)
+    _ensure_schema(settings, url, no_migrate=no_migrate)
 
     async def run() -> T:
-        await _check_database(url)
         engine = create_engine(url)
         try:
             async with create_sessionmaker(engine)() as session:

@@ -81,7 +81,8 @@ def _bad_request(detail: str) -> ProblemError:
 
 async def _drain(request: Request) -> None:
     drained = 0
-    with contextlib.suppress(ClientDisconnect):
+    # RuntimeError: Starlette's "Stream consumed" when the whole body was already read.
+    with contextlib.suppress(ClientDisconnect, RuntimeError):
         async for chunk in request.stream():
             drained += len(chunk)
             if drained > _DRAIN_LIMIT:
