@@ -322,9 +322,7 @@ class SyncWorker:
                 self._gate_epoch += 1
                 delay = self._retry.delay(self._failures, retry_after=outcome.retry_after)
                 self._gate_until = time.monotonic() + delay
-                self._next_attempt = datetime.now(UTC).replace(microsecond=0) + timedelta(
-                    seconds=delay
-                )
+                self._next_attempt = datetime.now(UTC) + timedelta(seconds=delay)
             else:
                 delay = max(0.0, self._gate_until - time.monotonic())
             self._last_error = outcome.detail

@@ -1,4 +1,4 @@
-"""Helpers for the sync tests: a fault proxy in front of the real server, workers that retry fast."""
+"""Sync test helpers: one real server per module, a fault proxy, workers that retry fast."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from jarvis_sync import Outbox, RetryPolicy, SyncStatus, SyncWorker, Uploader
 from jarvis_sync.cipher import new_key
 from tests.support.faultproxy import FaultProxy
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, make_server
 
 # Fast backoff so retry paths run in milliseconds; Retry-After from the server still counts.
 FAST_RETRY = RetryPolicy(base=0.02, cap=0.2)
@@ -28,10 +28,25 @@ def wait_until(predicate: Callable[[], bool], what: str) -> None:
         time.sleep(0.02)
 
 
+@pytest.fixture(scope="module")
+def sync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server for a module's tests (each test uses its own device); left running."""
+    server = make_server(tmp_path_factory.mktemp("sync-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def proxy(live_server: LiveServer) -> Iterator[FaultProxy]:
-    """A fault proxy in front of `live_server`."""
-    fault_proxy = FaultProxy(live_server.port)
+def device(request: pytest.FixtureRequest) -> str:
+    """A device name of this test's own, so tests sharing a server see only their captures."""
+    return request.node.name.replace("[", "-").replace("]", "")[:60]
+
+
+@pytest.fixture
+def proxy(sync_server: LiveServer) -> Iterator[FaultProxy]:
+    """A fault proxy in front of `sync_server`."""
+    fault_proxy = FaultProxy(sync_server.port)
     yield fault_proxy
     fault_proxy.close()
 
@@ -49,7 +64,7 @@ WorkerFactory = Callable[..., SyncWorker]
 
 @pytest.fixture
 def worker_factory() -> Iterator[WorkerFactory]:
-    """`worker_factory(outbox, url, token_provider, read_timeout=..., **kw)`: started, stopped after."""
+    """`worker_factory(outbox, url, token_provider, read_timeout=..., **kw)`, stopped after."""
     made: list[SyncWorker] = []
     statuses: list[SyncStatus] = []
 
