@@ -1,10 +1,124 @@
-"""`jarvis` commands: login, logout (sync issue)."""
+"""`jarvis` commands: login, logout.
+
+The device token is read from stdin or a hidden prompt, never from the command line (process
+arguments are visible to every user on the machine), checked against the server, and only then
+stored in the OS keyring; the server address goes to the config file.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
+from pydantic import ValidationError
+
+from jarvis_agent.config import ConfigError, ConfigStore, ServerSettings
+from jarvis_agent.control import AgentNotRunningError, ControlClient, ControlError, socket_path
+from jarvis_agent.paths import agent_paths
+from jarvis_sync import CredentialsError, LoginError, Uploader, delete_token, store_token
+from jarvis_sync.credentials import check_token
+
+__all__ = ["register"]
+
+
+def _check_url(url: str) -> str:
+    try:
+        checked = ServerSettings.model_validate({"url": url}).url
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise click.BadParameter(f"{url!r}: {reason}", param_hint="'--server'") from None
+    assert checked is not None
+    return checked
+
+
+def _read_token() -> str:
+    if sys.stdin.isatty():
+        token: str = click.prompt("Device token (input hidden)", hide_input=True, err=True)
+        return token
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise click.ClickException(
+            "no token on standard input; pipe the device token in "
+            "(e.g. `jarvis login --server URL < token.txt`) or run in a terminal to be asked"
+        )
+    return line
+
+
+def _tell_agent() -> str:
+    """Ask a running agent to re-read its config and token; say what happened."""
+    try:
+        reply = ControlClient(socket_path(agent_paths()), timeout=10).request("reload-config")
+    except AgentNotRunningError:
+        return "not running; it will use this when it starts"
+    except ControlError as exc:
+        return f"could not be told ({exc}); restart it to use the new settings"
+    return "now uses it" if reply.ok else f"kept its settings: {reply.message}"
+
+
+@click.command("login")
+@click.option(
+    "--server",
+    "server_url",
+    required=True,
+    metavar="URL",
+    help="Base URL of the Jarvis server, e.g. https://jarvis.example.com",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def login(server_url: str, as_json: bool) -> None:
+    """Log this device in to a Jarvis server.
+
+    The device token is read from standard input, or asked for without echo in a terminal;
+    it is never accepted as an argument. It is checked with the server, then kept in the OS
+    keyring; the server address is saved in the config file.
+    """
+    url = _check_url(server_url)
+    try:
+        token = check_token(_read_token())
+    except CredentialsError as exc:
+        raise click.ClickException(str(exc)) from None
+    uploader = Uploader(url, max_connections=1)
+    try:
+        uploader.check_token(token)
+    except LoginError as exc:
+        raise click.ClickException(f"login failed: {exc}; nothing was saved") from None
+    finally:
+        uploader.close()
+    try:
+        store_token(token)
+    except CredentialsError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        ConfigStore(agent_paths().config_file).set_value("server.url", url)
+    except ConfigError as exc:
+        raise click.ClickException(
+            f"the token is stored, but the server address could not be saved: {exc}"
+        ) from None
+    agent = _tell_agent()
+    if as_json:
+        click.echo(json.dumps({"logged_in": True, "server_url": url, "agent": agent}))
+    else:
+        click.echo(f"Logged in to {url}. The token is in the OS keyring.")
+        click.echo(f"The agent is {agent}.")
+
+
+@click.command("logout")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def logout(as_json: bool) -> None:
+    """Forget the device token; captures stay queued until you log in again."""
+    try:
+        delete_token()
+    except CredentialsError as exc:
+        raise click.ClickException(str(exc)) from None
+    agent = _tell_agent()
+    if as_json:
+        click.echo(json.dumps({"logged_in": False, "agent": agent}))
+    else:
+        click.echo("Logged out: the device token was removed from the OS keyring.")
+        click.echo("Captures stay in the outbox until you log in again.")
 
 
 def register(cli: click.Group) -> None:
     """Add this module's commands to `cli`."""
-    del cli
+    cli.add_command(login)
+    cli.add_command(logout)
