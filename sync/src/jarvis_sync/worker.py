@@ -128,6 +128,8 @@ class SyncWorker:
         with self._cond:
             if self._token is None or self._auth_failed_for is not None:
                 self._refresh_token()
+                if self._token != self._auth_failed_for:
+                    self._auth_failed_for = None  # a new token: try it
             self._wakes += 1
             self._cond.notify_all()
 
