@@ -329,13 +329,26 @@ class Outbox:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE ... COMMIT; SQLite errors become OutboxError (OutboxFullError: disk)."""
+        conn = self._conn
         try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc):
+                raise OutboxFullError(
+                    f"the disk holding the outbox ({self.directory}) is full; free disk space "
+                    "(the agent carries on by itself once there is room)"
+                ) from exc
+            raise OutboxError(f"the outbox database failed: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise OutboxError(f"the outbox database failed: {exc}") from exc
 
     def _bump(self, name: str, by: int = 1) -> None:
         self._conn.execute(
@@ -460,14 +473,9 @@ class Outbox:
                         ),
                     )
                 return
-            except sqlite3.OperationalError as exc:
-                if "full" not in str(exc):
-                    raise OutboxError(f"the outbox database refused the capture: {exc}") from exc
+            except OutboxFullError:
                 if not self._evict_for_disk():
-                    raise OutboxFullError(
-                        f"the disk holding the outbox ({self.directory}) is full; "
-                        "free disk space (captures resume on their own)"
-                    ) from exc
+                    raise
         raise OutboxFullError("the disk holding the outbox is full; free disk space")
 
     def _evictable(self, limit: int) -> list[tuple[str, int]]:
@@ -482,11 +490,13 @@ class Outbox:
     def _evict(self, victims: list[tuple[str, int]], why: str) -> None:
         if not victims:
             return
+        # Blobs go first: on a full disk even the DELETE needs room in the WAL. Should the row
+        # update then fail, recovery finds rows without blobs and quarantines them.
+        for capture_id, _ in victims:
+            self._unlink_blob(capture_id)
         with self._transaction():
             self._conn.executemany("DELETE FROM captures WHERE id=?", [(v[0],) for v in victims])
             self._bump("evicted_total", len(victims))
-        for capture_id, _ in victims:
-            self._unlink_blob(capture_id)
         # A full outbox evicts on every capture; log the first and then a sum per interval.
         self._evicted_unlogged += len(victims)
         now = self._clock()

@@ -8,6 +8,7 @@ capture) so an outage costs one attempt per period, not one per queued capture.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -222,6 +223,17 @@ class SyncWorker:
         return remaining if remaining > 0 else 0.0
 
     def _run(self) -> None:
+        while not self._stopping:
+            try:
+                self._loop()
+            except Exception as exc:
+                # The disk is full or the database failed: keep the thread, retry in a while.
+                self._note_failure(f"sync paused by an outbox error: {exc}")
+                with self._cond:
+                    if not self._stopping:
+                        self._cond.wait(1.0)
+
+    def _loop(self) -> None:
         last_check = time.monotonic()
         while True:
             with self._cond:
@@ -233,13 +245,7 @@ class SyncWorker:
                     continue
                 wakes, epoch = self._wakes, self._gate_epoch
                 uploader, token = self._uploader, self._token
-            try:
-                entries = self._outbox.claim(1)
-            except OutboxError as exc:
-                self._note_failure(f"the outbox cannot be read: {exc}")
-                with self._cond:
-                    self._cond.wait(_IDLE_CHECK)
-                continue
+            entries = self._outbox.claim(1)
             if not entries:
                 self._idle(wakes)
                 if time.monotonic() - last_check > _IDLE_CHECK:
@@ -276,6 +282,11 @@ class SyncWorker:
                 return
             outcome = uploader.upload(token, entry.metadata, data)
             self._settle(entry, outcome, token, epoch)
+        except OutboxError:
+            # Put it back if the database lets us; otherwise start-up recovery will.
+            with contextlib.suppress(OutboxError):
+                self._outbox.release(entry.id)
+            raise
         except Exception:
             # Never lose the capture to a bug here: put it back and keep the thread alive.
             log.exception("Unexpected error while sending capture %s; it stays queued", entry.id)
