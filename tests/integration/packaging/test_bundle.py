@@ -242,11 +242,6 @@ def test_bundled_server_migrates_and_serves(bundled_server: RunningServer) -> No
 
 @pytest.mark.x11
 @pytest.mark.keyring
-@pytest.mark.xfail(
-    strict=False,
-    reason="the headless agent (`jarvis run --headless`) and `jarvis login` are being built "
-    "in parallel (capture engine and sync issues); this passes once they land",
-)
 def test_headless_capture_cycle_reaches_the_bundled_server(
     bundles: Bundles,
     bundled_server: RunningServer,
