@@ -90,3 +90,9 @@ def records_of(server: LiveServer, capture_id: str) -> list[CaptureRecord]:
 def files_of(server: LiveServer, capture_id: str) -> list[Path]:
     """Stored image files of this capture id."""
     return [p for p in server.stored_files() if p.name.startswith(capture_id)]
+
+
+@pytest.fixture
+def server(backend_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A started server of this test's own, on each backend in turn (for restarts and kills)."""
+    return backend_factory()
