@@ -95,3 +95,27 @@ def test_unreadable_entry_gives_a_clear_error(home: Path) -> None:
     assert result.returncode == 1
     assert str(entry) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_without_the_tray_app_login_starts_the_headless_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the tray app is not installed (`jarvis` alone would only print help), enable makes
+    the login entry run `jarvis run --headless` and says so."""
+    import click
+    from click.testing import CliRunner
+
+    from jarvis_agent.cli import autostart as autostart_cli
+
+    @click.group()
+    def cli() -> None:
+        """A `jarvis` without the tray's commands."""
+
+    autostart_cli.register(cli)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    result = CliRunner().invoke(cli, ["autostart", "enable"])
+    assert result.exit_code == 0, result.output
+    assert "headless agent will start at login" in result.output
+    entry = tmp_path / ".config" / "autostart" / "jarvis.desktop"
+    assert _exec_line(entry).endswith(" run --headless")

@@ -31,8 +31,16 @@ def autostart() -> None:
 @click.option(
     "--headless", is_flag=True, help="Start the agent without the tray (`jarvis run --headless`)."
 )
-def enable(headless: bool) -> None:
+@click.pass_context
+def enable(ctx: click.Context, headless: bool) -> None:
     """Start Jarvis at every login from now on."""
+    root = ctx.find_root().command
+    if not headless and not (isinstance(root, click.Group) and "tray" in root.commands):
+        # `jarvis` alone would only print help: start the agent itself.
+        headless = True
+        click.echo(
+            "The tray app is not installed: the headless agent will start at login.", err=True
+        )
     try:
         status = autostart_for_platform().enable(launch_command(headless=headless))
     except AutostartError as exc:
