@@ -670,7 +670,7 @@ class Outbox:
             )
             if cursor.rowcount:
                 self._bump("dead_total")
-        log.warning("Outbox: capture %s is a dead letter: %s", capture_id, error)
+        log.debug("Outbox: capture %s is a dead letter: %s", capture_id, error)
 
     def quarantine(self, capture_id: UUID, reason: str) -> None:
         """Drop a capture that can never be sent (blob lost, damaged or sealed with a lost key)."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
+import httpx
+
 from jarvis_sync.errors import CredentialsError, OutboxError
 from jarvis_sync.logsummary import FailureLog
 from jarvis_sync.outbox import Outbox
@@ -59,6 +61,8 @@ class SyncWorker:
         concurrency: int = 4,
         on_status: Callable[[SyncStatus], None] | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
         uploader_factory: Callable[[str, int], Uploader] | None = None,
     ) -> None:
         if concurrency < 1:
@@ -68,7 +72,10 @@ class SyncWorker:
         self._concurrency = concurrency
         self._on_status = on_status
         self._retry = retry or RetryPolicy()
-        self._make_uploader = uploader_factory or (lambda url, n: Uploader(url, max_connections=n))
+        limits = httpx.Timeout(timeout, connect=connect_timeout)
+        self._make_uploader = uploader_factory or (
+            lambda url, n: Uploader(url, max_connections=n, timeout=limits)
+        )
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -311,6 +318,8 @@ class SyncWorker:
             self._outbox.bury(entry.id, outcome.detail)
             with self._cond:
                 self._last_error = f"capture refused by the server: {outcome.detail}"
+                message = self._last_error
+            self._failure_log.failure(message)
         elif outcome.kind == "auth":
             self._outbox.release(entry.id)
             with self._cond:
