@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +52,7 @@ from jarvis_agent.state import (
 )
 from jarvis_sync.contract import CaptureMetadata
 
-__all__ = ["AgentService", "ServiceError", "TickOutcome"]
+__all__ = ["AgentService", "ServiceError", "TickOutcome", "limit_malloc_arenas", "pipeline_options"]
 
 log = logging.getLogger("jarvis.service")
 
@@ -69,6 +72,39 @@ class TickOutcome:
     captured: int
     message: str
     state: AgentState
+
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+
+
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+
+
+_LIBC = _libc()
+
+
+def limit_malloc_arenas(arenas: int = 1) -> None:
+    """Keep glibc from giving each capture/sync thread its own malloc arena.
+
+    A 1080p frame is ~8 MB; with one arena per thread, freed frames stay resident in every arena
+    that ever held one, which measured ~20 MB extra RSS for an agent that should stay under 100 MB.
+    Call before the agent's threads start. No effect off glibc.
+    """
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_ARENA_MAX, arenas)
+
+
+def _release_free_memory() -> None:
+    # Frames are large and short-lived: hand their pages back to the OS after each capture.
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _local_now() -> datetime:
@@ -389,7 +425,10 @@ class AgentService:
             return TickOutcome(0, f"not captured: {gate.reason}", state)
 
         assert pipeline is not None
-        result = pipeline.capture(force=reason == CAPTURE_NOW, reason=reason)
+        try:
+            result = pipeline.capture(force=reason == CAPTURE_NOW, reason=reason)
+        finally:
+            _release_free_memory()
         if self._watcher is not None:
             self._watcher.note_capture()
         return self._record_result(result, now)

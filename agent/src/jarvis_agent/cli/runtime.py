@@ -70,7 +70,7 @@ def run_command(ctx: click.Context, headless: bool, interval: float | None, verb
         ctx.invoke(tray)
         return
     from jarvis_agent.logs import configure_logging
-    from jarvis_agent.service import AgentService, ServiceError
+    from jarvis_agent.service import AgentService, ServiceError, limit_malloc_arenas
 
     paths = agent_paths()
     environ: dict[str, str] | None = None
@@ -82,6 +82,7 @@ def run_command(ctx: click.Context, headless: bool, interval: float | None, verb
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     paths.ensure()
+    limit_malloc_arenas()
     configure_logging(paths.agent_log, config.logging, stderr=verbose)
     service = AgentService(store, paths=paths, configure_logs=False)
     stop = threading.Event()
