@@ -261,6 +261,19 @@ def token_revoke(name: str) -> None:
     click.echo(f"device {name!r} revoked", err=True)
 
 
+@cli.command(hidden=True)
+def openapi() -> None:
+    """Print the OpenAPI schema (committed as server/openapi.json)."""
+    import json
+
+    from jarvis_server.app import create_app
+    from jarvis_server.core.config import Settings
+
+    # Default settings: the schema must not depend on this machine's environment.
+    schema = create_app(Settings()).openapi()
+    click.echo(json.dumps(schema, indent=2, sort_keys=True))
+
+
 def main() -> None:
     # A closed pipe (`jarvis-server token list | head`) is not an error worth a traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)

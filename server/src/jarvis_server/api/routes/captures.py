@@ -79,9 +79,13 @@ async def _stored(session: AsyncSession, device_id: int, capture_id: UUID) -> Ca
     "",
     status_code=201,
     summary="Upload one capture",
+    response_description="Stored: the capture as the server keeps it",
     response_model=CaptureRecord,
     responses={
-        200: {"description": "Replay: this capture was already stored with the same content"},
+        200: {
+            "description": "Replay: this capture was already stored with the same content",
+            "model": CaptureRecord,
+        },
         **problems(400, 401, 403, 413, 415, 422, 429, 503),
     },
     openapi_extra=UPLOAD_BODY,
