@@ -51,6 +51,7 @@ from jarvis_agent.state import (
     status_to_json,
 )
 from jarvis_sync.contract import CaptureMetadata
+from jarvis_sync.errors import SyncError
 
 __all__ = ["AgentService", "ServiceError", "TickOutcome", "limit_malloc_arenas", "pipeline_options"]
 
@@ -367,6 +368,8 @@ class AgentService:
             outcome = self._tick_inner(reason, now, config)
         except PlatformError as exc:
             outcome = self._fail(f"the window system: {exc}", reset_platform=True)
+        except SyncError as exc:  # the outbox refused the frame (full, disk error): no traceback
+            outcome = self._fail(f"the outbox: {exc}", reset_platform=False)
         except Exception as exc:
             log.exception("capture (%s) failed", reason)
             outcome = self._fail(f"{type(exc).__name__}: {exc}", reset_platform=False)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from jarvis_agent.paths import agent_paths
 from tests.integration.agent.conftest import HeadlessAgent, jarvis, wait_for
 
 pytestmark = [pytest.mark.x11, pytest.mark.keyring, pytest.mark.slow]
@@ -105,3 +106,22 @@ def test_bad_pause_duration_is_refused_before_asking_the_agent() -> None:
     assert done.returncode == 2
     assert "cannot read the duration 'soon'" in done.stderr
     assert "15m" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DISPLAY": "", "WAYLAND_DISPLAY": ""}, "no display to capture: DISPLAY is not set"),
+        ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "this is a Wayland session"),
+    ],
+)
+def test_agent_refuses_sessions_it_cannot_protect(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without X11 (none, or Wayland) the agent refuses to start and says why; nothing is queued."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    done = jarvis("run", "--headless", timeout=60)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert not (agent_paths().outbox_dir).exists()
