@@ -110,9 +110,20 @@ def check_capture() -> Check:
 
 
 def check_keyring() -> Check:
+    import os
+
     import keyring
 
-    from jarvis_sync.credentials import SERVICE
+    from jarvis_sync.credentials import SECRETS_FILE_ENV, SERVICE
+
+    secrets_file = os.environ.get(SECRETS_FILE_ENV, "").strip()
+    if secrets_file:
+        return Check(
+            "keyring",
+            True,
+            f"not used: secrets are in the plaintext file {secrets_file} (opted in with "
+            f"{SECRETS_FILE_ENV}; readable by you only)",
+        )
 
     backend = keyring.get_keyring()
     name = f"{type(backend).__module__}.{type(backend).__name__}"

@@ -326,7 +326,7 @@ class AgentService:
         config = self._config
         fields["server_url"] = config.server.url if config is not None else None
         if config is not None and config.server.url is None and "state" not in fields:
-            fields["state"] = "not configured"
+            fields["state"] = "not_configured"
         return SyncSummary(**fields)
 
     def _sink(self, metadata: CaptureMetadata, data: bytes, thumbnail: bytes | None) -> None:

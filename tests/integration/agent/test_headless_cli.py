@@ -37,7 +37,8 @@ def test_status_pause_resume_capture_now_round_trip(headless_agent: HeadlessAgen
     assert timedelta(minutes=14) < left <= timedelta(minutes=15)
     human = jarvis("status", check=True).stdout
     assert "State:      paused" in human
-    assert "Paused until" in human
+    assert "Resumes:    " in human
+    assert "Next:" not in human
 
     done = jarvis("capture-now", check=True)
     assert done.stdout.startswith("Not captured: paused until ")

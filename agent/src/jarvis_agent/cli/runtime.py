@@ -25,7 +25,7 @@ from jarvis_agent.control import (
 from jarvis_agent.durations import DurationError, format_duration, parse_pause_until
 from jarvis_agent.lock import AlreadyRunningError
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.state import AgentStatus, status_from_json
+from jarvis_agent.state import AgentState, AgentStatus, status_from_json
 
 if TYPE_CHECKING:
     from jarvis_agent.service import AgentService
@@ -137,7 +137,8 @@ def describe_status(status: AgentStatus) -> str:
     for reason in status.reasons:
         lines.append(f"            {reason}")
     if status.paused_until is not None:
-        lines.append(f"Paused until {_when(status.paused_until, now)}")
+        resumes = status.paused_until.astimezone()
+        lines.append(f"Resumes:    {resumes:%Y-%m-%d %H:%M} (in {format_duration(resumes - now)})")
     if status.config_error:
         lines.append(
             f"Config:     NOT reloaded, using the last good settings: {status.config_error}"
@@ -148,7 +149,11 @@ def describe_status(status: AgentStatus) -> str:
         f"{c.dropped} dropped (since start)"
     )
     lines.append(f"Last:       {_when(status.last_capture_at, now)}")
-    if status.next_capture_at is not None and status.interval_seconds is not None:
+    if (
+        status.next_capture_at is not None
+        and status.interval_seconds is not None
+        and status.state is AgentState.CAPTURING
+    ):
         lines.append(
             f"Next:       {_when(status.next_capture_at, now)}, every {status.interval_seconds:g} s"
         )
@@ -158,7 +163,7 @@ def describe_status(status: AgentStatus) -> str:
         f"{s.dead} dead, {s.evicted} evicted"
     )
     server = s.server_url or "none (run `jarvis login --server URL`)"
-    lines.append(f"Server:     {server}; sync {s.state}")
+    lines.append(f"Server:     {server}; sync {s.state.replace('_', ' ')}")
     lines.append(f"Last upload: {_when(s.last_success_at, now)}")
     if s.last_error:
         lines.append(f"Sync error: {s.last_error}")
