@@ -1,4 +1,4 @@
-"""Sync test helpers: one real server per module, a fault proxy, workers that retry fast."""
+"""Sync test helpers: one real server for the package, a fault proxy, fast-retrying workers."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ def wait_until(predicate: Callable[[], bool], what: str) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One real server for a module's tests (each test uses its own device); left running."""
+    """One real server for all sync tests (each test uses its own device)."""
     server = make_server(tmp_path_factory.mktemp("sync-server"))
     server.start()
     yield server
