@@ -170,6 +170,10 @@ class ControlServer:
             self._thread.join(timeout=5)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        if self.path.parent.parent == Path(tempfile.gettempdir()):
+            # The short fallback directory (see socket_path) is ours alone; leave no litter.
+            with contextlib.suppress(OSError):
+                self.path.parent.rmdir()
 
 
 class ControlClient:
