@@ -244,3 +244,16 @@ def test_refused_captures_become_dead_letters(
     assert status.state == "idle"
     assert [r.id for r in server.captures() if r.device == device] == [good.id]
     assert server.image_bytes(good.id) == good_data
+
+
+def test_configured_while_running_sends_what_waited(
+    sync_server: LiveServer, device: str, outbox: Outbox, worker_factory: WorkerFactory
+) -> None:
+    """Captures queued before any server was set are sent once the server URL is configured."""
+    token = sync_server.create_token(device)
+    captures = fill(outbox, 3)
+    worker = worker_factory(outbox, None, lambda: token)
+    assert worker.status().state == "not_configured"
+    worker.configure(server_url=sync_server.url)
+    wait_until(lambda: outbox.stats().sent_total == 3, "all captures sent")
+    assert_exactly_once(sync_server, device, captures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,27 @@ def test_nonsense_concurrency_is_refused(tmp_path: Path) -> None:
     with Outbox.open(tmp_path, key=new_key()) as outbox, pytest.raises(ValueError, match="got 0"):
         SyncWorker(outbox, server_url=None, token_provider=lambda: None, concurrency=0)
     assert issubclass(KeyringUnavailableError, CredentialsError)
+
+
+def test_damaged_blob_is_quarantined_before_it_is_sent(tmp_path: Path) -> None:
+    """A blob altered on disk (same size, so start-up cannot tell) fails its check when the
+    worker picks it up: it is quarantined and counted, never uploaded as something else."""
+    with Outbox.open(tmp_path, key=new_key()) as outbox:
+        metadata, data = capture()
+        outbox.put(metadata, data)
+        blob = tmp_path / "blobs" / f"{metadata.id}.blob"
+        raw = bytearray(blob.read_bytes())
+        raw[-20] ^= 0xFF
+        blob.write_bytes(bytes(raw))
+        worker = SyncWorker(outbox, server_url="http://127.0.0.1:9", token_provider=lambda: "t")
+        worker.start()
+        try:
+            deadline = time.monotonic() + 60
+            while outbox.stats().quarantined_total == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            worker.stop()
+        stats = outbox.stats()
+        assert (stats.quarantined_total, stats.pending, stats.sent_total) == (1, 0, 0)
+        assert worker.status().quarantined == 1
+        assert not blob.exists()
