@@ -296,3 +296,46 @@ def test_headless_capture_cycle_reaches_the_bundled_server(
     finally:
         _stop(agent)
     assert agent.returncode == 0, "the agent must stop cleanly on SIGTERM"
+
+
+@pytest.mark.x11
+@pytest.mark.keyring
+def test_bundled_tray_app_starts_on_a_desktop_with_a_tray(
+    bundles: Bundles,
+    x_desktop: Any,
+    tray_host: Any,
+    secret_service: Any,
+    tmp_path: Path,
+) -> None:
+    """`jarvis` with no arguments, from the bundle, starts the tray app: the bundled Qt loads its
+    xcb plugin and the app's windows appear on the desktop; SIGTERM ends it."""
+    del tray_host  # only needs to be running
+    env = _clean_env(
+        HOME=str(tmp_path),
+        DISPLAY=x_desktop.display,
+        JARVIS_HOME=str(tmp_path / "agent-home"),
+        **secret_service.environ,
+    )
+    app = subprocess.Popen(
+        [str(bundles.jarvis)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        windows: list[str] = []
+        while not windows:
+            if app.poll() is not None:
+                pytest.fail(f"the bundled tray app exited: {app.stderr.read()}")  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the bundled tray app showed no window in 60 s"
+            time.sleep(0.5)
+            found = subprocess.run(
+                ["xdotool", "search", "--pid", str(app.pid)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            windows = found.stdout.split()
+    finally:
+        _stop(app)
+    errors = app.stderr.read() if app.stderr else ""
+    assert "Could not load the Qt platform plugin" not in errors
