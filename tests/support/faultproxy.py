@@ -8,6 +8,7 @@ relayed unchanged. Faults act on real TCP connections:
     ResetMidBody(after)             forward `after` bytes of the request, then reset both sides
     DropReply()                     forward the request, let the server answer, reset the client
                                     instead of relaying the answer (the reply is lost)
+    CutReply(keep)                  relay only the first `keep` bytes of the answer, then reset
 
 `refuse(True)` resets every new connection at once (the server looks down).
 """
@@ -50,7 +51,12 @@ class DropReply:
     pass
 
 
-Fault = Respond | Delay | ResetMidBody | DropReply
+@dataclass(frozen=True)
+class CutReply:
+    keep: int = 40
+
+
+Fault = Respond | Delay | ResetMidBody | DropReply | CutReply
 
 _REASONS = {
     408: "Request Timeout",
@@ -218,6 +224,11 @@ class FaultProxy:
                 upstream.sendall(head + reader.exactly(length))
                 reply = self._read_reply(_Reader(upstream))
                 if isinstance(fault, DropReply):
+                    _reset(client)
+                    return
+                if isinstance(fault, CutReply):
+                    client.sendall(reply[: fault.keep])
+                    time.sleep(0.05)
                     _reset(client)
                     return
                 if isinstance(fault, Delay):

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import pytest
 
 from jarvis_sync import CaptureMetadata, Outbox
-from tests.support.faultproxy import Delay, DropReply, FaultProxy, ResetMidBody, Respond
+from tests.support.faultproxy import CutReply, Delay, DropReply, FaultProxy, ResetMidBody, Respond
 from tests.support.server import LiveServer, make_server
 from tests.unit.sync.factory import capture, jpeg_bytes, metadata_for
 
@@ -256,4 +256,21 @@ def test_configured_while_running_sends_what_waited(
     assert worker.status().state == "not_configured"
     worker.configure(server_url=sync_server.url)
     wait_until(lambda: outbox.stats().sent_total == 3, "all captures sent")
+    assert_exactly_once(sync_server, device, captures)
+
+
+def test_reply_cut_short_is_retried_as_a_replay(
+    sync_server: LiveServer,
+    device: str,
+    proxy: FaultProxy,
+    outbox: Outbox,
+    worker_factory: WorkerFactory,
+) -> None:
+    """A reply cut off after its first bytes (status line or headers) is retried; one copy kept."""
+    token = sync_server.create_token(device)
+    proxy.plan(CutReply(keep=12), CutReply(keep=80))
+    captures = fill(outbox, 2)
+    worker_factory(outbox, proxy.url, lambda: token, concurrency=1)
+    wait_until(lambda: outbox.stats().sent_total == 2, "all captures sent")
+    assert proxy.requests == 4
     assert_exactly_once(sync_server, device, captures)
