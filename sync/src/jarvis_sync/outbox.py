@@ -81,6 +81,18 @@ def _aad(kind: str, capture_id: str) -> bytes:
     return f"{kind}:{capture_id}".encode()
 
 
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file itself is broken (as opposed to unreachable or full)."""
+    if isinstance(exc, _QuickCheckFailed):
+        return True
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+class _QuickCheckFailed(sqlite3.DatabaseError):
+    """PRAGMA quick_check found damage."""
+
+
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -180,7 +192,13 @@ class Outbox:
                 f"cannot create the outbox directory {self.directory}: {exc.strerror}; "
                 "check that the disk is mounted and writable"
             ) from exc
-        self._dir_lock = _DirectoryLock(self.directory / "outbox.lock")
+        try:
+            self._dir_lock = _DirectoryLock(self.directory / "outbox.lock")
+        except OSError as exc:
+            raise OutboxError(
+                f"cannot open the outbox lock file in {self.directory}: {exc.strerror}; "
+                "check that the directory is writable"
+            ) from exc
         self._db = self._connect()
         if self._dir_lock.owned:
             self._recover()
@@ -189,6 +207,17 @@ class Outbox:
         try:
             db = self._open_database()
         except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                # Permissions, a full disk, a lock held too long: not damage, so keep the file.
+                full = "full" in str(exc)
+                raise (OutboxFullError if full else OutboxError)(
+                    f"cannot open the outbox database {self._db_path} ({exc}); "
+                    + (
+                        "free disk space and start again"
+                        if full
+                        else "check the directory's permissions and that the disk is writable"
+                    )
+                ) from exc
             if not (self._dir_lock and self._dir_lock.owned):
                 raise OutboxError(
                     f"the outbox database {self._db_path} cannot be read ({exc}); "
@@ -227,7 +256,7 @@ class Outbox:
             db.execute("PRAGMA journal_size_limit=1048576")
             ok = db.execute("PRAGMA quick_check").fetchone()
             if ok is None or ok[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check reported {ok[0] if ok else 'nothing'}")
+                raise _QuickCheckFailed(f"quick_check reported {ok[0] if ok else 'nothing'}")
             db.executescript(_SCHEMA)
         except BaseException:
             db.close()

@@ -272,3 +272,15 @@ def test_unwritable_directory_gives_a_clear_error(tmp_path: Path, key: bytes) ->
     with pytest.raises(OutboxError, match="cannot create the outbox directory"):
         Outbox.open(blocker / "outbox", key=key)
     assert os.path.exists(blocker)
+
+
+def test_unreadable_database_is_reported_not_set_aside(tmp_path: Path, key: bytes) -> None:
+    """A database the process may not open is reported (permissions), never moved aside."""
+    with Outbox.open(tmp_path, key=key) as outbox:
+        outbox.put(*capture())
+    (tmp_path / "outbox.db").unlink()
+    (tmp_path / "outbox.db").mkdir()  # something that is not a file where the database belongs
+    with pytest.raises(OutboxError, match="cannot open the outbox database"):
+        Outbox.open(tmp_path, key=key)
+    assert (tmp_path / "outbox.db").is_dir()
+    assert not any(p.name.startswith("outbox.db.damaged") for p in tmp_path.iterdir())
