@@ -71,6 +71,11 @@ class ChangeDetector:
             False, changed, f"unchanged since the last capture ({changed:.2%} changed)"
         ), sample
 
+    def due(self, monitor: int, now: datetime, max_gap_seconds: float) -> bool:
+        """True when this monitor went `max_gap_seconds` without a capture (or never had one)."""
+        last = self._captured_at.get(monitor)
+        return last is None or (now - last).total_seconds() >= max_gap_seconds
+
     def accept(self, monitor: int, sample: npt.NDArray[np.uint32], now: datetime) -> None:
         """Remember a captured frame as this monitor's new reference."""
         self._reference[monitor] = sample

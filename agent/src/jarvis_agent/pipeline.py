@@ -23,7 +23,7 @@ from jarvis_agent.change import ChangeDetector, Sample
 from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail, to_image
 from jarvis_agent.grab import Frame, Grabber
 from jarvis_agent.ids import new_capture_id
-from jarvis_agent.platform.types import Monitor, Platform, Rect
+from jarvis_agent.platform.types import DamageSource, Monitor, Platform, Rect
 from jarvis_agent.policy import FrameDecision, decide, exposure_grew
 from jarvis_agent.redact import redact
 from jarvis_agent.rules import ExclusionRule
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 CaptureSink = Callable[[CaptureMetadata, bytes, bytes | None], None]
+QUIET_REASON: Final = "unchanged: nothing was drawn on this monitor since the last check"
 STAGES: Final = ("windows", "policy", "grab", "redact", "change", "recheck", "encode", "enqueue")
 
 
@@ -153,6 +154,9 @@ class CapturePipeline:
         self._changes = ChangeDetector()
         self._settings_lock = threading.Lock()
         self._capture_lock = threading.Lock()
+        # Per monitor: geometry and redaction at its last final check, and "drawn on since".
+        self._settled: dict[int, tuple[Rect, tuple[Rect, ...]]] = {}
+        self._drawn: set[int] = set()
 
     @property
     def rules(self) -> tuple[ExclusionRule, ...]:
@@ -172,6 +176,7 @@ class CapturePipeline:
     ) -> None:
         """Swap rules and/or options; the next capture uses them. Thread-safe."""
         with self._settings_lock:
+            self._settled.clear()  # new rules or options: look at every monitor again
             if rules is not None:
                 self._rules = tuple(rules)
             if options is not None:
@@ -228,14 +233,30 @@ class CapturePipeline:
         if decision.skip:
             return self._skip_all("; ".join(decision.reasons), now, trigger, watch, decision)
 
-        frames = [self._grabber.grab(monitor) for monitor in selected]
+        skipped: list[tuple[int | None, str]] = []
+        to_grab = selected if force else self._needs_grab(selected, decision, now, options)
+        for monitor in selected:
+            if monitor not in to_grab:
+                skipped.append((monitor.index, QUIET_REASON))
+            else:
+                # Damage reported so far is in this grab; until its outcome is final, re-grab.
+                self._settled.pop(monitor.index, None)
+                self._drawn.discard(monitor.index)
+        watch.lap("change")
+        if not to_grab:
+            for index, why_quiet in skipped:
+                self._record("skipped", (why_quiet,), now, trigger, None, options, monitor=index)
+            return TickResult(
+                skipped=tuple(skipped), reasons=decision.reasons, timings=watch.timings
+            )
+
+        frames = [self._grabber.grab(monitor) for monitor in to_grab]
         watch.lap("grab")
         regions = sum(redact(f.pixels, decision.regions_on(f.monitor.index)) for f in frames)
         watch.lap("redact")
 
         # The change check comes before the re-read: a frame skipped as unchanged is never encoded,
         # so it needs no second look at the windows, and an idle desktop costs one read per tick.
-        skipped: list[tuple[int | None, str]] = []
         wanted: list[tuple[Frame, str, Sample]] = []
         for frame in frames:
             verdict, sample = self._changes.check(
@@ -250,6 +271,7 @@ class CapturePipeline:
                 wanted.append((frame, verdict.reason, sample))
             else:
                 skipped.append((frame.monitor.index, verdict.reason))
+                self._settle(frame.monitor, decision)
         watch.lap("change")
 
         if wanted:
@@ -270,6 +292,7 @@ class CapturePipeline:
             watch.lap("encode")
             self._sink(metadata, image, thumbnail)
             self._changes.accept(index, sample, now)
+            self._settle(frame.monitor, decision)
             watch.lap("enqueue")
             captured.append(metadata)
             self._record(
@@ -295,6 +318,40 @@ class CapturePipeline:
             reasons=decision.reasons,
             timings=watch.timings,
         )
+
+    def _needs_grab(
+        self,
+        selected: Sequence[Monitor],
+        decision: FrameDecision,
+        now: datetime,
+        options: PipelineOptions,
+    ) -> list[Monitor]:
+        """The monitors whose pixels may differ from their last final check (all when unsure).
+
+        A monitor is left alone only when the platform reports that nothing was drawn on it since
+        its last grab whose outcome was final (captured, or skipped as unchanged), with the same
+        monitor geometry and the same redaction, and the maximum gap has not run out.
+        """
+        if not isinstance(self._platform, DamageSource):
+            return list(selected)
+        drawn = self._platform.damaged()
+        if drawn is None:
+            self._settled.clear()
+            return list(selected)
+        for monitor in selected:
+            if any(rect.intersect(monitor.rect) is not None for rect in drawn):
+                self._drawn.add(monitor.index)
+        return [
+            monitor
+            for monitor in selected
+            if monitor.index in self._drawn
+            or self._settled.get(monitor.index)
+            != (monitor.rect, decision.regions_on(monitor.index))
+            or self._changes.due(monitor.index, now, options.max_gap_seconds)
+        ]
+
+    def _settle(self, monitor: Monitor, decision: FrameDecision) -> None:
+        self._settled[monitor.index] = (monitor.rect, decision.regions_on(monitor.index))
 
     def _encode(
         self,

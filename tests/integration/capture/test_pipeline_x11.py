@@ -356,3 +356,25 @@ def test_audit_log_records_decisions_without_excluded_titles(
     assert entries[1]["window_title"] == "Notes 2"
     assert entries[1]["rules"] == ["Vault"]
     assert "Passwords.kdbx" not in path.read_text()
+
+
+def test_still_screen_is_rejected_without_a_grab_and_drawing_is_noticed(
+    x_windows: Desktop, platform: X11Platform
+) -> None:
+    """With nothing drawn the tick does not even grab; text typed into a window is a change."""
+    notes = x_windows.spawn_xterm("Notes", "XTerm", "60x15+300+300")
+    clock = Clock()
+    sink = Sink()
+    options = PipelineOptions(change_threshold=0.0, agent_version="test")
+    pipeline = CapturePipeline(platform, sink, rules=[], options=options, clock=clock)
+    assert len(pipeline.capture().captured) == 1
+    clock.now += timedelta(seconds=15)
+    still = pipeline.capture()
+    assert still.captured == ()
+    assert "nothing was drawn" in still.skipped[0][1]
+    assert "grab" not in still.timings
+    x_windows.run("xdotool", "type", "--window", str(notes.id), "hello world")
+    x_windows.settle()
+    clock.now += timedelta(seconds=15)
+    typed = pipeline.capture()
+    assert len(typed.captured) == 1

@@ -94,3 +94,23 @@ def test_x_screensaver_on_counts_as_locked(x_windows: Desktop, platform: X11Plat
     finally:
         x_windows.screensaver(active=False)
     assert not platform.is_locked()
+
+
+def test_one_platform_instance_follows_windows_opening_moving_and_closing(
+    x_windows: Desktop, platform: X11Platform
+) -> None:
+    """The same platform object (which caches between reads) sees every change as it happens."""
+    first = x_windows.spawn_xterm("Alpha", "XTerm", "40x10+100+100")
+    assert find(platform, first).title == "Alpha"
+    second = x_windows.spawn_xterm("Beta", "XTerm", "40x10+700+100")
+    ours = [w.id for w in platform.windows() if w.id in (first.id, second.id)]
+    assert ours == [first.id, second.id]
+    assert find(platform, second).active
+    x_windows.move(first, 300, 400)
+    assert (find(platform, first).rect.x, find(platform, first).rect.y) == (300, 400)
+    x_windows.retitle(first, "Alpha renamed")
+    assert find(platform, first).title == "Alpha renamed"
+    x_windows.activate(first)
+    assert platform.active_window() == find(platform, first)
+    x_windows.close(second)
+    assert second.id not in [w.id for w in platform.windows()]

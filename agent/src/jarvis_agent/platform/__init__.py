@@ -11,9 +11,17 @@ import os
 import sys
 
 from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
-from jarvis_agent.platform.types import Monitor, Platform, Rect, WindowInfo, subtract_all
+from jarvis_agent.platform.types import (
+    DamageSource,
+    Monitor,
+    Platform,
+    Rect,
+    WindowInfo,
+    subtract_all,
+)
 
 __all__ = [
+    "DamageSource",
     "Monitor",
     "Platform",
     "PlatformError",

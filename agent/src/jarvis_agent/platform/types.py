@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Monitor", "Platform", "Rect", "WindowInfo"]
+__all__ = ["DamageSource", "Monitor", "Platform", "Rect", "WindowInfo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,4 +116,13 @@ class Platform(Protocol):
 
     def close(self) -> None:
         """Release connections to the window system."""
+        ...
+
+
+@runtime_checkable
+class DamageSource(Protocol):
+    """Optional: a platform that can tell which screen areas were drawn (X11's DAMAGE)."""
+
+    def damaged(self) -> list[Rect] | None:
+        """Areas drawn since the previous call, in screen coordinates; None when unknown."""
         ...

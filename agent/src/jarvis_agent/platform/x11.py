@@ -15,10 +15,12 @@ import contextlib
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from Xlib import X, Xatom, display
-from Xlib.error import DisplayError, XError
+from Xlib.error import CatchError, DisplayError, XError
+from Xlib.ext import damage
 
 from jarvis_agent.platform.ctext import decode_compound_text
 from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
@@ -30,6 +32,19 @@ __all__ = ["X11Platform"]
 log = logging.getLogger(__name__)
 
 _SCREENSAVER_ON = 1  # ScreenSaverOn in the MIT-SCREEN-SAVER protocol
+FULL_REFRESH_SECONDS = 60.0
+_STRUCTURAL_EVENTS = frozenset(
+    {
+        X.CreateNotify,
+        X.DestroyNotify,
+        X.MapNotify,
+        X.UnmapNotify,
+        X.ReparentNotify,
+        X.ConfigureNotify,
+        X.GravityNotify,
+        X.CirculateNotify,
+    }
+)
 
 
 def _text(value: object) -> str | None:
@@ -66,6 +81,27 @@ class X11Platform:
         self._has_screensaver = bool(self._display.has_extension("MIT-SCREEN-SAVER"))
         self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
         self._warned_no_ewmh = False
+        self._ignore = CatchError()  # errors of watch requests for windows that just went away
+        self._cache: dict[int, WindowInfo] = {}
+        self._watched: set[int] = set()
+        self._dirty: set[int] = set()
+        self._ids: list[int] | None = None
+        self._active: int | None = None
+        self._all_dirty = True
+        self._stacking_dirty = self._active_dirty = False
+        self._last_full = float("-inf")
+        self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
+        self._drawn: list[Rect] = []
+        self._damage: int | None = None
+        self._damage_event = -1
+        if self._display.has_extension("DAMAGE"):
+            self._display.damage_query_version()
+            # python-xlib registers a copy of the event class, so match the event code instead.
+            first_event = self._display.query_extension("DAMAGE").first_event
+            self._damage_event = int(first_event) + damage.DamageNotifyCode
+            # Bounding-box reports: one event whenever the damaged area grows; subtracting the
+            # damage after reading the events re-arms it (see `damaged`).
+            self._damage = self._root.damage_create(damage.DamageReportBoundingBox)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -152,29 +188,107 @@ class X11Platform:
             stacking=stacking,
         )
 
+    # -- the event-driven window cache -------------------------------------------------------
+    #
+    # Reading every property of every window costs ~9 round trips per window per read, and the
+    # pipeline reads twice per frame. Instead each client window is watched (PropertyChange and
+    # StructureNotify) and re-read only when the X server says it changed. Freshness is kept by a
+    # round trip before each use: the server sends every event caused by requests it handled
+    # earlier before the reply, so once sync() returns and the queue is drained, the cache is as
+    # fresh as a full read would be. Windows are watched *before* they are read, so no change can
+    # fall between the read and the watch. Anything structural (a move, map, restack) simply
+    # invalidates everything; a full re-read also happens every FULL_REFRESH_SECONDS regardless.
+
+    def _watch(self, wid: int) -> None:
+        window = self._display.create_resource_object("window", wid)
+        window.change_attributes(
+            event_mask=X.PropertyChangeMask | X.StructureNotifyMask, onerror=self._ignore
+        )
+
+    def _pump(self) -> None:
+        self._display.sync()
+        while self._display.pending_events():
+            event = self._display.next_event()
+            if event.type == self._damage_event:
+                area = event.area
+                self._drawn.append(Rect(area.x, area.y, area.width, area.height))
+            elif event.type == X.PropertyNotify:
+                wid = int(event.window.id)
+                if wid == int(self._root.id):
+                    if event.atom == self._atom("_NET_ACTIVE_WINDOW"):
+                        self._active_dirty = True
+                    else:
+                        self._stacking_dirty = True
+                elif wid in self._cache:
+                    self._dirty.add(wid)
+            elif event.type in _STRUCTURAL_EVENTS:
+                self._all_dirty = True
+
+    def _refresh(self) -> tuple[list[int], int | None]:
+        self._pump()
+        now = time.monotonic()
+        if now - self._last_full >= FULL_REFRESH_SECONDS:
+            self._all_dirty = True
+        if self._all_dirty or self._stacking_dirty or self._ids is None:
+            self._ids = self._stacking()
+        if self._all_dirty or self._active_dirty or self._stacking_dirty:
+            self._active = self._active_id()
+        if self._all_dirty:
+            self._cache.clear()
+            self._last_full = now
+        for wid in self._ids:
+            if wid in self._cache and wid not in self._dirty:
+                continue
+            if wid not in self._watched:
+                self._watch(wid)
+                self._watched.add(wid)
+            info = self._describe(wid, 0, None)
+            if info is None:
+                self._cache.pop(wid, None)
+            else:
+                self._cache[wid] = info
+        alive = set(self._ids)
+        for gone in set(self._cache) - alive:
+            del self._cache[gone]
+        self._watched &= alive
+        self._dirty.clear()
+        self._all_dirty = self._stacking_dirty = self._active_dirty = False
+        return self._ids, self._active
+
     # -- Platform ---------------------------------------------------------------------------
 
     def windows(self) -> list[WindowInfo]:
         try:
-            ids = self._stacking()
-            active_id = self._active_id()
-            found = [self._describe(wid, n, active_id) for n, wid in enumerate(ids)]
+            ids, active_id = self._refresh()
         except (XError, DisplayError, OSError) as exc:
+            self._all_dirty = True
             raise PlatformError(f"could not read the window list from the X server: {exc}") from exc
-        return [window for window in found if window is not None]
+        return [
+            replace(self._cache[wid], stacking=n, active=wid == active_id)
+            for n, wid in enumerate(ids)
+            if wid in self._cache
+        ]
 
     def active_window(self) -> WindowInfo | None:
+        return next((window for window in self.windows() if window.active), None)
+
+    def damaged(self) -> list[Rect] | None:
+        """Screen areas drawn since the previous call (root coordinates), or None if unknown.
+
+        From the X DAMAGE extension: a still screen costs one round trip instead of a grab.
+        Anything drawn after the events were read either lies inside an area already reported
+        or grows the damage and sends a new event, so subtracting afterwards loses nothing.
+        """
+        if self._damage is None:
+            return None
         try:
-            active_id = self._active_id()
-            if active_id is None:
-                return None
-            ids = self._stacking()
-            stacking = ids.index(active_id) if active_id in ids else len(ids)
-            return self._describe(active_id, stacking, active_id)
+            self._pump()
+            drawn, self._drawn = self._drawn, []
+            self._display.damage_subtract(self._damage, X.NONE, X.NONE)
+            self._display.flush()
         except (XError, DisplayError, OSError) as exc:
-            raise PlatformError(
-                f"could not read the active window from the X server: {exc}"
-            ) from exc
+            raise PlatformError(f"could not read screen updates from the X server: {exc}") from exc
+        return drawn
 
     def _screensaver(self) -> Any | None:
         if not self._has_screensaver:
