@@ -94,11 +94,11 @@ class X11Platform:
         self._drawn: list[Rect] = []
         self._damage: int | None = None
         self._damage_event = -1
-        if self._display.has_extension("DAMAGE"):
+        extension = self._display.query_extension("DAMAGE")
+        if extension is not None:
             self._display.damage_query_version()
             # python-xlib registers a copy of the event class, so match the event code instead.
-            first_event = self._display.query_extension("DAMAGE").first_event
-            self._damage_event = int(first_event) + damage.DamageNotifyCode
+            self._damage_event = int(extension.first_event) + damage.DamageNotifyCode
             # Bounding-box reports: one event whenever the damaged area grows; subtracting the
             # damage after reading the events re-arms it (see `damaged`).
             self._damage = self._root.damage_create(damage.DamageReportBoundingBox)
