@@ -13,7 +13,12 @@ from fastapi.openapi.utils import get_openapi
 from jarvis_server import __version__
 from jarvis_server.api.routes import captures, events, health
 from jarvis_server.core.config import Settings, get_settings
-from jarvis_server.core.db import create_engine, create_sessionmaker, parse_database_url
+from jarvis_server.core.db import (
+    create_engine,
+    create_sessionmaker,
+    is_sqlite,
+    parse_database_url,
+)
 from jarvis_server.core.state import AppState
 from jarvis_server.events import Broadcaster
 from jarvis_server.problems import install_problem_handlers
@@ -43,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             storage=storage,
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             events=broadcaster,
+            serialize_writes=is_sqlite(engine.url),
         )
         broadcaster.bind(asyncio.get_running_loop())
         try:

@@ -13,11 +13,12 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def to_record(capture: Capture) -> CaptureRecord:
+def to_record(capture: Capture, device: str | None = None) -> CaptureRecord:
+    """The wire record; pass the device name when it is known, to spare loading the relation."""
     return CaptureRecord.model_validate(
         {
             "id": capture.id,
-            "device": capture.device.name,
+            "device": device if device is not None else capture.device.name,
             "captured_at": utc(capture.captured_at),
             "received_at": utc(capture.received_at),
             "monitor": capture.monitor,

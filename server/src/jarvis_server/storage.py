@@ -16,7 +16,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Protocol
+from typing import BinaryIO, Final, Protocol
 
 import aiofiles
 import aiofiles.os
@@ -32,7 +32,11 @@ class StorageError(Exception):
 
 
 class PendingFile:
-    """An upload being written to a temporary file, hashed and counted as it arrives."""
+    """An upload being written to a temporary file, hashed and counted as it arrives.
+
+    Bytes are buffered (up to _FLUSH_BYTES) and written in a worker thread, so a typical capture
+    costs two thread hops: create the file, then write + fsync + close it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -40,14 +44,20 @@ class PendingFile:
         self.head = b""
         self._sha = hashlib.sha256()
         self._buffer = bytearray()
-        self._file: aiofiles.threadpool.binary.AsyncBufferedIOBase | None = None
+        self._file: BinaryIO | None = None
+        self.placed = False  # moved into storage: nothing temporary is left to discard
 
     @property
     def sha256(self) -> str:
         return self._sha.hexdigest()
 
     async def open(self) -> None:
-        self._file = await aiofiles.open(self.path, "xb")
+        # Created at once (not at the first flush) so an unfinished upload is visible on disk
+        # and start-up reconciliation finds it.
+        self._file = await anyio.to_thread.run_sync(self._open_sync)
+
+    def _open_sync(self) -> BinaryIO:
+        return self.path.open("xb")
 
     async def write(self, data: bytes) -> None:
         if len(self.head) < 16:
@@ -56,30 +66,36 @@ class PendingFile:
         self._sha.update(data)
         self._buffer += data
         if len(self._buffer) >= _FLUSH_BYTES:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        assert self._file is not None
-        if self._buffer:
-            await self._file.write(bytes(self._buffer))
+            chunk = bytes(self._buffer)
             self._buffer.clear()
+            await anyio.to_thread.run_sync(self._write_sync, chunk, False)
+
+    def _write_sync(self, chunk: bytes, last: bool) -> None:
+        assert self._file is not None
+        self._file.write(chunk)
+        if last:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
 
     async def finish(self) -> None:
         """Write what is buffered, fsync and close: the bytes are on disk when this returns."""
-        assert self._file is not None
-        await self._flush()
-        await self._file.flush()
-        await anyio.to_thread.run_sync(os.fsync, self._file.fileno())
-        await self._file.close()
-        self._file = None
+        chunk = bytes(self._buffer)
+        self._buffer.clear()
+        await anyio.to_thread.run_sync(self._write_sync, chunk, True)
 
     async def discard(self) -> None:
+        if not self.placed:
+            await anyio.to_thread.run_sync(self._discard_sync)
+
+    def _discard_sync(self) -> None:
         if self._file is not None:
             with contextlib.suppress(OSError):
-                await self._file.close()
+                self._file.close()
             self._file = None
         with contextlib.suppress(FileNotFoundError):
-            await aiofiles.os.remove(self.path)
+            self.path.unlink()
 
 
 class Storage(Protocol):
@@ -164,7 +180,9 @@ class FilesystemStorage:
 
     async def place(self, pending: PendingFile, capture_id: str, ext: str, when: datetime) -> str:
         day = when.astimezone(UTC).strftime("%Y/%m/%d")
-        return await anyio.to_thread.run_sync(self._place_sync, pending.path, day, capture_id, ext)
+        key = await anyio.to_thread.run_sync(self._place_sync, pending.path, day, capture_id, ext)
+        pending.placed = True
+        return key
 
     def _place_sync(self, tmp: Path, day: str, capture_id: str, ext: str) -> str:
         folder = self.root / day

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,3 +23,16 @@ class AppState:
     storage: FilesystemStorage
     limiter: RateLimiter
     events: Broadcaster
+    serialize_writes: bool = False
+    _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold while a write transaction runs. SQLite has one writer at a time, and a second
+        connection that finds the database locked sleeps in its busy handler (milliseconds at a
+        time); queueing writers here instead keeps upload latency low."""
+        if not self.serialize_writes:
+            yield
+            return
+        async with self._write_lock:
+            yield

@@ -192,22 +192,32 @@ async def _store(
             agent_version=meta.agent_version,
             storage_key=storage_key,
         )
-        session.add(capture)
         try:
-            await session.commit()
-        except IntegrityError:
-            # The same capture arrived twice at once and the other copy won: answer as a replay.
-            await session.rollback()
-            await state.storage.delete(storage_key)
-            existing = await _stored(session, caller.device_id, meta.id)
-            if existing is None:
-                raise
-            return _replay(response, existing, meta)
+            async with state.writing():
+                session.add(capture)
+                try:
+                    await session.commit()
+                    raced = False
+                except IntegrityError:
+                    await session.rollback()
+                    raced = True
         except BaseException:
             await state.storage.delete(storage_key)
             raise
-        await session.refresh(capture, ["device"])
-    record = to_record(capture)
+        if raced:
+            # The same capture arrived twice at once and the other copy won: answer as a replay.
+            await state.storage.delete(storage_key)
+            existing = await _stored(session, caller.device_id, meta.id)
+            if existing is None:
+                raise ProblemError(
+                    503,
+                    ProblemType.UNAVAILABLE,
+                    "Try again",
+                    "The capture could not be stored because of a concurrent change; retry.",
+                    headers={"Retry-After": "1"},
+                )
+            return _replay(response, existing, meta)
+    record = to_record(capture, caller.device)
     response.headers["Location"] = f"{CAPTURES_PATH}/{record.id}"
     state.events.publish(record)
     log.info(

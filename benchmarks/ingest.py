@@ -1,0 +1,217 @@
+"""Ingest throughput and latency of the real server over loopback.
+
+Starts `jarvis-server serve` as a subprocess on a free port, once on SQLite and once on a private
+PostgreSQL 15 cluster, and has 4 concurrent clients (one device each, keep-alive connections)
+upload 150 KB JPEGs as the agent does (multipart file + metadata, Idempotency-Key). Prints
+captures/s and p50/p99 latency per backend, and the ratio against the target on SQLite
+(>= 300 captures/s, p99 <= 50 ms on a 2-core machine). Every upload is fsynced as in production.
+
+    uv run python benchmarks/ingest.py                 # 1500 uploads per backend
+    uv run python benchmarks/ingest.py --uploads 3000 --backend sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PIL import Image
+from tests.support.postgres import start_cluster, stop_cluster
+from tests.support.server import LiveServer, make_server
+
+CLIENTS = 4
+TARGET_RATE = 300.0
+TARGET_P99_MS = 50.0
+IMAGE_BYTES = 150_000
+BOUNDARY = "jarvisbenchboundary"
+
+
+def make_jpeg(seed: int, target: int = IMAGE_BYTES) -> bytes:
+    """A real JPEG of about `target` bytes: a smooth screen-like picture with some noise."""
+    rng = random.Random(seed)
+    width, height = 1280, 720
+    base = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    noise = Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
+    low, high = 0.0, 1.0
+    for _ in range(12):  # bisect the noise level to land near the target size
+        mix = (low + high) / 2
+        out = io.BytesIO()
+        Image.blend(base, noise, mix).save(out, format="JPEG", quality=80)
+        if out.tell() > target:
+            high = mix
+        else:
+            low = mix
+    return out.getvalue()
+
+
+def body_for(data: bytes, digest: str, capture_id: str) -> bytes:
+    meta = {
+        "id": capture_id,
+        "captured_at": datetime.now(UTC).isoformat(),
+        "monitor": 0,
+        "width": 1280,
+        "height": 720,
+        "mime_type": "image/jpeg",
+        "byte_size": len(data),
+        "sha256": digest,
+        "app_name": "Benchmark",
+        "window_title": "ingest",
+        "redacted_regions": 0,
+        "agent_version": "bench",
+    }
+    return b"".join(
+        [
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n'
+            f"Content-Type: application/json\r\n\r\n{json.dumps(meta)}\r\n".encode(),
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="c.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode(),
+            data,
+            f"\r\n--{BOUNDARY}--\r\n".encode(),
+        ]
+    )
+
+
+def client_loop(
+    port: int,
+    token: str,
+    images: list[tuple[bytes, str]],
+    count: int,
+    start: threading.Barrier,
+    latencies: list[float],
+    errors: list[str],
+) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    # Bodies are built before the clock starts, so the figures measure the server.
+    bodies = []
+    for i in range(count):
+        capture_id = str(uuid.uuid4())
+        data, digest = images[i % len(images)]
+        bodies.append((capture_id, body_for(data, digest, capture_id)))
+    start.wait()
+    for capture_id, body in bodies:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": capture_id,
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        }
+        began = time.perf_counter()
+        conn.request("POST", "/api/v1/captures", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - began)
+        if response.status != 201:
+            errors.append(f"{response.status}")
+    conn.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(server: LiveServer, uploads: int, images: list[tuple[bytes, str]]) -> dict[str, float]:
+    tokens = [server.create_token(f"bench-{i}") for i in range(CLIENTS)]
+    per_client = uploads // CLIENTS
+    # Warm-up: imports, connection pools, SQLite page cache.
+    warm_lat: list[float] = []
+    warm_err: list[str] = []
+    warm = threading.Barrier(1)
+    client_loop(server.port, tokens[0], images, 40, warm, warm_lat, warm_err)
+    latencies: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(CLIENTS + 1)
+    threads = [
+        threading.Thread(
+            target=client_loop,
+            args=(server.port, tokens[i], images, per_client, barrier, latencies, errors),
+        )
+        for i in range(CLIENTS)
+    ]
+    for t in threads:
+        t.start()
+    assert server.process is not None
+    cpu_before = cpu_seconds(server.process.pid)
+    barrier.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    cpu = cpu_seconds(server.process.pid) - cpu_before
+    if errors or warm_err:
+        print(f"  non-201 answers: {len(errors) + len(warm_err)} (e.g. {(errors or warm_err)[0]})")
+    ordered = sorted(latencies)
+    return {
+        "uploads": len(latencies),
+        "rate": len(latencies) / elapsed,
+        "p50": statistics.median(ordered) * 1000,
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "max": ordered[-1] * 1000,
+        "cpu_ms": cpu / len(latencies) * 1000,
+    }
+
+
+def report(name: str, figures: dict[str, float]) -> None:
+    print(
+        f"{name:<11} {figures['uploads']:>6.0f} uploads  {figures['rate']:7.1f} captures/s  "
+        f"p50 {figures['p50']:6.1f} ms  p99 {figures['p99']:6.1f} ms  max {figures['max']:6.1f} ms"
+    )
+    print(f"{'':<11} server CPU {figures['cpu_ms']:.2f} ms per capture (load-independent)")
+    print(
+        f"{'':<11} vs target: rate x{figures['rate'] / TARGET_RATE:.2f} of {TARGET_RATE:.0f}/s, "
+        f"p99 x{figures['p99'] / TARGET_P99_MS:.2f} of {TARGET_P99_MS:.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uploads", type=int, default=1500)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+
+    images = [make_jpeg(seed) for seed in range(4)]
+    images_with_digest = [(d, hashlib.sha256(d).hexdigest()) for d in images]
+    sizes = ", ".join(f"{len(d) // 1000} KB" for d in images)
+    with open("/proc/loadavg") as f:
+        print(f"load average before the run: {f.read().split()[0]} on {os.cpu_count()} cores")
+    print(f"{CLIENTS} clients, JPEGs of {sizes}, {args.uploads} uploads per backend")
+    env = {"JARVIS_RATE_LIMIT_PER_MINUTE": "10000000", "JARVIS_RATE_LIMIT_BURST": "100000"}
+
+    with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as work:
+        if args.backend in ("sqlite", "both"):
+            server = make_server(Path(work) / "sqlite", env=env)
+            server.start()
+            try:
+                report("SQLite", run_load(server, args.uploads, images_with_digest))
+            finally:
+                server.stop()
+        if args.backend in ("postgres", "both"):
+            cluster = start_cluster()
+            try:
+                server = make_server(Path(work) / "pg", env=env, database_url=cluster.url())
+                server.start()
+                try:
+                    report("PostgreSQL", run_load(server, args.uploads, images_with_digest))
+                finally:
+                    server.stop()
+            finally:
+                stop_cluster(cluster)
+
+
+if __name__ == "__main__":
+    main()
