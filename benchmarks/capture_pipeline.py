@@ -8,7 +8,9 @@ Runs on a real X server it starts itself (Xvfb + openbox, from tests/support/des
 Measured, per frame (median over N frames; the process is pinned to one core when possible):
 - Jarvis, changed frame: windows, policy, grab, redact, change, recheck, encode (JPEG q80 +
   thumbnail), enqueue (the real encrypted outbox, fsync included, reported separately);
-- Jarvis, unchanged frame: the same tick on a still screen, rejected by the change check;
+- Jarvis, unchanged frame: the same tick on a still screen, rejected by X DAMAGE (nothing drawn:
+  no grab at all) and, separately, by the pixel check alone (other platforms, or drawing that
+  left the pixels as they were);
 - baseline (a): mss -> PIL -> imagehash.dhash -> JPEG optimize+progressive;
 - baseline (b): mss -> full-resolution SSIM against the previous frame -> lossless WebP.
 Targets (issue 4): full pipeline <= 10 ms per 1080p frame; unchanged frame rejected <= 3 ms.
@@ -89,6 +91,57 @@ def outbox_sink() -> Iterator[
             yield sink, outbox
         finally:
             outbox.close()
+
+
+class WithoutDamage:
+    """The real X11 platform minus its DAMAGE reports: the pipeline falls back to pixel checks."""
+
+    def __init__(self, inner: X11Platform) -> None:
+        self.inner = inner
+
+    def windows(self):
+        return self.inner.windows()
+
+    def active_window(self):
+        return self.inner.active_window()
+
+    def idle_seconds(self):
+        return self.inner.idle_seconds()
+
+    def is_locked(self):
+        return self.inner.is_locked()
+
+    def close(self):
+        self.inner.close()
+
+
+def run_unchanged(desktop: Desktop, frames: int, *, damage: bool) -> float:
+    """Median ms to reject an unchanged frame, with or without X DAMAGE."""
+    x11 = X11Platform(desktop.display)
+    platform = x11 if damage else WithoutDamage(x11)
+    options = PipelineOptions(agent_version="bench")
+    pipeline = CapturePipeline(platform, lambda *_: None, rules=default_rules(), options=options)
+    pipeline.capture()
+    samples = []
+    for _ in range(frames):
+        result = pipeline.capture()
+        assert not result.captured, result
+        samples.append(sum(result.timings.values()))
+    pipeline.close()
+    x11.close()
+    return median_ms(samples)
+
+
+def run_downscaled(desktop: Desktop, frames: int, max_dimension: int) -> float:
+    """Median ms of a changed frame encoded at most `max_dimension` px wide (no enqueue)."""
+    x11 = X11Platform(desktop.display)
+    options = PipelineOptions(max_dimension=max_dimension, agent_version="bench")
+    pipeline = CapturePipeline(x11, lambda *_: None, rules=default_rules(), options=options)
+    pipeline.capture(force=True)
+    samples = [sum(pipeline.capture(force=True).timings.values()) for _ in range(frames)]
+    pipeline.close()
+    x11.close()
+    return median_ms(samples)
 
 
 def run_jarvis(desktop: Desktop, frames: int) -> tuple[dict[str, float], float, float, int, float]:
@@ -176,6 +229,8 @@ def bench_size(width: int, height: int, frames: int) -> None:
     try:
         fill_desktop(desktop)
         stages, total, unchanged, size, windows = run_jarvis(desktop, frames)
+        pixel_unchanged = run_unchanged(desktop, frames, damage=False)
+        downscaled = run_downscaled(desktop, frames, 1280)
         a_changed, a_unchanged, a_size = run_baseline_a(desktop, frames)
         b_changed, b_unchanged, b_size = run_baseline_b(desktop, frames)
     finally:
@@ -186,7 +241,11 @@ def bench_size(width: int, height: int, frames: int) -> None:
         print(f"  {stage:<9} {stages[stage]:8.2f}")
     without_enqueue = total - stages["enqueue"]
     print(f"  {'total':<9} {total:8.2f}   ({without_enqueue:.2f} without enqueue)   {size} B JPEG")
-    print(f"Jarvis, unchanged frame rejected: {unchanged:.2f} ms")
+    print(
+        f"Jarvis, unchanged frame rejected: {unchanged:.2f} ms with X DAMAGE (no grab), "
+        f"{pixel_unchanged:.2f} ms by the pixel check (grab + sample compare)"
+    )
+    print(f"Jarvis, changed frame with max_dimension=1280: {downscaled:.2f} ms (no enqueue)")
     print(
         f"baseline (a) mss->PIL->dhash->JPEG opt+prog: {a_changed:8.2f} ms changed, "
         f"{a_unchanged:.2f} ms to reject, {a_size} B"
@@ -208,7 +267,8 @@ def bench_size(width: int, height: int, frames: int) -> None:
         )
         print(
             f"target: unchanged rejected {unchanged:.2f} ms -> "
-            f"{verdict(unchanged, TARGET_UNCHANGED_MS)}"
+            f"{verdict(unchanged, TARGET_UNCHANGED_MS)}; pixel-check path "
+            f"{pixel_unchanged:.2f} ms -> {verdict(pixel_unchanged, TARGET_UNCHANGED_MS)}"
         )
 
 

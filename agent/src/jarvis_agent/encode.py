@@ -1,9 +1,9 @@
 """Encoding frames: JPEG (default), WebP, or lossless PNG, with an optional maximum dimension.
 
-Pillow reads the BGRA frame straight from memory ("BGRX" raw mode), so no colour conversion pass
-is made in Python. With a maximum dimension the frame is first shrunk by an integer factor with
-Image.reduce (box filter, cheap) and only then resized exactly, which is much faster than resizing
-the full frame with a high-quality filter.
+JPEG is encoded by simplejpeg straight from the BGRA frame; Pillow reads frames for WebP and PNG
+("BGRX" raw mode, no conversion pass in Python). With a maximum dimension the frame is first
+shrunk by an integer factor with Image.reduce (box filter, cheap) and only then resized exactly,
+which is much faster than resizing the full frame with a high-quality filter.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
+import simplejpeg  # type: ignore[import-untyped]  # ships a .pyi but no py.typed marker
 from PIL import Image
 
 from jarvis_sync.contract import MimeType
@@ -84,24 +85,48 @@ def encode_image(image: Image.Image, image_format: ImageFormat, quality: int) ->
     return out.getvalue()
 
 
+def _jpeg(pixels: npt.NDArray[np.uint8], quality: int, colorspace: str) -> bytes:
+    data = simplejpeg.encode_jpeg(
+        np.ascontiguousarray(pixels), quality=quality, colorspace=colorspace, colorsubsampling="420"
+    )
+    return bytes(data)
+
+
 def encode_frame(
-    pixels: npt.NDArray[np.uint8] | Image.Image,
+    pixels: npt.NDArray[np.uint8],
     image_format: ImageFormat = "jpeg",
     *,
     quality: int = 80,
     max_dimension: int | None = None,
 ) -> EncodedImage:
-    """Encode a BGRA frame (or its `to_image`); at most `max_dimension` px on the longest side."""
-    image = pixels if isinstance(pixels, Image.Image) else to_image(pixels)
-    if max_dimension is not None:
-        image = _shrink(image, max_dimension)
-    data = encode_image(image, image_format, quality)
-    return EncodedImage(data, MIME_TYPES[image_format], image.width, image.height)
+    """Encode a BGRA frame; the result is at most `max_dimension` px on its longest side.
+
+    JPEG goes through simplejpeg (libjpeg-turbo reading the BGRA frame as it is: no conversion
+    pass, about half the time of Pillow's path at 1080p); WebP and PNG through Pillow.
+    """
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    if max_dimension is not None and max(width, height) > max_dimension:
+        image = _shrink(to_image(pixels), max_dimension)
+        if image_format == "jpeg":
+            data = _jpeg(np.asarray(image), quality, "RGB")
+        else:
+            data = encode_image(image, image_format, quality)
+        return EncodedImage(data, MIME_TYPES[image_format], image.width, image.height)
+    if image_format == "jpeg":
+        data = _jpeg(pixels, quality, "BGRA")
+    else:
+        data = encode_image(to_image(pixels), image_format, quality)
+    return EncodedImage(data, MIME_TYPES[image_format], width, height)
 
 
-def make_thumbnail(
-    pixels: npt.NDArray[np.uint8] | Image.Image, size: int = THUMBNAIL_SIZE
-) -> bytes:
-    """A small JPEG of the (already redacted) frame for the tray's recent-captures view."""
-    image = pixels if isinstance(pixels, Image.Image) else to_image(pixels)
-    return encode_image(_shrink(image, size), "jpeg", THUMBNAIL_QUALITY)
+def make_thumbnail(pixels: npt.NDArray[np.uint8], size: int = THUMBNAIL_SIZE) -> bytes:
+    """A small JPEG of the (already redacted) frame for the tray's recent-captures view.
+
+    Every n-th pixel first (cheap), then a 2x box reduction and an exact resize, so small text
+    turns grey instead of aliasing into noise.
+    """
+    longest = max(int(pixels.shape[0]), int(pixels.shape[1]))
+    step = max(1, longest // (size * 2))
+    sampled = np.ascontiguousarray(pixels[::step, ::step])
+    image = _shrink(to_image(sampled), size)
+    return _jpeg(np.asarray(image), THUMBNAIL_QUALITY, "RGB")

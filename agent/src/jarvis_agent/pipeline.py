@@ -20,7 +20,7 @@ from typing import Final, get_args
 
 from jarvis_agent.audit import AuditLog
 from jarvis_agent.change import ChangeDetector, Sample
-from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail, to_image
+from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail
 from jarvis_agent.grab import Frame, Grabber
 from jarvis_agent.ids import new_capture_id
 from jarvis_agent.platform.types import DamageSource, Monitor, Platform, Rect
@@ -361,14 +361,13 @@ class CapturePipeline:
         now: datetime,
         owns_title: bool,
     ) -> tuple[CaptureMetadata, bytes, bytes | None]:
-        image = to_image(frame.pixels)  # one BGRA -> RGB pass shared by image and thumbnail
         encoded = encode_frame(
-            image,
+            frame.pixels,
             options.image_format,
             quality=options.quality,
             max_dimension=options.max_dimension,
         )
-        thumbnail = make_thumbnail(image) if options.thumbnails else None
+        thumbnail = make_thumbnail(frame.pixels) if options.thumbnails else None
         app_name = decision.app_name if owns_title and not options.omit_app_names else None
         title = decision.window_title if owns_title and not options.omit_titles else None
         metadata = CaptureMetadata(
