@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Final, Self
+from typing import IO, Concatenate, Final, ParamSpec, Self, TypeVar
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -48,6 +50,9 @@ SENT_HISTORY: Final = 200  # sent captures whose metadata and thumbnail stay for
 _ROW_OVERHEAD: Final = 512  # rough bytes a row adds to the database besides its sealed fields
 _DB_NAME: Final = "outbox.db"
 _EVICTION_LOG_INTERVAL: Final = 60.0
+# Space kept aside so that, on a full disk, the queue can still drain (every claim and ack
+# writes to the WAL; each ack then frees a blob). Released when the disk fills, remade later.
+_RESERVE_BYTES: Final = 1024 * 1024
 _KEY_CHECK: Final = b"jarvis outbox key check"
 
 _SCHEMA: Final = """
@@ -91,6 +96,27 @@ def _is_damage(exc: sqlite3.DatabaseError) -> bool:
 
 class _QuickCheckFailed(sqlite3.DatabaseError):
     """PRAGMA quick_check found damage."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _may_use_reserve(
+    method: Callable[Concatenate[Outbox, _P], _R],
+) -> Callable[Concatenate[Outbox, _P], _R]:
+    """On a full disk, release the reserve and try once more (the operation frees space)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Outbox, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except OutboxFullError:
+            if not self._release_reserve():
+                raise
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _utc(epoch: float) -> datetime:
@@ -202,6 +228,7 @@ class Outbox:
         self._db = self._connect()
         if self._dir_lock.owned:
             self._recover()
+            self._ensure_reserve()
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -424,7 +451,7 @@ class Outbox:
     def _disk_bytes(self) -> int:
         db = sum(file_size(Path(f"{self._db_path}{s}")) for s in ("", "-wal", "-shm"))
         temp = sum(file_size(p) for p in self._tmp.iterdir())
-        return db + temp
+        return db + temp + file_size(self.directory / "reserve")
 
     def _queued_bytes(self) -> int:
         row = self._conn.execute("SELECT COALESCE(SUM(blob_bytes), 0) FROM captures").fetchone()
@@ -595,12 +622,38 @@ class Outbox:
         self._evict(victims, f"older than the outbox age limit ({self.max_age})")
 
     def enforce_limits(self) -> None:
-        """Apply the age cap now (the sync worker calls this while it idles)."""
+        """Apply the age cap and remake the disk reserve (the sync worker calls this when idle)."""
         with self._lock:
             self._expire_old()
+            self._ensure_reserve()
+
+    def _ensure_reserve(self) -> None:
+        reserve = self.directory / "reserve"
+        if reserve.exists():
+            return
+        try:
+            size = min(_RESERVE_BYTES, self.max_bytes // 16)  # counted against the cap
+            if shutil.disk_usage(self.directory).free < 2 * size:
+                return  # not while the disk is nearly full: that space is the user's
+            write_durably(reserve, bytes(size), temp_dir=self._tmp)
+        except OSError:
+            return
+
+    def _release_reserve(self) -> bool:
+        try:
+            (self.directory / "reserve").unlink()
+        except OSError:
+            return False
+        log.warning(
+            "The disk holding the outbox (%s) is full: released the outbox's reserve so queued "
+            "captures can still be sent. Free disk space.",
+            self.directory,
+        )
+        return True
 
     # ----------------------------------------------------------------- the sync worker's side
 
+    @_may_use_reserve
     def claim(self, limit: int) -> list[OutboxEntry]:
         """Mark up to `limit` due pending captures in flight, oldest first, and return them."""
         now = self._clock()
@@ -651,6 +704,7 @@ class Outbox:
             raise OutboxKeyError(f"capture {cid}: the image does not match its sha256")
         return data
 
+    @_may_use_reserve
     def ack(self, capture_id: UUID) -> None:
         """The server has the capture: remove it, keep its metadata and thumbnail as history."""
         cid = str(capture_id)
@@ -673,6 +727,7 @@ class Outbox:
                 self._bump("sent_total")
             self._unlink_blob(cid)
 
+    @_may_use_reserve
     def retry_later(self, capture_id: UUID, error: str, delay: float) -> None:
         """The send failed in a way worth retrying: back to pending after `delay` seconds."""
         with self._lock, self._transaction():
@@ -682,6 +737,7 @@ class Outbox:
                 (self._clock() + delay, error, str(capture_id)),
             )
 
+    @_may_use_reserve
     def release(self, capture_id: UUID) -> None:
         """Return an in-flight capture to pending without counting an attempt."""
         with self._lock, self._transaction():
@@ -690,6 +746,7 @@ class Outbox:
                 (str(capture_id),),
             )
 
+    @_may_use_reserve
     def bury(self, capture_id: UUID, error: str) -> None:
         """The server refused the capture for good: keep it as a dead letter with the reason."""
         with self._lock, self._transaction():
@@ -701,6 +758,7 @@ class Outbox:
                 self._bump("dead_total")
         log.debug("Outbox: capture %s is a dead letter: %s", capture_id, error)
 
+    @_may_use_reserve
     def quarantine(self, capture_id: UUID, reason: str) -> None:
         """Drop a capture that can never be sent (blob lost, damaged or sealed with a lost key)."""
         cid = str(capture_id)
@@ -721,6 +779,7 @@ class Outbox:
             ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
+    @_may_use_reserve
     def reschedule_all(self) -> int:
         """Make every pending capture due now ("sync now"); returns how many."""
         with self._lock, self._transaction():
@@ -818,6 +877,7 @@ class Outbox:
         items.sort(key=lambda item: (item.metadata.captured_at, item.at), reverse=True)
         return items[:limit]
 
+    @_may_use_reserve
     def retry_dead(self) -> int:
         """Queue every dead letter again; returns how many."""
         with self._lock, self._transaction():

@@ -15,7 +15,10 @@ import pytest
 
 from jarvis_sync import Outbox, OutboxFullError
 from jarvis_sync.cipher import new_key
+from tests.support.server import LiveServer
 from tests.unit.sync.factory import metadata_for, png_bytes
+
+from .conftest import WorkerFactory, wait_until
 
 DISK = 4 * 1024 * 1024
 
@@ -97,3 +100,32 @@ def test_write_fails_cleanly_then_resumes_when_space_frees(small_disk: Path) -> 
             metadata, data = new_capture()
             outbox.put(metadata, data)  # type: ignore[arg-type]
         assert outbox.stats().pending == 5
+
+
+def test_sending_from_a_full_disk_loses_nothing(
+    small_disk: Path,
+    sync_server: LiveServer,
+    device: str,
+    worker_factory: WorkerFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the disk full, the queue still drains (the outbox's reserve is released for it),
+    nothing crashes, and every capture is on the server exactly once."""
+    token = sync_server.create_token(device)
+    with Outbox.open(small_disk / "outbox", key=new_key()) as outbox:
+        captures = []
+        for _ in range(20):
+            metadata, data = new_capture()
+            outbox.put(metadata, data)  # type: ignore[arg-type]
+            captures.append(metadata)
+        ballast = small_disk / "ballast"
+        fill_disk(ballast)
+        worker = worker_factory(outbox, sync_server.url, lambda: token)
+        wait_until(lambda: outbox.stats().queued == 0, "queue drained on a full disk")
+        assert "released the outbox's reserve" in caplog.text
+        os.unlink(ballast)
+        assert worker.status().dead == 0
+        stats = outbox.stats()
+        assert stats.evicted_total + stats.quarantined_total == 0
+    ids = [r.id for r in sync_server.captures() if r.device == device]
+    assert sorted(map(str, ids)) == sorted(str(m.id) for m in captures)  # type: ignore[attr-defined]
