@@ -47,6 +47,9 @@ def test_first_upload_is_stored_with_its_file(shared_server: LiveServer, laptop:
     assert stored.read_bytes() == capture.data
     assert shared_server.image_bytes(capture.id) == capture.data
     assert shared_server.temp_files() == []
+    log = shared_server.log_path.read_text()
+    assert "capture stored" in log
+    assert laptop.token not in log
 
 
 def test_device_in_metadata_is_ignored(shared_server: LiveServer, laptop: Device) -> None:

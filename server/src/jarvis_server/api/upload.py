@@ -176,6 +176,10 @@ async def receive_upload(request: Request, storage: Storage, max_bytes: int) -> 
         await upload.discard()
         await _drain(request)
         raise
+    except ClientDisconnect as exc:
+        await upload.discard()
+        # Nobody will read this answer; it only keeps the log free of a false "unexpected error".
+        raise _bad_request("The client disconnected before the upload was complete.") from exc
     except BaseException:
         # The client went away or the task was cancelled: the partial file must not stay.
         await upload.discard()
