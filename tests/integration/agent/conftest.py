@@ -4,7 +4,7 @@ a real server, with its secrets in the real Secret Service; driven through the r
 
 from __future__ import annotations
 
-import os
+import itertools
 import signal
 import subprocess
 import sys
@@ -23,7 +23,7 @@ from jarvis_sync import credentials
 from jarvis_sync.contract import CaptureRecord
 from tests.support.desktop import Desktop
 from tests.support.keyring import SecretService
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, make_server
 
 JARVIS = str(Path(sys.executable).with_name("jarvis"))
 _WAIT = 60.0  # bound for a broken agent; a healthy one answers in well under a second
@@ -71,6 +71,7 @@ class HeadlessAgent:
     server: LiveServer
     desktop: Desktop
     home: Path
+    device: str
     process: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
 
@@ -127,8 +128,8 @@ class HeadlessAgent:
         return out
 
     def stored(self) -> list[CaptureRecord]:
-        """Captures the server has stored."""
-        return self.server.captures()
+        """Captures the server has stored from this agent, oldest first."""
+        return [record for record in self.server.captures() if record.device == self.device]
 
     def sync_and_wait(self, count: int) -> list[CaptureRecord]:
         """Ask for an upload and wait until the server holds `count` captures."""
@@ -144,27 +145,32 @@ class HeadlessAgent:
         return int(self.status()["sync"]["queued"])
 
 
+@pytest.fixture(scope="module")
+def agent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server for a module's agents; each test's agent is a device of its own."""
+    server = make_server(tmp_path_factory.mktemp("agent-server"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_devices = itertools.count(1)
+
+
 @pytest.fixture
 def headless_agent(
-    x_windows: Desktop, secret_service: SecretService, live_server: LiveServer, jarvis_home: Path
+    x_windows: Desktop, secret_service: SecretService, agent_server: LiveServer, jarvis_home: Path
 ) -> Iterator[HeadlessAgent]:
-    """An agent set up against `live_server` (token in the keyring), not yet started."""
+    """An agent set up against the module's server (its token in the keyring), not yet started."""
     del secret_service  # its environment is what matters: the agent finds the keyring through it
-    credentials.store_token(live_server.create_token("agent-under-test"))
-    agent = HeadlessAgent(server=live_server, desktop=x_windows, home=jarvis_home)
-    agent.configure(**BASE_SETTINGS, **{"server.url": live_server.url})
+    device = f"agent-{next(_devices)}"
+    credentials.store_token(agent_server.create_token(device))
+    agent = HeadlessAgent(server=agent_server, desktop=x_windows, home=jarvis_home, device=device)
+    agent.configure(**BASE_SETTINGS, **{"server.url": agent_server.url})
     try:
         yield agent
     finally:
         agent.stop()
         credentials.delete_token()
-
-
-@pytest.fixture
-def env_without_display() -> Iterator[None]:
-    saved = os.environ.pop("DISPLAY", None)
-    try:
-        yield
-    finally:
-        if saved is not None:
-            os.environ["DISPLAY"] = saved

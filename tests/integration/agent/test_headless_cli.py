@@ -52,7 +52,7 @@ def test_status_pause_resume_capture_now_round_trip(headless_agent: HeadlessAgen
     # Resuming looked at the screen too, but it had not changed since the start-up capture.
     stored = agent.sync_and_wait(2)
     assert len(stored) == 2
-    assert {record.device for record in stored} == {"agent-under-test"}
+    assert {record.device for record in stored} == {agent.device}
     assert all(record.width == 1920 and record.height == 1080 for record in stored)
 
 

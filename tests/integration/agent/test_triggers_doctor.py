@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from tests.integration.agent.conftest import HeadlessAgent, jarvis, wait_for
+from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.x11, pytest.mark.keyring, pytest.mark.slow]
 
@@ -71,11 +72,12 @@ def test_doctor_reports_each_part_ok(headless_agent: HeadlessAgent) -> None:
 
 
 def test_doctor_says_what_to_fix(headless_agent: HeadlessAgent) -> None:
-    """With the server down, doctor fails the server line and says what to check."""
+    """With nothing listening at the server address, doctor fails that line and says what to do."""
     agent = headless_agent
-    agent.server.stop()
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    agent.configure(**{"server.url": nowhere})
     done = jarvis("doctor")
     assert done.returncode == 1
-    assert f"FAIL server: {agent.server.url} is not reachable" in done.stdout
+    assert f"FAIL server: {nowhere} is not reachable" in done.stdout
     assert "-> check the address" in done.stdout
     assert "WARN agent: not running" in done.stdout
