@@ -98,6 +98,18 @@ def test_bad_file_on_reload_keeps_last_good_settings(service: AgentService) -> N
     assert outcome.state is AgentState.CAPTURING
 
 
+def test_a_timed_pause_ends_by_itself(service: AgentService) -> None:
+    """`pause 2s` (as for `jarvis pause 15m`) lifts itself: the agent is capturing again after."""
+    wait_for(lambda: service.status().reasons != ("starting",), "the first tick")
+    service.pause(datetime.now().astimezone() + timedelta(seconds=2))
+    assert service.status().state is AgentState.PAUSED
+    status = wait_for(
+        lambda: (s := service.status()).state is not AgentState.PAUSED and s, "the pause to end"
+    )
+    assert status.state is AgentState.CAPTURING
+    assert status.paused_until is None
+
+
 def test_pause_in_the_past_is_refused(service: AgentService) -> None:
     """A pause ending before now is refused with the time named."""
     with pytest.raises(ServiceError, match="would end in the past"):
