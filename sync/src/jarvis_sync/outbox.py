@@ -655,13 +655,17 @@ class Outbox:
 
     @_may_use_reserve
     def claim(self, limit: int) -> list[OutboxEntry]:
-        """Mark up to `limit` due pending captures in flight, oldest first, and return them."""
+        """Mark up to `limit` due pending captures in flight and return them.
+
+        Never-tried captures come first, oldest first; retried ones follow in the order they
+        fell due, so one capture the server keeps failing cannot hold up the queue.
+        """
         now = self._clock()
         with self._lock, self._transaction():
             rows = self._conn.execute(
                 "SELECT seq, id, meta, attempts, next_attempt_at, last_error, blob_bytes,"
                 " enqueued_at FROM captures WHERE state='pending' AND next_attempt_at <= ?"
-                " ORDER BY seq LIMIT ?",
+                " ORDER BY next_attempt_at, seq LIMIT ?",
                 (now, limit),
             ).fetchall()
             self._conn.executemany(

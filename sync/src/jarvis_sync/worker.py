@@ -332,8 +332,11 @@ class SyncWorker:
             self._failure_log.failure(message)
             self._publish(force=True)
         else:
-            delay = self._close_gate(outcome, epoch)
-            self._outbox.retry_later(entry.id, outcome.detail, delay)
+            gate = self._close_gate(outcome, epoch)
+            # This capture's own backoff grows with its own attempts, so a capture that keeps
+            # failing waits longer and longer while the others flow once the gate reopens.
+            own = self._retry.delay(entry.attempts + 1, retry_after=outcome.retry_after)
+            self._outbox.retry_later(entry.id, outcome.detail, max(gate, own))
             self._note_failure(f"upload failed, will retry: {outcome.detail}")
 
     def _close_gate(self, outcome: UploadOutcome, epoch: int) -> float:

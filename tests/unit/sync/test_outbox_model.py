@@ -32,10 +32,18 @@ class OutboxModel(RuleBasedStateMachine):
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="outbox-model-"))
         self.key = new_key()
-        self.outbox = Outbox.open(self.directory, key=self.key)
+        self.ticks = 0.0
+        self.outbox = Outbox.open(self.directory, key=self.key, clock=self.clock)
         self.state: dict[UUID, str] = {}
+        self.due: dict[UUID, float] = {}  # 0 = never tried; else the order it fell due in
+        self.retries = 0
         self.data: dict[UUID, bytes] = {}
         self.sent = 0
+
+    def clock(self) -> float:
+        """A clock that moves on at every reading, so retry times are strictly ordered."""
+        self.ticks += 1.0
+        return 1_000_000.0 + self.ticks
 
     @rule(target=queued, seed=st.binary(min_size=1, max_size=64))
     def put(self, seed: bytes) -> UUID:
@@ -44,13 +52,18 @@ class OutboxModel(RuleBasedStateMachine):
         self.outbox.put(metadata, data)
         self.state[metadata.id] = "pending"
         self.data[metadata.id] = data
+        self.due[metadata.id] = 0
         return metadata.id
 
     @rule(limit=st.integers(1, 4))
     def claim(self, limit: int) -> None:
         claimed = self.outbox.claim(limit)
-        pending = [i for i, s in self.state.items() if s == "pending"]
-        assert [e.id for e in claimed] == pending[:limit]  # oldest first
+        order = list(self.data)
+        pending = sorted(
+            (i for i, s in self.state.items() if s == "pending"),
+            key=lambda i: (self.due[i], order.index(i)),
+        )
+        assert [e.id for e in claimed] == pending[:limit]  # untried oldest first, then retries
         for entry in claimed:
             self.state[entry.id] = "in_flight"
 
@@ -68,6 +81,8 @@ class OutboxModel(RuleBasedStateMachine):
             return
         self.outbox.retry_later(capture_id, "HTTP 503", 0.0)
         self.state[capture_id] = "pending"
+        self.retries += 1
+        self.due[capture_id] = self.retries
 
     @rule(capture_id=queued)
     def bury(self, capture_id: UUID) -> None:
@@ -82,6 +97,7 @@ class OutboxModel(RuleBasedStateMachine):
         assert self.outbox.retry_dead() == len(dead)
         for capture_id in dead:
             self.state[capture_id] = "pending"
+            self.due[capture_id] = 0
 
     @rule(dead_only=st.booleans())
     def purge(self, dead_only: bool) -> None:
@@ -95,7 +111,7 @@ class OutboxModel(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         self.outbox.close()
-        self.outbox = Outbox.open(self.directory, key=self.key)
+        self.outbox = Outbox.open(self.directory, key=self.key, clock=self.clock)
         for capture_id, state in self.state.items():
             if state == "in_flight":
                 self.state[capture_id] = "pending"
