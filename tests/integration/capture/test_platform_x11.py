@@ -114,3 +114,20 @@ def test_one_platform_instance_follows_windows_opening_moving_and_closing(
     assert platform.active_window() == find(platform, first)
     x_windows.close(second)
     assert second.id not in [w.id for w in platform.windows()]
+
+
+@pytest.mark.slow
+def test_x_server_going_away_is_a_platform_error() -> None:
+    """When the X server dies, reading windows fails with a PlatformError naming the X server."""
+    from jarvis_agent.platform import PlatformError
+    from tests.support.desktop import start_desktop
+
+    desktop = start_desktop(640, 480)
+    try:
+        x11 = X11Platform(desktop.display)
+        x11.windows()
+    finally:
+        desktop.stop()
+    with pytest.raises(PlatformError, match="X server"):
+        x11.windows()
+    x11.close()

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from Xlib import X, Xatom, display
-from Xlib.error import CatchError, DisplayError, XError
+from Xlib.error import CatchError, ConnectionClosedError, DisplayError, XError
 from Xlib.ext import damage
 
 from jarvis_agent.platform.ctext import decode_compound_text
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 _SCREENSAVER_ON = 1  # ScreenSaverOn in the MIT-SCREEN-SAVER protocol
 FULL_REFRESH_SECONDS = 60.0
+# What a lost or confused X connection raises (ConnectionClosedError is no XError).
+_X_FAILURES = (XError, DisplayError, ConnectionClosedError, OSError)
 _STRUCTURAL_EVENTS = frozenset(
     {
         X.CreateNotify,
@@ -260,7 +262,7 @@ class X11Platform:
     def windows(self) -> list[WindowInfo]:
         try:
             ids, active_id = self._refresh()
-        except (XError, DisplayError, OSError) as exc:
+        except _X_FAILURES as exc:
             self._all_dirty = True
             raise PlatformError(f"could not read the window list from the X server: {exc}") from exc
         return [
@@ -286,7 +288,7 @@ class X11Platform:
             drawn, self._drawn = self._drawn, []
             self._display.damage_subtract(self._damage, X.NONE, X.NONE)
             self._display.flush()
-        except (XError, DisplayError, OSError) as exc:
+        except _X_FAILURES as exc:
             raise PlatformError(f"could not read screen updates from the X server: {exc}") from exc
         return drawn
 
@@ -295,7 +297,7 @@ class X11Platform:
             return None
         try:
             return self._root.screensaver_query_info()
-        except (XError, DisplayError, OSError):
+        except _X_FAILURES:
             return None
 
     def idle_seconds(self) -> float | None:
@@ -309,5 +311,5 @@ class X11Platform:
         return self._lock_probe.locked(time.monotonic())
 
     def close(self) -> None:
-        with contextlib.suppress(XError, DisplayError, OSError):
+        with contextlib.suppress(*_X_FAILURES):
             self._display.close()
