@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import subprocess
 from pathlib import Path
 
 import keyring
@@ -16,7 +19,7 @@ from tests.support.keyring import SecretService
 from tests.support.server import LiveServer
 from tests.unit.sync.factory import capture
 
-from .cli import jarvis
+from .cli import JARVIS, jarvis
 from .conftest import WorkerFactory, wait_until
 
 pytestmark = pytest.mark.keyring
@@ -167,3 +170,37 @@ def test_401_then_new_token_resumes(
     finally:
         outbox.close()
     assert os.environ.get("JARVIS_SECRETS_FILE") is None
+
+
+def test_login_in_a_terminal_asks_without_echo(sync_server: LiveServer, device: str) -> None:
+    """In a terminal, `jarvis login` prompts for the token and does not echo what is typed."""
+    token = sync_server.create_token(device)
+    primary, secondary = pty.openpty()
+    child = subprocess.Popen(
+        [str(JARVIS), "login", "--server", sync_server.url],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=os.environ.copy(),
+    )
+    os.close(secondary)
+    seen = b""
+    try:
+        while b"Device token" not in seen:
+            seen += os.read(primary, 1024)
+        os.write(primary, token.encode() + b"\r")
+        while child.poll() is None or select.select([primary], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(primary, 1024)
+            except OSError:
+                break  # the terminal closed with the child
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        child.wait()
+        os.close(primary)
+    assert child.returncode == 0, seen
+    assert b"Logged in to" in seen
+    assert token.encode() not in seen
+    assert load_token() == token
