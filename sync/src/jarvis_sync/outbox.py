@@ -50,6 +50,7 @@ SENT_HISTORY: Final = 200  # sent captures whose metadata and thumbnail stay for
 _ROW_OVERHEAD: Final = 512  # rough bytes a row adds to the database besides its sealed fields
 _DB_NAME: Final = "outbox.db"
 _EVICTION_LOG_INTERVAL: Final = 60.0
+_VERIFY_AT_START_BYTES: Final = 256 * 1024**2  # blob bytes decrypted and hashed at start-up
 # Space kept aside so that, on a full disk, the queue can still drain (every claim and ack
 # writes to the WAL; each ack then frees a blob). Released when the disk fills, remade later.
 _RESERVE_BYTES: Final = 1024 * 1024
@@ -352,13 +353,29 @@ class Outbox:
             log.info("Outbox: %d captures interrupted mid-send are queued again", cursor.rowcount)
 
     def _check_blobs(self) -> None:
+        """Sizes of all blobs; contents (tag and sha256) of the oldest, up to a read budget.
+
+        Whatever is not read here is checked just before it is sent (see `read`), so a damaged
+        blob is never uploaded either way; the budget only bounds the start-up time.
+        """
         with self._lock:
-            rows = self._conn.execute("SELECT id, blob_bytes FROM captures").fetchall()
+            rows = self._conn.execute("SELECT id, blob_bytes FROM captures ORDER BY seq").fetchall()
+        budget = _VERIFY_AT_START_BYTES
         for capture_id, expected in rows:
             size = file_size(self._blob_path(capture_id))
             if size != expected:
                 reason = "its sealed file is missing" if size == 0 else "its sealed file is damaged"
                 self.quarantine(UUID(capture_id), reason)
+                continue
+            if budget < size:
+                continue
+            budget -= size
+            try:
+                self.read(UUID(capture_id))
+            except OutboxKeyError as exc:
+                self.quarantine(UUID(capture_id), f"its sealed file fails its check ({exc})")
+            except (OutboxError, ValidationError):
+                self.quarantine(UUID(capture_id), "its sealed file or metadata cannot be read")
 
     def _remove_orphans(self) -> None:
         with self._lock:

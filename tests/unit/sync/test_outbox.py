@@ -284,3 +284,23 @@ def test_unreadable_database_is_reported_not_set_aside(tmp_path: Path, key: byte
         Outbox.open(tmp_path, key=key)
     assert (tmp_path / "outbox.db").is_dir()
     assert not any(p.name.startswith("outbox.db.damaged") for p in tmp_path.iterdir())
+
+
+def test_recovery_quarantines_a_blob_that_fails_its_check(
+    tmp_path: Path, key: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A blob altered on disk without changing its size is found at start-up and quarantined."""
+    good, good_data = capture()
+    bad, bad_data = capture()
+    with Outbox.open(tmp_path, key=key) as outbox:
+        outbox.put(good, good_data)
+        outbox.put(bad, bad_data)
+    blob = tmp_path / "blobs" / f"{bad.id}.blob"
+    raw = bytearray(blob.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    blob.write_bytes(bytes(raw))
+    with caplog.at_level(logging.ERROR), Outbox.open(tmp_path, key=key) as outbox:
+        assert [e.id for e in outbox.entries()] == [good.id]
+        assert outbox.stats().quarantined_total == 1
+        assert outbox.read(good.id) == good_data
+    assert "fails its check" in caplog.text
