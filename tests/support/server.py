@@ -7,6 +7,7 @@ the test's agent JARVIS_HOME, and logs to `server.log_path`. Tokens are returned
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -24,6 +25,14 @@ from jarvis_sync.contract import CAPTURES_PATH, CapturePage, CaptureRecord
 from tests.support.postgres import free_port
 
 _START_TIMEOUT = 60.0  # a bound for a broken start-up; a healthy server answers in ~1 s
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies (Linux prctl), so a
+    killed or timed-out pytest run leaves no server behind. Tied to the spawning thread, which
+    for fixtures is the main thread."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 class ServerError(RuntimeError):
@@ -92,6 +101,7 @@ class LiveServer:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         log.close()
         deadline = time.monotonic() + _START_TIMEOUT
