@@ -16,7 +16,6 @@ from jarvis_server.core.config import Settings, get_settings
 from jarvis_server.core.db import (
     create_engine,
     create_sessionmaker,
-    is_sqlite,
     parse_database_url,
 )
 from jarvis_server.core.state import AppState
@@ -25,6 +24,7 @@ from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile
 from jarvis_server.storage import FilesystemStorage
+from jarvis_server.writer import CaptureWriter
 from jarvis_sync.contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
 
 DESCRIPTION = """Ingest API of Jarvis, a privacy-first desktop capture agent.
@@ -41,14 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(parse_database_url(settings.effective_database_url))
         storage = FilesystemStorage(settings.effective_storage_dir)
+        sessions = create_sessionmaker(engine)
         state = AppState(
             settings=settings,
             engine=engine,
-            sessions=create_sessionmaker(engine),
+            sessions=sessions,
             storage=storage,
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             events=broadcaster,
-            serialize_writes=is_sqlite(engine.url),
+            writer=CaptureWriter(sessions, engine.dialect.name),
         )
         broadcaster.bind(asyncio.get_running_loop())
         try:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,6 +10,7 @@ from jarvis_server.core.config import Settings
 from jarvis_server.events import Broadcaster
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.storage import FilesystemStorage
+from jarvis_server.writer import CaptureWriter
 
 
 @dataclass(slots=True)
@@ -23,16 +21,6 @@ class AppState:
     storage: FilesystemStorage
     limiter: RateLimiter
     events: Broadcaster
-    serialize_writes: bool = False
-    _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    @contextlib.asynccontextmanager
-    async def writing(self) -> AsyncIterator[None]:
-        """Hold while a write transaction runs. SQLite has one writer at a time, and a second
-        connection that finds the database locked sleeps in its busy handler (milliseconds at a
-        time); queueing writers here instead keeps upload latency low."""
-        if not self.serialize_writes:
-            yield
-            return
-        async with self._write_lock:
-            yield
+    # One writer at a time, batching rows into one commit. On SQLite this also means no second
+    # connection ever finds the database locked and sleeps in its busy handler.
+    writer: CaptureWriter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio.to_thread
@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, ValidationError
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jarvis_server.api.deps import Caller, CallerDep, SessionDep, StateDep
@@ -156,67 +155,58 @@ async def _store(
             "metadata is wrong. Retry with the same file.",
         )
 
-    async with state.sessions() as session:
-        existing = await _stored(session, caller.device_id, meta.id)
-        if existing is not None:
-            return _replay(response, existing, meta)
+    problem = await anyio.to_thread.run_sync(
+        check_image, pending.path, pending.head, meta.mime_type
+    )
+    if problem is not None:
+        raise ProblemError(
+            415,
+            ProblemType.UNSUPPORTED_MEDIA,
+            "Not the declared image",
+            f"Refused: {problem}. Send a JPEG, PNG or WebP image matching mime_type.",
+        )
 
-        problem = await anyio.to_thread.run_sync(
-            check_image, pending.path, pending.head, meta.mime_type
-        )
-        if problem is not None:
-            raise ProblemError(
-                415,
-                ProblemType.UNSUPPORTED_MEDIA,
-                "Not the declared image",
-                f"Refused: {problem}. Send a JPEG, PNG or WebP image matching mime_type.",
-            )
-
-        storage_key = await state.storage.place(
-            pending, str(meta.id), EXTENSIONS[meta.mime_type], meta.captured_at
-        )
-        capture = Capture(
-            id=str(meta.id),
-            device_id=caller.device_id,
-            captured_at=meta.captured_at.astimezone(UTC),
-            received_at=datetime.now(UTC),
-            monitor=meta.monitor,
-            width=meta.width,
-            height=meta.height,
-            mime_type=meta.mime_type,
-            byte_size=meta.byte_size,
-            sha256=meta.sha256,
-            app_name=meta.app_name,
-            window_title=meta.window_title,
-            redacted_regions=meta.redacted_regions,
-            agent_version=meta.agent_version,
-            storage_key=storage_key,
-        )
-        try:
-            async with state.writing():
-                session.add(capture)
-                try:
-                    await session.commit()
-                    raced = False
-                except IntegrityError:
-                    await session.rollback()
-                    raced = True
-        except BaseException:
-            await state.storage.delete(storage_key)
-            raise
-        if raced:
-            # The same capture arrived twice at once and the other copy won: answer as a replay.
-            await state.storage.delete(storage_key)
+    # The file goes first, the row second: a crash in between leaves a file without a row, which
+    # the next start removes (the agent still holds the capture and sends it again).
+    storage_key = await state.storage.place(
+        pending, str(meta.id), EXTENSIONS[meta.mime_type], meta.captured_at
+    )
+    capture = Capture(
+        id=str(meta.id),
+        device_id=caller.device_id,
+        captured_at=meta.captured_at.astimezone(UTC),
+        received_at=datetime.now(UTC),
+        monitor=meta.monitor,
+        width=meta.width,
+        height=meta.height,
+        mime_type=meta.mime_type,
+        byte_size=meta.byte_size,
+        sha256=meta.sha256,
+        app_name=meta.app_name,
+        window_title=meta.window_title,
+        redacted_regions=meta.redacted_regions,
+        agent_version=meta.agent_version,
+        storage_key=storage_key,
+    )
+    try:
+        inserted = await state.writer.insert(_row(capture))
+    except BaseException:
+        await state.storage.delete(storage_key)
+        raise
+    if not inserted:
+        # This device already stored this capture id: a replay (same bytes) or a conflict.
+        await state.storage.delete(storage_key)
+        async with state.sessions() as session:
             existing = await _stored(session, caller.device_id, meta.id)
-            if existing is None:
-                raise ProblemError(
-                    503,
-                    ProblemType.UNAVAILABLE,
-                    "Try again",
-                    "The capture could not be stored because of a concurrent change; retry.",
-                    headers={"Retry-After": "1"},
-                )
-            return _replay(response, existing, meta)
+        if existing is None:  # removed in between; the agent's retry will store it
+            raise ProblemError(
+                503,
+                ProblemType.UNAVAILABLE,
+                "Try again",
+                "The capture could not be stored because of a concurrent change; retry.",
+                headers={"Retry-After": "1"},
+            )
+        return _replay(response, existing, meta)
     record = to_record(capture, caller.device)
     response.headers["Location"] = f"{CAPTURES_PATH}/{record.id}"
     state.events.publish(record)
@@ -227,6 +217,10 @@ async def _store(
         bytes=record.byte_size,
     )
     return record
+
+
+def _row(capture: Capture) -> dict[str, Any]:
+    return {c.key: getattr(capture, c.key) for c in Capture.__table__.columns if c.key != "pk"}
 
 
 def _replay(response: Response, existing: Capture, meta: CaptureMetadata) -> CaptureRecord:
