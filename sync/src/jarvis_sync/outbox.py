@@ -25,12 +25,13 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Concatenate, Final, ParamSpec, Self, TypeVar
+from typing import Concatenate, Final, ParamSpec, Self, TypeVar
 from uuid import UUID
 
 from pydantic import ValidationError
 
 from jarvis_sync._files import file_size, fsync_directory, write_durably
+from jarvis_sync._outbox_db import DirectoryLock, is_damage, open_database
 from jarvis_sync.cipher import BlobCipher
 from jarvis_sync.contract import CaptureMetadata
 from jarvis_sync.errors import OutboxError, OutboxFullError, OutboxKeyError
@@ -56,47 +57,9 @@ _VERIFY_AT_START_BYTES: Final = 256 * 1024**2  # blob bytes decrypted and hashed
 _RESERVE_BYTES: Final = 1024 * 1024
 _KEY_CHECK: Final = b"jarvis outbox key check"
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS captures (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'in_flight', 'dead')),
-    meta BLOB NOT NULL,
-    thumb BLOB,
-    captured_at REAL NOT NULL,
-    enqueued_at REAL NOT NULL,
-    blob_bytes INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS captures_due ON captures (state, next_attempt_at, seq);
-CREATE TABLE IF NOT EXISTS sent (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    meta BLOB NOT NULL,
-    thumb BLOB,
-    sent_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-"""
-
 
 def _aad(kind: str, capture_id: str) -> bytes:
     return f"{kind}:{capture_id}".encode()
-
-
-def _is_damage(exc: sqlite3.DatabaseError) -> bool:
-    """Whether SQLite says the file itself is broken (as opposed to unreachable or full)."""
-    if isinstance(exc, _QuickCheckFailed):
-        return True
-    text = str(exc).lower()
-    return "not a database" in text or "malformed" in text or "corrupt" in text
-
-
-class _QuickCheckFailed(sqlite3.DatabaseError):
-    """PRAGMA quick_check found damage."""
 
 
 _P = ParamSpec("_P")
@@ -122,32 +85,6 @@ def _may_use_reserve(
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
-
-
-class _DirectoryLock:
-    """An advisory, process-wide lock on the outbox directory; released by the OS on exit."""
-
-    def __init__(self, path: Path) -> None:
-        self._file: IO[bytes] | None = None
-        try:
-            import fcntl
-        except ImportError:  # Windows: one agent per user is enforced by the runtime's lock
-            self.owned = True
-            return
-        handle = path.open("a+b")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            self.owned = False
-            return
-        self._file = handle
-        self.owned = True
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing drops the flock
-            self._file = None
 
 
 class Outbox:
@@ -182,7 +119,7 @@ class Outbox:
         self._evicted_unlogged = 0
         self._evict_logged_at = float("-inf")
         self._closed = False
-        self._dir_lock: _DirectoryLock | None = None
+        self._dir_lock: DirectoryLock | None = None
         self._db: sqlite3.Connection | None = None
 
     # ----------------------------------------------------------------- opening and recovery
@@ -220,7 +157,7 @@ class Outbox:
                 "check that the disk is mounted and writable"
             ) from exc
         try:
-            self._dir_lock = _DirectoryLock(self.directory / "outbox.lock")
+            self._dir_lock = DirectoryLock(self.directory / "outbox.lock")
         except OSError as exc:
             raise OutboxError(
                 f"cannot open the outbox lock file in {self.directory}: {exc.strerror}; "
@@ -233,9 +170,9 @@ class Outbox:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            db = self._open_database()
+            db = open_database(self._db_path)
         except sqlite3.DatabaseError as exc:
-            if not _is_damage(exc):
+            if not is_damage(exc):
                 # Permissions, a full disk, a lock held too long: not damage, so keep the file.
                 full = "full" in str(exc)
                 raise (OutboxFullError if full else OutboxError)(
@@ -266,31 +203,7 @@ class Outbox:
                 if source.exists():
                     os.replace(source, Path(f"{aside}{suffix}"))
             self._orphans_are_quarantined = True
-            db = self._open_database()
-        return db
-
-    def _open_database(self) -> sqlite3.Connection:
-        db = sqlite3.connect(
-            self._db_path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            # Only accepting a capture must survive a power cut (put() commits with FULL). A lost
-            # claim, ack or retry time is harmless: recovery requeues, the server replays (200).
-            db.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoint often and truncate the WAL after each checkpoint: it counts against
-            # the byte cap, and a WAL left at its high-water mark would waste that space.
-            db.execute("PRAGMA wal_autocheckpoint=256")
-            db.execute("PRAGMA journal_size_limit=1048576")
-            ok = db.execute("PRAGMA quick_check").fetchone()
-            if ok is None or ok[0] != "ok":
-                raise _QuickCheckFailed(f"quick_check reported {ok[0] if ok else 'nothing'}")
-            db.executescript(_SCHEMA)
-        except BaseException:
-            db.close()
-            raise
-        with contextlib.suppress(OSError):
-            os.chmod(self._db_path, 0o600)
+            db = open_database(self._db_path)
         return db
 
     _orphans_are_quarantined = False
