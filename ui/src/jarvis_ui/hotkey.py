@@ -43,6 +43,8 @@ class HotkeyBridge(QObject):
             listener = keyboard.GlobalHotKeys({combo: self._on_press})
             listener.daemon = True
             listener.start()
+            # Stopping a listener that has not finished connecting to X makes its thread fail.
+            listener.wait()
         except Exception as exc:  # any backend failure leaves the app usable without a hotkey
             log.warning("pause hotkey %r not bound: %s", spec, exc)
             self.failed.emit(f"The pause hotkey {spec} could not be set up: {exc}")
@@ -57,6 +59,7 @@ class HotkeyBridge(QObject):
         listener, self._listener, self._spec = self._listener, None, None
         if listener is not None:
             listener.stop()
+            listener.join(5)
 
     def _on_press(self) -> None:
         # Runs on pynput's thread: only emit; Qt queues the slot onto the GUI thread.

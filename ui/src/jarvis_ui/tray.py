@@ -122,7 +122,8 @@ class TrayController(QObject):
 
     # start and stop
 
-    def show(self) -> None:
+    def show(self, *, bind_hotkey: bool = True) -> None:
+        """Show the icon (or the status window) and start listening for the pause hotkey."""
         self._show_status(self.agent.status())
         if self.tray is not None:
             self.tray.show()
@@ -130,7 +131,8 @@ class TrayController(QObject):
             self.tray.setToolTip(tooltip(self._status, self.clock()))
         if self.window is not None:
             self.window.show()
-        self.hotkey.bind(self.config.ui.pause_hotkey)
+        if bind_hotkey:
+            self.hotkey.bind(self.config.ui.pause_hotkey)
 
     def close(self) -> None:
         self.hotkey.unbind()

@@ -1,0 +1,112 @@
+"""The tray controller driving the real agent service on the test X desktop.
+
+Qt runs offscreen here (no tray host), so the controller shows its fallback status window; the
+agent captures from the real Xvfb screen into its real encrypted outbox (keyring-held key).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from jarvis_agent.config import ConfigStore
+from jarvis_agent.paths import agent_paths
+from jarvis_agent.service import AgentService
+from jarvis_agent.state import AgentState
+from jarvis_ui.icons import TrayState
+from jarvis_ui.recent import RecentCapturesWindow
+from jarvis_ui.tray import TrayController
+from tests.support.desktop import Desktop
+from tests.support.keyring import SecretService
+
+pytestmark = [pytest.mark.x11, pytest.mark.keyring]
+
+
+@pytest.fixture
+def service(
+    x_desktop: Desktop, secret_service: SecretService, jarvis_home: Path
+) -> Iterator[AgentService]:
+    """The real agent service (no server, no control socket); it captures once at start."""
+    store = ConfigStore()
+    # A long interval: the start-up tick is the one capture these tests need, and no tick is
+    # running when the service stops (see the report on APScheduler's shutdown lock).
+    store.set_value("capture.interval_seconds", "600")
+    store.set_value("capture.window_change_trigger", "false")
+    agent = AgentService(store, paths=agent_paths(), control=False, sync=False)
+    agent.start()
+    yield agent
+    # A resume triggers a tick; stopping while it runs deadlocks inside APScheduler's shutdown
+    # (reported to the runtime engineer). Let it finish first.
+    time.sleep(3)
+    agent.stop()
+
+
+@pytest.fixture
+def controller(qtbot: QtBot, service: AgentService) -> Iterator[TrayController]:
+    tray = TrayController(service, service.config, use_tray=False)
+    # The real hotkey path (pynput on X, xdotool key presses) is covered end to end in
+    # tests/e2e; here the controller's reaction to a press is called directly.
+    tray.show(bind_hotkey=False)
+    assert tray.window is not None
+    qtbot.addWidget(tray.window)
+    yield tray
+    tray.close()
+
+
+def test_status_window_stands_in_for_a_missing_tray(
+    qtbot: QtBot, controller: TrayController
+) -> None:
+    """Without a tray host the window shows the state, and its button pauses and resumes."""
+    window = controller.window
+    assert window is not None
+    assert window.isVisible()
+    qtbot.waitUntil(lambda: window.headline.text() == "Capturing")
+    assert window.pause_button.text() == "Pause"
+    window.pause_button.click()
+    qtbot.waitUntil(lambda: controller.agent.status().state is AgentState.PAUSED)
+    qtbot.waitUntil(lambda: window.headline.text() == "Paused until you resume")
+    assert controller.state is TrayState.PAUSED
+    assert window.pause_button.text() == "Resume"
+    assert controller.pause_action.text() == "Resume"
+    assert not controller.capture_action.isEnabled()
+    window.pause_button.click()
+    qtbot.waitUntil(lambda: controller.agent.status().state is AgentState.CAPTURING)
+    qtbot.waitUntil(lambda: window.pause_button.text() == "Pause")
+
+
+def test_hotkey_toggles_and_confirms(qtbot: QtBot, controller: TrayController) -> None:
+    """The hotkey pauses with a short confirmation, and pressing it again resumes."""
+    controller.hotkey_pressed()
+    qtbot.waitUntil(lambda: controller.status.paused)
+    assert controller.notices[-1][0] == "Jarvis paused"
+    controller.hotkey_pressed()
+    qtbot.waitUntil(lambda: not controller.status.paused)
+    assert controller.notices[-1][0] == "Jarvis resumed"
+
+
+def test_pause_for_a_while_shows_until_when(qtbot: QtBot, controller: TrayController) -> None:
+    """ "Pause for 15 minutes" pauses with an end time the menu shows."""
+    controller.pause_for("15m")
+    qtbot.waitUntil(lambda: controller.header.text().startswith("Paused until "))
+    assert controller.status.paused_until is not None
+    assert not controller.pause_menu.isEnabled()
+
+
+def test_recent_captures_show_what_was_captured(
+    qtbot: QtBot, controller: TrayController, service: AgentService
+) -> None:
+    """The recent-captures window lists the outbox's captures with thumbnails and state."""
+    qtbot.waitUntil(lambda: len(service.recent_captures(10)) >= 1, timeout=60_000)
+    window = RecentCapturesWindow(lambda: service.recent_captures(10))
+    qtbot.addWidget(window)
+    window.show()
+    window.refresh()
+    qtbot.waitUntil(lambda: window.list.count() >= 1)
+    item = window.list.item(0)
+    assert "Queued" in item.text()
+    assert not item.icon().isNull()
+    assert "waiting to upload" in window.summary.text()
