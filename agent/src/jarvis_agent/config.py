@@ -54,6 +54,7 @@ __all__ = [
     "PrivacySettings",
     "ServerSettings",
     "UiSettings",
+    "parse_raw",
     "parse_size",
 ]
 

@@ -20,7 +20,17 @@ from typing import Any
 from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
 from jarvis_agent.paths import AgentPaths
 
-__all__ = ["Check", "run_checks"]
+__all__ = [
+    "Check",
+    "check_agent",
+    "check_capture",
+    "check_config",
+    "check_disk",
+    "check_display",
+    "check_keyring",
+    "check_server",
+    "run_checks",
+]
 
 _PROBE_ENTRY = "doctor-probe"
 

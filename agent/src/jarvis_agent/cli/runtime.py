@@ -30,7 +30,7 @@ from jarvis_agent.state import AgentState, AgentStatus, status_from_json
 if TYPE_CHECKING:
     from jarvis_agent.service import AgentService
 
-__all__ = ["register"]
+__all__ = ["describe_status", "register"]
 
 EXIT_NOT_RUNNING = 3
 
