@@ -30,6 +30,9 @@ _SECRET = re.compile(
 )
 
 
+_NUMBER = re.compile(r"\d+")
+
+
 class SecretFilter(logging.Filter):
     """Masks bearer tokens and key=... values that slip into a message or traceback."""
 
@@ -67,7 +70,11 @@ class RepeatFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
-        key = (record.name, record.levelno, record.getMessage() + detail)
+        text = record.getMessage() + detail
+        if record.levelno >= logging.WARNING:
+            # "retry in 3.2 s", "next run at 18:10:01": a storm of these differs only in numbers.
+            text = _NUMBER.sub("#", text)
+        key = (record.name, record.levelno, text)
         now = self._clock()
         with self._lock:
             entry = self._seen.get(key)
@@ -104,7 +111,11 @@ def log_handler(path: Path, settings: LoggingSettings) -> logging.Handler:
 
 
 def configure_logging(path: Path, settings: LoggingSettings, *, stderr: bool = False) -> None:
-    """Send our loggers (and the scheduler's warnings) to the rotating file; idempotent."""
+    """Send our loggers (and the scheduler's errors) to the rotating file; idempotent.
+
+    APScheduler's warnings ("skipped: maximum number of running instances", "missed by") are
+    how coalescing works after a slow capture or a suspend, not problems, so only errors are kept.
+    """
     handlers = [log_handler(path, settings)]
     if stderr:
         console = logging.StreamHandler()
@@ -112,7 +123,7 @@ def configure_logging(path: Path, settings: LoggingSettings, *, stderr: bool = F
         console.addFilter(SecretFilter())
         console.addFilter(RepeatFilter())
         handlers.append(console)
-    for name, level in (*((n, settings.level) for n in LOGGER_NAMES), ("apscheduler", "WARNING")):
+    for name, level in (*((n, settings.level) for n in LOGGER_NAMES), ("apscheduler", "ERROR")):
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.propagate = False
