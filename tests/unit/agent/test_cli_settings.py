@@ -56,20 +56,30 @@ def test_config_set_refuses_bad_values_by_name() -> None:
     assert not ConfigStore().path.exists()
 
 
-def test_config_edit_keeps_the_file_when_the_edit_is_invalid(monkeypatch) -> None:
+def _editor(tmp_path, monkeypatch, text: str) -> None:
+    """$EDITOR is a real program that replaces the file's text, as a user's edit would."""
+    script = tmp_path / "editor.sh"
+    script.write_text(f"#!/bin/sh\ncat > \"$1\" <<'EOF'\n{text}EOF\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(script))
+    monkeypatch.delenv("VISUAL", raising=False)
+
+
+def test_config_edit_keeps_the_file_when_the_edit_is_invalid(tmp_path, monkeypatch) -> None:
     """An invalid edit is explained and, when the user gives up, the file is left unchanged."""
     run("config", "set", "capture.quality", "70")
     before = ConfigStore().path.read_text()
-    monkeypatch.setattr("click.edit", lambda *a, **k: "[capture]\nquality = 0\n")
+    _editor(tmp_path, monkeypatch, "[capture]\nquality = 0\n")
     result = run("config", "edit", input="n\n")
     assert result.exit_code == 1
     assert "capture.quality = 0 is not valid" in result.output
     assert "the config file was left unchanged" in result.output
     assert ConfigStore().path.read_text() == before
-    monkeypatch.setattr("click.edit", lambda *a, **k: "[capture]\nquality = 65\n")
+    _editor(tmp_path, monkeypatch, "# tuned by hand\n[capture]\nquality = 65\n")
     result = run("config", "edit")
     assert result.exit_code == 0
     assert ConfigStore().load().capture.quality == 65
+    assert ConfigStore().path.read_text().startswith("# tuned by hand")
 
 
 def test_exclusions_add_list_test_remove() -> None:
