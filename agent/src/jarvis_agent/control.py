@@ -142,6 +142,12 @@ class ControlServer:
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.path.parent.stat().st_uid != os.getuid():
+            # Someone else made the directory (the /tmp fallback): never talk through it.
+            raise ControlError(
+                f"{self.path.parent} belongs to another user; remove it, or set JARVIS_HOME to a "
+                "shorter path"
+            )
         os.chmod(self.path.parent, 0o700)
         # Only one agent runs (the lock), so a socket file left here is from a dead agent.
         with contextlib.suppress(FileNotFoundError):
