@@ -28,7 +28,13 @@ from typing import Any, Literal
 
 from jarvis_agent.audit import AuditLog
 from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
-from jarvis_agent.control import ControlReply, ControlRequest, ControlServer, socket_path
+from jarvis_agent.control import (
+    ControlError,
+    ControlReply,
+    ControlRequest,
+    ControlServer,
+    socket_path,
+)
 from jarvis_agent.durations import format_duration
 from jarvis_agent.lock import AgentLock
 from jarvis_agent.logs import configure_logging
@@ -227,8 +233,12 @@ class AgentService:
         if isinstance(self._paused_until, datetime):
             self._scheduler.wake_at(self._paused_until, self._pause_ended)
         if self._use_control:
-            self._control = ControlServer(socket_path(self._paths), self.handle_request)
-            self._control.start()
+            control = ControlServer(socket_path(self._paths), self.handle_request)
+            try:
+                control.start()
+            except (ControlError, OSError) as exc:
+                raise ServiceError(f"cannot open the control socket {control.path}: {exc}") from exc
+            self._control = control
         self._started = True
         # The first tick decides the real state (paused, idle, ...) right away.
         self._scheduler.trigger("start")
