@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle
 
 from jarvis_agent.config import AgentConfig, ConfigStore
 from jarvis_agent.paths import agent_paths
@@ -86,6 +87,15 @@ class TrayApp:
         self.worker.wait(10_000)
 
 
+class _PlainButtons(QProxyStyle):
+    """Dialog buttons without the theme's clip-art icons."""
+
+    def styleHint(self, hint: QStyle.StyleHint, *args: Any) -> int:
+        if hint is QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
+            return 0
+        return int(super().styleHint(hint, *args))
+
+
 def make_application() -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
@@ -95,6 +105,7 @@ def make_application() -> QApplication:
     app.setApplicationDisplayName("Jarvis")
     app.setDesktopFileName("jarvis")
     app.setQuitOnLastWindowClosed(False)  # the tray icon is not a window
+    app.setStyle(_PlainButtons("Fusion"))  # one consistent look where no desktop theme applies
     app.setWindowIcon(state_icon(TrayState.CAPTURING))
     return app
 

@@ -115,11 +115,10 @@ class RecentCapturesWindow(QWidget):
         self.list = QListWidget(self)
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(THUMB)
-        self.list.setGridSize(QSize(THUMB.width() + 24, THUMB.height() + 64))
+        self.list.setGridSize(QSize(THUMB.width() + 28, THUMB.height() + 76))
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
         self.list.setWordWrap(True)
-        self.list.setSpacing(6)
         self.skips = QLabel(self)
         self.skips.setWordWrap(True)
         self.skips.setStyleSheet("color: palette(mid);")
@@ -132,7 +131,7 @@ class RecentCapturesWindow(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.list, 1)
         layout.addLayout(bottom)
-        self.resize(820, 560)
+        self.resize(900, 640)
 
     def refresh(self) -> None:
         if self.loading:

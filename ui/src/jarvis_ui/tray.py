@@ -163,6 +163,7 @@ class TrayController(QObject):
         tip = tooltip(status, now)
         if state is not self._shown_state:
             icon = state_icon(state)
+            self.header.setIcon(icon)
             if self.tray is not None:
                 self.tray.setIcon(icon)
             self._notify_transition(self._shown_state, state, status)
@@ -172,6 +173,7 @@ class TrayController(QObject):
         self.header.setText(text)
         paused = status.paused
         self.pause_action.setText("Resume" if paused else "Pause")
+        self.pause_action.setIcon(state_icon(TrayState.CAPTURING if paused else TrayState.PAUSED))
         self.pause_menu.setEnabled(not paused)
         self.capture_action.setEnabled(not paused)
         self.sync_action.setEnabled(status.sync.server_url is not None)

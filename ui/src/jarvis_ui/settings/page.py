@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from jarvis_agent.config import AgentConfig
 
@@ -54,7 +54,10 @@ class SettingsPage(QWidget):
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
-        column.addWidget(field)
+        if isinstance(field, QLineEdit | QCheckBox):
+            column.addWidget(field)
+        else:  # spin boxes and choices keep their natural width
+            column.addWidget(field, 0, Qt.AlignmentFlag.AlignLeft)
         if help_text:
             hint = QLabel(help_text, box)
             hint.setWordWrap(True)
