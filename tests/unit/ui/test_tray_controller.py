@@ -110,3 +110,17 @@ def test_recent_captures_show_what_was_captured(
     assert "Queued" in item.text()
     assert not item.icon().isNull()
     assert "waiting to upload" in window.summary.text()
+
+
+def test_excluded_window_on_screen_is_announced_once(
+    qtbot: QtBot, x_windows: Desktop, controller: TrayController, service: AgentService
+) -> None:
+    """A focused password manager makes the agent skip; the tray says so, once."""
+    x_windows.spawn_xterm("KeePassXC - Passwords.kdbx", "KeePassXC", "60x15+200+200")
+    service.capture_now()
+    qtbot.waitUntil(lambda: any(t == "Excluded window on screen" for t, _ in controller.notices))
+    title, message = next(n for n in controller.notices if n[0] == "Excluded window on screen")
+    assert "KeePass" in message
+    service.capture_now()
+    qtbot.wait(500)
+    assert sum(1 for t, _ in controller.notices if t == title) == 1

@@ -65,6 +65,8 @@ class TrayController(QObject):
         self._shown_state: TrayState | None = None
         self._offline_since: datetime | None = None
         self._offline_told = False
+        self._rule_told = False
+        self._evicted = self._status.sync.evicted
         self.notices: list[tuple[str, str]] = []  # what was shown, newest last
 
         self.menu = QMenu()
@@ -180,6 +182,7 @@ class TrayController(QObject):
         if self.window is not None:
             self.window.show_status(state, text, "\n".join(tip.splitlines()[1:]), paused)
         self._watch_offline(status, now)
+        self._watch_privacy_and_disk(status)
 
     def _notify_transition(
         self, before: TrayState | None, after: TrayState, status: AgentStatus
@@ -201,6 +204,22 @@ class TrayController(QObject):
                 f"Jarvis could not reach the server for {minutes} minutes; "
                 f"{status.sync.queued} captures are kept safely in the outbox.",
             )
+
+    def _watch_privacy_and_disk(self, status: AgentStatus) -> None:
+        # Once per session: show that an excluded window was found, so the user sees the rules work.
+        rule_reason = next((r for r in status.reasons if "rule" in r), None)
+        if rule_reason is not None and not self._rule_told:
+            self._rule_told = True
+            self.notify("Excluded window on screen", rule_reason[:1].upper() + rule_reason[1:])
+        if status.sync.evicted > self._evicted:
+            dropped = status.sync.evicted - self._evicted
+            self.notify(
+                "Outbox full",
+                f"The outbox reached its size limit: {dropped} oldest capture"
+                f"{'s were' if dropped != 1 else ' was'} dropped. Connect to the server or raise "
+                "outbox.max_bytes.",
+            )
+        self._evicted = status.sync.evicted
 
     def notify(self, title: str, message: str) -> None:
         """A short desktop notification (only errors and changes the user asked for)."""

@@ -177,7 +177,11 @@ def point_agent_at(url: str, say: Callable[[str], None] = print) -> None:
 def up(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) -> int:
     """Everything `jarvis up` does; returns the tray app's exit code."""
     from jarvis_ui.app import run_tray
+    from jarvis_ui.startup import NoDisplayError, display_problem
 
+    problem = display_problem()
+    if problem is not None:  # before starting anything that would need stopping again
+        raise NoDisplayError(problem)
     server = ensure_server(port, say)
     try:
         ensure_token(server.url, say)

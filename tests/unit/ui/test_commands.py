@@ -1,0 +1,64 @@
+"""`jarvis` / `jarvis tray` / `jarvis up` where they cannot run: a clear message, exit code 1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from jarvis_ui.startup import wait_for_tray
+from jarvis_ui.up import UpError, ensure_server
+
+JARVIS = str(Path(sys.executable).with_name("jarvis"))
+
+
+def _jarvis(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [JARVIS, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize("args", [(), ("tray",), ("up",)])
+def test_no_display_points_to_headless_mode(args: tuple[str, ...]) -> None:
+    """Without a display every tray entry point explains itself and names `run --headless`."""
+    done = _jarvis(_env(), *args)
+    assert done.returncode == 1
+    assert "DISPLAY is not set" in done.stderr
+    assert "jarvis run --headless" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Server:" not in done.stderr  # `up` starts nothing it cannot use
+
+
+def test_wayland_session_is_refused_with_the_reason() -> None:
+    """In a Wayland session the tray says why it cannot work and what to do."""
+    done = _jarvis(_env(XDG_SESSION_TYPE="wayland", DISPLAY=":0"))
+    assert done.returncode == 1
+    assert "Wayland" in done.stderr
+    assert "jarvis run --headless" in done.stderr
+
+
+def test_port_taken_by_another_program_is_named() -> None:
+    """`jarvis up` refuses a port some other program listens on, and says how to choose one."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(UpError, match=f"Port {port} .* not a Jarvis server.*--port"):
+            ensure_server(port, say=lambda _: None)
+
+
+def test_no_tray_host_is_detected_after_waiting(qapp: QApplication) -> None:
+    """With no tray host (offscreen here) the wait gives up and the status window is used."""
+    assert wait_for_tray(qapp, timeout=0.3) is False
