@@ -434,7 +434,9 @@ class AgentService:
             )
             self._board.count(skipped=1)
             if self._audit is not None:
-                self._audit.record("skipped", (gate.reason,), at=now, trigger=reason)
+                # A stable reason lets the audit log fold a long idle spell into one line.
+                why = "idle past the threshold" if state is AgentState.IDLE else gate.reason
+                self._audit.record("skipped", (why,), at=now, trigger=reason)
             return TickOutcome(0, f"not captured: {gate.reason}", state)
 
         assert pipeline is not None
