@@ -124,3 +124,23 @@ def test_excluded_window_on_screen_is_announced_once(
     service.capture_now()
     qtbot.wait(500)
     assert sum(1 for t, _ in controller.notices if t == title) == 1
+
+
+def test_first_run_without_a_server_opens_the_server_tab(
+    qtbot: QtBot, qapp: object, service: AgentService
+) -> None:
+    """With no server configured the agent still captures, and Settings opens on the Server tab."""
+    from jarvis_ui.app import TrayApp
+
+    assert service.config.server.url is None
+    app = TrayApp(qapp, service, ConfigStore(), tray_wait=0)  # type: ignore[arg-type]
+    app.start(bind_hotkey=False)
+    try:
+        assert app.settings is not None
+        qtbot.addWidget(app.settings)
+        assert app.settings.isVisible()
+        assert app.settings.tabs.currentWidget() is app.settings.server
+        assert app.controller.window is not None  # no tray host here: the status window
+        assert "No server set" in app.controller.window.details.text()
+    finally:
+        app.close()

@@ -15,7 +15,13 @@ from jarvis_agent.service import AgentService
 from jarvis_ui.icons import TrayState, state_icon
 from jarvis_ui.recent import RecentCapturesWindow
 from jarvis_ui.settings import SettingsDialog, default_backend
-from jarvis_ui.startup import NoDisplayError, display_problem, quit_on_signals, wait_for_tray
+from jarvis_ui.startup import (
+    TRAY_WAIT_SECONDS,
+    NoDisplayError,
+    display_problem,
+    quit_on_signals,
+    wait_for_tray,
+)
 from jarvis_ui.tray import TrayController
 from jarvis_ui.workers import Worker
 
@@ -25,14 +31,21 @@ log = logging.getLogger(__name__)
 class TrayApp:
     """Wires the service to the tray controller and opens the windows on demand."""
 
-    def __init__(self, app: QApplication, service: AgentService, store: ConfigStore) -> None:
+    def __init__(
+        self,
+        app: QApplication,
+        service: AgentService,
+        store: ConfigStore,
+        *,
+        tray_wait: float = TRAY_WAIT_SECONDS,
+    ) -> None:
         self.app = app
         self.service = service
         self.store = store
         self.worker = Worker()
         self.settings: SettingsDialog | None = None
         self.recent: RecentCapturesWindow | None = None
-        use_tray = wait_for_tray(app)
+        use_tray = wait_for_tray(app, tray_wait)
         if not use_tray:
             log.warning("no system tray host appeared; showing the status window instead")
         self.controller = TrayController(
@@ -73,8 +86,8 @@ class TrayApp:
         self.recent.refresh()
         return self.recent
 
-    def start(self) -> None:
-        self.controller.show()
+    def start(self, *, bind_hotkey: bool = True) -> None:
+        self.controller.show(bind_hotkey=bind_hotkey)
         if self.service.config.server.url is None:
             # First run without a server: capture into the outbox and ask where to send it.
             self.open_settings("server")
