@@ -160,6 +160,14 @@ def ensure_token(url: str, say: Callable[[str], None] = print) -> bool:
             f"`jarvis-server token create --device {name}` failed ({done.returncode}): "
             f"{done.stderr.strip() or 'no message'}"
         )
+    accepted = check_connection(url, token).token_valid
+    if not accepted:
+        # The server answering there keeps its tokens elsewhere (another JARVIS_HOME or database).
+        raise UpError(
+            f"The server at {url} does not accept a token created from this computer's server "
+            "data: it was started with another data directory or database. Stop that server, "
+            "or run `jarvis up --port N` to start a local one on another port."
+        )
     credentials.store_token(token)
     del token
     say(f"Token: created a device token for {name!r} and stored it in the keyring")
