@@ -78,7 +78,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
-        self.resize(860, 640)
+        self.resize(860, 600)
         self.reload()
 
     @property

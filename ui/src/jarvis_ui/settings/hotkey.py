@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFocusEvent, QKeyEvent
-from PySide6.QtWidgets import QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from jarvis_agent.config import AgentConfig
 from jarvis_ui.settings.page import SettingsPage
@@ -144,8 +144,12 @@ class HotkeyPage(SettingsPage):
             self.recorder,
             "Click Record…, then press the combination. It works in every application.",
         )
-        self.form.addRow("", self.record_button)
-        self.form.addRow("", self.reset_button)
+        self.recorder.setMaximumWidth(320)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.record_button)
+        buttons.addWidget(self.reset_button)
+        buttons.addStretch(1)
+        self.form.addRow("", buttons)
         self.recorder.textChanged.connect(self._check)
 
     def _reset(self) -> None:
