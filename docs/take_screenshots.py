@@ -117,7 +117,9 @@ def shoot(desktop: object) -> None:
             dialog.grab().save(str(OUT / f"{name}.png"))
         dialog.close()
 
-        recent = RecentCapturesWindow(lambda: service.recent_captures(12))
+        recent = RecentCapturesWindow(
+            lambda: service.recent_captures(12), audit_log=agent_paths().audit_log
+        )
         recent.show()
         recent.refresh()
         end = time.monotonic() + 30

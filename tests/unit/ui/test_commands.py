@@ -62,3 +62,16 @@ def test_port_taken_by_another_program_is_named() -> None:
 def test_no_tray_host_is_detected_after_waiting(qapp: QApplication) -> None:
     """With no tray host (offscreen here) the wait gives up and the status window is used."""
     assert wait_for_tray(qapp, timeout=0.3) is False
+
+
+def test_cli_stays_light_without_the_tray() -> None:
+    """Loading the tray's commands (as every `jarvis` call does) does not load Qt or pynput."""
+    code = (
+        "import sys, jarvis_ui.commands as c, click; "
+        "c.register(click.Group()); "
+        "print(any(m.startswith(('PySide6', 'pynput')) for m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -101,7 +101,9 @@ def test_recent_captures_show_what_was_captured(
 ) -> None:
     """The recent-captures window lists the outbox's captures with thumbnails and state."""
     qtbot.waitUntil(lambda: len(service.recent_captures(10)) >= 1, timeout=60_000)
-    window = RecentCapturesWindow(lambda: service.recent_captures(10))
+    window = RecentCapturesWindow(
+        lambda: service.recent_captures(10), audit_log=agent_paths().audit_log
+    )
     qtbot.addWidget(window)
     window.show()
     window.refresh()
@@ -110,6 +112,28 @@ def test_recent_captures_show_what_was_captured(
     assert "Queued" in item.text()
     assert not item.icon().isNull()
     assert "waiting to upload" in window.summary.text()
+
+
+def test_recent_captures_explain_skipped_ticks(
+    qtbot: QtBot, x_windows: Desktop, controller: TrayController, service: AgentService
+) -> None:
+    """A tick skipped for a password manager is listed with its reason under the thumbnails."""
+    x_windows.spawn_xterm("KeePassXC - Passwords.kdbx", "KeePassXC", "60x15+200+200")
+    service.capture_now()
+    window = RecentCapturesWindow(
+        lambda: service.recent_captures(10), audit_log=agent_paths().audit_log
+    )
+    qtbot.addWidget(window)
+    window.show()
+
+    def listed() -> bool:
+        if not window.loading:
+            window.refresh()
+        return "KeePass" in window.skips.text()
+
+    qtbot.waitUntil(listed, timeout=30_000)
+    assert "Recently not captured:" in window.skips.text()
+    assert "skipped" in window.skips.text()
 
 
 def test_excluded_window_on_screen_is_announced_once(

@@ -80,6 +80,7 @@ class TrayApp:
             self.recent = RecentCapturesWindow(
                 lambda: self.service.recent_captures(60),
                 lambda: self.controller.status.reasons,
+                audit_log=agent_paths().audit_log,
             )
         self.recent.show()
         self.recent.raise_()

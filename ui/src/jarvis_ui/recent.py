@@ -6,9 +6,12 @@ on a worker thread (QImage is safe there, QPixmap is not); only the finished row
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt
@@ -85,6 +88,42 @@ def build_rows(captures: Sequence[Any]) -> list[CaptureRow]:
     return rows
 
 
+AUDIT_TAIL_BYTES = 256 * 1024
+
+
+def recent_skips(audit_log: Path, limit: int = 6) -> list[str]:
+    """The newest ticks that stored nothing, from the agent's audit log, newest first.
+
+    Reads only the file's tail; runs on the worker thread.
+    """
+    try:
+        with audit_log.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - AUDIT_TAIL_BYTES))
+            tail = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    lines: list[str] = []
+    for raw in reversed(tail.splitlines()):
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue  # the first line of the tail may be cut in half
+        if not isinstance(entry, dict) or entry.get("event") not in ("skipped", "dropped"):
+            continue
+        when = entry.get("at", "")
+        try:
+            clock = datetime.fromisoformat(str(when)).astimezone().strftime("%H:%M:%S")
+        except ValueError:
+            clock = ""
+        reasons = "; ".join(str(r) for r in entry.get("reasons", []) if r) or "no reason given"
+        lines.append(f"{clock}  {entry['event']}: {reasons}")
+        if len(lines) >= limit:
+            break
+    return lines
+
+
 def _placeholder() -> QImage:
     image = QImage(THUMB, QImage.Format.Format_RGB32)
     image.fill(QColor("#3a3f47"))
@@ -103,11 +142,14 @@ class RecentCapturesWindow(QWidget):
         load: Callable[[], Sequence[Any]],
         reasons: Callable[[], Sequence[str]] | None = None,
         parent: QWidget | None = None,
+        *,
+        audit_log: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Jarvis — Recent captures")
         self._load = load
         self._reasons = reasons
+        self._audit_log = audit_log
         self.worker = Worker(self)
         self.loading = False
         self.summary = QLabel(self)
@@ -139,13 +181,18 @@ class RecentCapturesWindow(QWidget):
         self.loading = True
         self.refresh_button.setEnabled(False)
         self.summary.setText("Loading…")
-        load = self._load
-        self.worker.submit(lambda: build_rows(load()), self._loaded, self._failed)
+        load, audit = self._load, self._audit_log
 
-    def _loaded(self, rows: object) -> None:
+        def read() -> tuple[list[CaptureRow], list[str]]:
+            return build_rows(load()), recent_skips(audit) if audit is not None else []
+
+        self.worker.submit(read, self._loaded, self._failed)
+
+    def _loaded(self, result: object) -> None:
         self.loading = False
         self.refresh_button.setEnabled(True)
-        assert isinstance(rows, list)
+        assert isinstance(result, tuple)
+        rows, skips = result
         self.list.clear()
         placeholder: QPixmap | None = None
         for row in rows:
@@ -166,7 +213,11 @@ class RecentCapturesWindow(QWidget):
             else "No captures yet."
         )
         reasons = list(self._reasons()) if self._reasons is not None else []
-        self.skips.setText(("Not capturing now: " + "; ".join(reasons)) if reasons else "")
+        lines = ["Not capturing now: " + "; ".join(reasons)] if reasons else []
+        if skips:
+            lines.append("Recently not captured:")
+            lines += [f"  {line}" for line in skips]
+        self.skips.setText("\n".join(lines))
 
     def _failed(self, exc: BaseException) -> None:
         self.loading = False
