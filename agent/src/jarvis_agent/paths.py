@@ -7,6 +7,7 @@ otherwise the platform's conventional directories are used (platformdirs).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +72,16 @@ def agent_paths() -> AgentPaths:
             log_dir=home / "logs",
             runtime_dir=home / "run",
         )
-    runtime = platformdirs.user_runtime_dir(APP_NAME, appauthor=False)
+    data_dir = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    # Without XDG_RUNTIME_DIR (ssh sessions, cron, containers) platformdirs falls back to a shared
+    # /tmp path and warns on every command; a private directory under the data dir is safer.
+    if sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime_dir = data_dir / "run"
+    else:
+        runtime_dir = Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
     return AgentPaths(
         config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
-        data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        data_dir=data_dir,
         log_dir=Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
-        runtime_dir=Path(runtime),
+        runtime_dir=runtime_dir,
     )
