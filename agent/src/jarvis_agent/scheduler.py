@@ -97,6 +97,12 @@ class CaptureScheduler:
         )
         self._interval = interval_seconds
         self._jitter = jitter_seconds
+        # Jobs in progress, tracked here rather than by APScheduler: its shutdown(wait=True) holds
+        # the job-store lock while it waits, so a job that reads its own schedule (next_tick_at)
+        # would deadlock the agent's stop.
+        self._activity = threading.Condition()
+        self._active_jobs = 0
+        self._stopping = False
         self._grace = misfire_grace_seconds
 
     @property
@@ -105,26 +111,48 @@ class CaptureScheduler:
 
     def start(self) -> None:
         self._scheduler.add_job(
-            self._run_tick,
+            self._guarded,
             self._interval_trigger(),
-            args=("interval",),
+            args=(self._run_tick, "interval"),
             id=TICK_JOB,
             misfire_grace_time=int(self._grace),
             replace_existing=True,
         )
         if self._poll is not None:
             self._scheduler.add_job(
-                self._run_poll,
+                self._guarded,
                 IntervalTrigger(seconds=self._poll_seconds),
+                args=(self._run_poll,),
                 id=WATCH_JOB,
                 misfire_grace_time=max(1, int(self._poll_seconds)),
                 replace_existing=True,
             )
         self._scheduler.start()
 
-    def shutdown(self, *, wait: bool = True) -> None:
+    def shutdown(self, *, wait: bool = True, timeout: float = 30.0) -> None:
+        """Stop scheduling; with `wait`, let a capture in progress finish (up to `timeout` s)."""
+        with self._activity:
+            self._stopping = True
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=wait)
+            self._scheduler.shutdown(wait=False)
+        if not wait:
+            return
+        with self._activity:
+            if not self._activity.wait_for(lambda: self._active_jobs == 0, timeout=timeout):
+                log.warning("a capture was still running %.0f s after stop was asked", timeout)
+
+    def _guarded(self, func: Callable[..., object], *args: object) -> None:
+        """Run a job unless the scheduler is stopping, counting it while it runs."""
+        with self._activity:
+            if self._stopping:
+                return
+            self._active_jobs += 1
+        try:
+            func(*args)
+        finally:
+            with self._activity:
+                self._active_jobs -= 1
+                self._activity.notify_all()
 
     def reschedule(
         self, *, interval_seconds: float, jitter_seconds: float, misfire_grace_seconds: float
@@ -151,16 +179,20 @@ class CaptureScheduler:
     def run_soon(self, func: Callable[..., object], *args: object) -> None:
         """Run `func(*args)` on the worker thread as soon as it is free."""
         self._scheduler.add_job(
-            func,
+            self._guarded,
             DateTrigger(),
-            args=args,
+            args=(func, *args),
             misfire_grace_time=None,  # a requested capture is never dropped as late
         )
 
     def wake_at(self, when: datetime, callback: Callable[[], None]) -> None:
         """Call `callback` at `when` (one pending wake-up; a new one replaces it)."""
         self._scheduler.add_job(
-            callback, DateTrigger(run_date=when), id=WAKE_JOB, replace_existing=True
+            self._guarded,
+            DateTrigger(run_date=when),
+            args=(callback,),
+            id=WAKE_JOB,
+            replace_existing=True,
         )
 
     def cancel_wake(self) -> None:
