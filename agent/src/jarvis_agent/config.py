@@ -161,7 +161,7 @@ class CaptureSettings(_Section):
         description="Share of sampled pixels that must differ for a frame to count as changed.",
     )
     max_gap_seconds: float = Field(
-        300.0, ge=0, le=86400, description="Capture an unchanged screen at least this often."
+        300.0, gt=0, le=86400, description="Capture an unchanged screen at least this often."
     )
     window_change_trigger: bool = Field(
         True, description="Capture shortly after the active window changes."
