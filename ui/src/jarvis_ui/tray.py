@@ -1,6 +1,7 @@
 """The tray icon, its menu and the pause hotkey, driven by the agent's status.
 
-The agent calls back on its own threads; `status_changed` carries each status to the GUI thread.
+The agent calls back on its own threads; the application's inbox carries each status to the GUI
+thread, where `status_changed` is emitted.
 Every agent command runs on a worker, so a click never waits on capture, disk or network.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
@@ -25,7 +27,7 @@ from jarvis_ui.icons import TrayState, state_icon
 from jarvis_ui.presentation import headline, tooltip, tray_state
 from jarvis_ui.shortcut import display_hotkey
 from jarvis_ui.status_window import StatusWindow
-from jarvis_ui.workers import Worker
+from jarvis_ui.workers import Worker, inbox
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,12 @@ class TrayController(QObject):
         self.hotkey.activated.connect(self.hotkey_pressed)
         self.hotkey.failed.connect(lambda message: self.notify("Pause hotkey", message))
         self.status_changed.connect(self._show_status)
-        # The agent calls this on its threads; emitting queues the update to the GUI thread.
-        self._unsubscribe = agent.subscribe(self.status_changed.emit)
+        # The agent calls back on its threads. Those threads get only the inbox and a key, never
+        # this object: a reference held there could outlive `close()`, and the last reference
+        # dropped on an agent thread would destroy the menu and timers there.
+        box = inbox()
+        self._status_key = box.register(self.status_changed.emit)
+        self._unsubscribe = agent.subscribe(partial(box.post, self._status_key))
         # Relative times in the tooltip ("5 min ago") age even when nothing else changes.
         self._tick = QTimer(self)
         self._tick.timeout.connect(lambda: self._show_status(self._status))
@@ -137,14 +143,21 @@ class TrayController(QObject):
             self.hotkey.bind(self.config.ui.pause_hotkey)
 
     def close(self) -> None:
+        """Stop listening to the agent and the hotkey, hide the icon and delete the window.
+
+        Call it before the service stops; statuses still in flight are dropped.
+        """
         self.hotkey.unbind()
         self._tick.stop()
         self._unsubscribe()
+        inbox().unregister(self._status_key)
         if self.tray is not None:
             self.tray.hide()
-        if self.window is not None:
-            self.window.closed.disconnect(self.quit)
-            self.window.close()
+        window, self.window = self.window, None
+        if window is not None:
+            window.closed.disconnect(self.quit)
+            window.close()
+            window.deleteLater()
 
     # status
 
