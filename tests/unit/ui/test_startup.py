@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from jarvis_ui.startup import display_problem
 
 
@@ -27,3 +29,25 @@ def test_x11_session_is_fine() -> None:
     assert display_problem({"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"}, "linux") is None
     assert display_problem({}, "darwin") is None
     assert display_problem({}, "win32") is None
+
+
+def test_tray_start_limits_malloc_arenas_before_qt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run_tray` (behind `jarvis`, `jarvis tray` and `jarvis up`) limits glibc's malloc arenas
+    as the headless agent does, before Qt or the agent start any thread."""
+    from jarvis_ui import app
+
+    calls: list[str] = []
+
+    class Stop(Exception):
+        pass
+
+    def make_application() -> None:
+        calls.append("qt")
+        raise Stop
+
+    monkeypatch.setattr(app, "display_problem", lambda: None)
+    monkeypatch.setattr(app, "limit_malloc_arenas", lambda: calls.append("arenas"))
+    monkeypatch.setattr(app, "make_application", make_application)
+    with pytest.raises(Stop):
+        app.run_tray()
+    assert calls == ["arenas", "qt"]

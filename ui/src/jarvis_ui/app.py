@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle
 
 from jarvis_agent.config import AgentConfig, ConfigStore
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.service import AgentService
+from jarvis_agent.service import AgentService, limit_malloc_arenas
 from jarvis_ui.icons import TrayState, state_icon
 from jarvis_ui.recent import RecentCapturesWindow
 from jarvis_ui.settings import SettingsDialog, default_backend
@@ -133,6 +133,9 @@ def run_tray(*, on_started: Callable[[TrayApp], None] | None = None) -> int:
     problem = display_problem()
     if problem is not None:
         raise NoDisplayError(problem)
+    # As the headless agent does: one malloc arena for the capture and sync threads (RSS stays
+    # under 100 MB). glibc's setting must come before any thread starts, Qt's included.
+    limit_malloc_arenas()
     app = make_application()
     quit_on_signals(app)
     store = ConfigStore()
