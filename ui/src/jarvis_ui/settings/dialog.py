@@ -111,6 +111,9 @@ class SettingsDialog(QDialog):
             page.clear_errors()
         self.apply_button.setEnabled(False)
         token_stored, autostart = self.backend.token_stored, self.backend.autostart_enabled
+        # Until the platform's login item is read, the box shows nothing true: it stays off, and
+        # an apply meanwhile leaves the login item alone.
+        self.general.autostart.setEnabled(False)
 
         def read_outside() -> tuple[bool | None, bool | None]:
             stored = _quietly(token_stored)
@@ -176,7 +179,8 @@ class SettingsDialog(QDialog):
             return False
         token = self.server.typed_token()
         autostart = self.general.autostart.isChecked()
-        autostart_change = autostart if autostart != self._autostart else None
+        known = self.general.autostart.isEnabled()
+        autostart_change = autostart if known and autostart != self._autostart else None
         backend = self.backend
 
         def write() -> AgentConfig:
