@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from jarvis_agent.policy import GateState
 from jarvis_agent.state import (
     AgentState,
     AgentStatus,
@@ -56,3 +57,12 @@ def test_status_json_round_trip() -> None:
     assert data["state"] == "outside_hours"
     assert data["paused_until"] == "2026-01-02T03:04:00Z"
     assert status_from_json(data) == status
+
+
+def test_every_gate_state_is_an_agent_state() -> None:
+    """Each reason the policy can give for not capturing is a state the tray and CLI can show.
+
+    The service turns a gate decision into the agent's state by its value; a gate without a
+    matching state would make every tick fail instead of showing why nothing is captured.
+    """
+    assert {gate.value for gate in GateState} <= {state.value for state in AgentState}
