@@ -1,92 +1,46 @@
-"""The control socket: how `jarvis status`, `pause`, `resume`... reach the running agent.
+"""The POSIX transport: a Unix domain socket, 0600 in a 0700 directory (only this user connects).
 
-A Unix domain socket in the runtime directory (the directory 0700, the socket 0600: only this user
-may talk to their agent). The protocol is one JSON object per line each way (pydantic models):
-a `ControlRequest`, then a `ControlReply`. One connection may carry several requests.
+One JSON object per line each way: a `ControlRequest`, then a `ControlReply`. One connection may
+carry several requests. The file permissions are the access check, so no key is needed here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import socket
 import socketserver
 import tempfile
 import threading
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from jarvis_agent.paths import AgentPaths
+from jarvis_agent.control.protocol import (
+    MAX_MESSAGE,
+    AgentNotRunningError,
+    Command,
+    ControlError,
+    ControlReply,
+    ControlRequest,
+    Handler,
+    answer,
+)
 
-__all__ = [
-    "AgentNotRunningError",
-    "Command",
-    "ControlClient",
-    "ControlError",
-    "ControlReply",
-    "ControlRequest",
-    "ControlServer",
-    "socket_path",
-]
+__all__ = ["SocketClient", "SocketServer", "short_socket_path"]
 
-log = logging.getLogger("jarvis.control")
-
-Command = Literal["ping", "status", "pause", "resume", "capture-now", "sync-now", "reload-config"]
-_MAX_LINE = 64 * 1024
 # sun_path holds 108 bytes on Linux, 104 on macOS; deep JARVIS_HOME paths (tests) exceed that.
 _MAX_SOCKET_PATH = 100
 
 
-class ControlError(RuntimeError):
-    """The agent could not be asked, or said no; the message says what to do."""
-
-
-class AgentNotRunningError(ControlError):
-    """No agent is listening on the control socket."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            "the Jarvis agent is not running (nothing listens on its control socket "
-            f"{path}); start it with `jarvis run --headless` or the tray app (`jarvis up`)"
-        )
-
-
-class ControlRequest(BaseModel):
-    """One request to the agent."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    command: Command
-    # For `pause`: when the pause ends; None pauses until `resume`.
-    until: AwareDatetime | None = None
-
-
-class ControlReply(BaseModel):
-    """The agent's answer: ok, a message for the user, and the status after the command."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    ok: bool
-    message: str = ""
-    status: dict[str, Any] | None = None
-
-
-def socket_path(paths: AgentPaths) -> Path:
-    """Where the agent listens: the runtime dir, or a short private dir if that path is too long."""
-    path = paths.control_socket
+def short_socket_path(path: Path) -> Path:
+    """`path`, or a short private path in the temp dir if `path` is too long for a socket."""
     if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
         return path
     digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"jarvis-{os.getuid()}-{digest}" / "agent.sock"
-
-
-Handler = Callable[[ControlRequest], ControlReply]
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -101,38 +55,21 @@ class _Connection(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         while True:
             try:
-                line = self.rfile.readline(_MAX_LINE + 1)
+                line = self.rfile.readline(MAX_MESSAGE + 1)
             except (OSError, TimeoutError):
                 return
             if not line:
                 return
-            reply = self._answer(line)
+            reply = answer(line, self.server.handle_request_fn)
             try:
                 self.wfile.write(reply.model_dump_json().encode() + b"\n")
                 self.wfile.flush()
             except OSError:
                 return
 
-    def _answer(self, line: bytes) -> ControlReply:
-        if len(line) > _MAX_LINE:
-            return ControlReply(ok=False, message="request too long")
-        try:
-            request = ControlRequest.model_validate_json(line)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            return ControlReply(ok=False, message=f"bad request: {problems}")
-        try:
-            return self.server.handle_request_fn(request)
-        except Exception as exc:
-            log.exception("control command %s failed", request.command)
-            return ControlReply(ok=False, message=f"{request.command} failed: {exc}")
 
-
-class ControlServer:
-    """Serves control requests on a thread until `stop()`."""
+class SocketServer:
+    """Serves control requests on a Unix socket, on a thread, until `stop()`."""
 
     def __init__(self, path: Path, handler: Handler) -> None:
         self.path = path
@@ -177,13 +114,13 @@ class ControlServer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         if self.path.parent.parent == Path(tempfile.gettempdir()):
-            # The short fallback directory (see socket_path) is ours alone; leave no litter.
+            # The short fallback directory (see short_socket_path) is ours alone; leave no litter.
             with contextlib.suppress(OSError):
                 self.path.parent.rmdir()
 
 
-class ControlClient:
-    """Sends requests to the running agent."""
+class SocketClient:
+    """Sends requests to the agent listening on a Unix socket, one connection per request."""
 
     def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         self.path = path
@@ -197,7 +134,7 @@ class ControlClient:
             try:
                 sock.connect(str(self.path))
             except (FileNotFoundError, ConnectionRefusedError) as exc:
-                raise AgentNotRunningError(self.path) from exc
+                raise AgentNotRunningError(f"control socket {self.path}") from exc
             except PermissionError as exc:
                 raise ControlError(
                     f"not allowed to reach the agent's control socket {self.path}: it belongs "
@@ -205,7 +142,7 @@ class ControlClient:
                 ) from exc
             sock.sendall(request.model_dump_json().encode() + b"\n")
             with sock.makefile("rb") as stream:
-                line = stream.readline(_MAX_LINE + 1)
+                line = stream.readline(MAX_MESSAGE + 1)
         except TimeoutError as exc:
             raise ControlError(
                 f"the agent did not answer `{command}` within {self.timeout:.0f} s; see its log"
