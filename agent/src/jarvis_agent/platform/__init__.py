@@ -12,15 +12,20 @@ import sys
 
 from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_agent.platform.types import (
+    ActiveWindow,
+    ActiveWindowEvents,
     DamageSource,
     Monitor,
     Platform,
     Rect,
     WindowInfo,
+    WindowWatch,
     subtract_all,
 )
 
 __all__ = [
+    "ActiveWindow",
+    "ActiveWindowEvents",
     "DamageSource",
     "Monitor",
     "Platform",
@@ -28,6 +33,7 @@ __all__ = [
     "Rect",
     "UnsupportedSessionError",
     "WindowInfo",
+    "WindowWatch",
     "check_session",
     "get_platform",
     "subtract_all",

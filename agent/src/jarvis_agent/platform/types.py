@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DamageSource", "Monitor", "Platform", "Rect", "WindowInfo"]
+from jarvis_agent.platform.errors import PlatformError
+
+__all__ = [
+    "ActiveWindow",
+    "ActiveWindowEvents",
+    "DamageSource",
+    "Monitor",
+    "Platform",
+    "Rect",
+    "WindowInfo",
+    "WindowWatch",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +108,12 @@ class Monitor:
 
 @runtime_checkable
 class Platform(Protocol):
-    """The window system, as the capture engine sees it. One instance per thread."""
+    """The window system, as the capture engine sees it. One instance per thread.
+
+    Optional capabilities are Protocols of their own, checked with isinstance: `DamageSource`
+    (which screen areas were drawn) and `ActiveWindowEvents` (active-window changes as events;
+    without it the agent polls `active_window()` once a second).
+    """
 
     def windows(self) -> list[WindowInfo]:
         """Top-level windows, bottom to top (including hidden ones, flagged)."""
@@ -125,4 +142,46 @@ class DamageSource(Protocol):
 
     def damaged(self) -> list[Rect] | None:
         """Areas drawn since the previous call, in screen coordinates; None when unknown."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveWindow:
+    """Which window has the focus and its title: what the window-change trigger compares."""
+
+    id: int | None
+    title: str | None
+
+
+class WindowWatch(Protocol):
+    """A running watch started by `ActiveWindowEvents.watch_active_window`."""
+
+    @property
+    def alive(self) -> bool:
+        """True until the watch stopped (asked to, or after its connection was lost)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop watching and wait for the watcher to end; safe to call more than once."""
+        ...
+
+
+@runtime_checkable
+class ActiveWindowEvents(Protocol):
+    """Optional: a platform that reports active-window changes as they happen (X11)."""
+
+    def watch_active_window(
+        self,
+        on_change: Callable[[ActiveWindow], None],
+        *,
+        on_error: Callable[[PlatformError], None],
+    ) -> WindowWatch | None:
+        """Start calling `on_change` (from a thread of the watch's own) with the active window.
+
+        The first call reports the window active when the watch starts; later calls report each
+        change of focus or of the focused window's title. `on_error` is called once, from the
+        same thread, if the window system goes away; the watch has then ended. Returns None
+        when this session cannot deliver such events (the caller polls instead). Raises
+        PlatformError when the window system cannot be reached.
+        """
         ...

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -25,9 +26,9 @@ from Xlib.ext import damage
 from jarvis_agent.platform.ctext import decode_compound_text
 from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_agent.platform.lock import SessionLockProbe
-from jarvis_agent.platform.types import Rect, WindowInfo
+from jarvis_agent.platform.types import ActiveWindow, Rect, WindowInfo, WindowWatch
 
-__all__ = ["X11Platform"]
+__all__ = ["X11Platform", "read_title"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,32 @@ def _text(value: object) -> str | None:
     return text or None
 
 
+def read_title(window: Any, atom: Callable[[str], int]) -> str | None:
+    """A window's title: _NET_WM_NAME (UTF-8), else WM_NAME in whatever encoding it has.
+
+    `atom` interns an atom name on the window's connection. XError (the window is gone) propagates.
+    """
+    prop = window.get_full_text_property(atom("_NET_WM_NAME"), atom("UTF8_STRING"))
+    title = _text(prop)
+    if title is not None:
+        return title
+    raw = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
+    if raw is None or raw.format != 8:
+        return None
+    value = raw.value
+    if raw.property_type == atom("UTF8_STRING"):
+        return _text(bytes(value).decode("utf-8", errors="replace"))
+    if raw.property_type == atom("COMPOUND_TEXT"):
+        return _text(decode_compound_text(bytes(value)))
+    data = bytes(value)
+    try:
+        # STRING is Latin-1 by the book, but many clients (xdotool too) store UTF-8 there;
+        # Latin-1 text is almost never valid UTF-8, so trying UTF-8 first reads both right.
+        return _text(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _text(data.decode("latin-1"))
+
+
 class X11Platform:
     """The X11 window system for the capture engine."""
 
@@ -71,6 +98,7 @@ class X11Platform:
                 "no X display: DISPLAY is not set. Run Jarvis inside your desktop session "
                 "(an X11 session, or XWayland with DISPLAY set)."
             )
+        self._display_name = name
         try:
             self._display: Any = display.Display(name)
         except (DisplayError, OSError) as exc:
@@ -136,25 +164,7 @@ class X11Platform:
         return ids[0] if ids and ids[0] else None
 
     def _title(self, window: Any) -> str | None:
-        prop = window.get_full_text_property(self._atom("_NET_WM_NAME"), self._atom("UTF8_STRING"))
-        title = _text(prop)
-        if title is not None:
-            return title
-        raw = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
-        if raw is None or raw.format != 8:
-            return None
-        value = raw.value
-        if raw.property_type == self._atom("UTF8_STRING"):
-            return _text(bytes(value).decode("utf-8", errors="replace"))
-        if raw.property_type == self._atom("COMPOUND_TEXT"):
-            return _text(decode_compound_text(bytes(value)))
-        data = bytes(value)
-        try:
-            # STRING is Latin-1 by the book, but many clients (xdotool too) store UTF-8 there;
-            # Latin-1 text is almost never valid UTF-8, so trying UTF-8 first reads both right.
-            return _text(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            return _text(data.decode("latin-1"))
+        return read_title(window, self._atom)
 
     def _describe(self, wid: int, stacking: int, active_id: int | None) -> WindowInfo | None:
         window = self._display.create_resource_object("window", wid)
@@ -309,6 +319,22 @@ class X11Platform:
         if info is not None and int(info.state) == _SCREENSAVER_ON:
             return True
         return self._lock_probe.locked(time.monotonic())
+
+    def watch_active_window(
+        self,
+        on_change: Callable[[ActiveWindow], None],
+        *,
+        on_error: Callable[[PlatformError], None],
+    ) -> WindowWatch | None:
+        """Report focus and title changes as X sends them (see x11_watch); never None on X11.
+
+        The watch has its own connection and thread: it outlives this instance's close().
+        """
+        from jarvis_agent.platform.x11_watch import X11ActiveWindowWatch
+
+        watch = X11ActiveWindowWatch(self._display_name, on_change, on_error=on_error)
+        watch.start()
+        return watch
 
     def close(self) -> None:
         with contextlib.suppress(*_X_FAILURES):
