@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Final, get_args
 
 from jarvis_agent.audit import AuditLog
-from jarvis_agent.change import ChangeDetector, Sample
+from jarvis_agent.change import ChangeDetector, Sample, sample_pixels
 from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail
 from jarvis_agent.grab import Frame, Grabber
 from jarvis_agent.ids import new_capture_id
@@ -99,7 +99,8 @@ class TickResult:
 
     `captured`: metadata of each frame handed to the sink. `skipped`: (monitor or None for the whole
     frame, reason). `dropped`: the exposure changed between policy and grab, nothing was kept.
-    `timings`: seconds per stage (see STAGES).
+    `timings`: wall-clock seconds per stage (see STAGES); `cpu_timings`: this thread's CPU
+    seconds per stage, so compute can be told apart from waits (fsync, the X server).
     """
 
     captured: tuple[CaptureMetadata, ...] = ()
@@ -108,6 +109,7 @@ class TickResult:
     dropped: bool = False
     reasons: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    cpu_timings: dict[str, float] = field(default_factory=dict)
 
 
 def _now_utc() -> datetime:
@@ -117,12 +119,15 @@ def _now_utc() -> datetime:
 class _Stopwatch:
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self.cpu_timings: dict[str, float] = {}
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
 
     def lap(self, stage: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._last)
-        self._last = now
+        self.cpu_timings[stage] = self.cpu_timings.get(stage, 0.0) + (cpu - self._last_cpu)
+        self._last, self._last_cpu = now, cpu
 
 
 class CapturePipeline:
@@ -247,7 +252,10 @@ class CapturePipeline:
             for index, why_quiet in skipped:
                 self._record("skipped", (why_quiet,), now, trigger, None, options, monitor=index)
             return TickResult(
-                skipped=tuple(skipped), reasons=decision.reasons, timings=watch.timings
+                skipped=tuple(skipped),
+                reasons=decision.reasons,
+                timings=watch.timings,
+                cpu_timings=watch.cpu_timings,
             )
 
         frames = [self._grabber.grab(monitor) for monitor in to_grab]
@@ -258,6 +266,7 @@ class CapturePipeline:
         # The change check comes before the re-read: a frame skipped as unchanged is never encoded,
         # so it needs no second look at the windows, and an idle desktop costs one read per tick.
         wanted: list[tuple[Frame, str, Sample]] = []
+        samples: list[Sample] = []
         for frame in frames:
             verdict, sample = self._changes.check(
                 frame.monitor.index,
@@ -267,6 +276,7 @@ class CapturePipeline:
                 max_gap_seconds=options.max_gap_seconds,
                 force=force,
             )
+            samples.append(sample)
             if verdict.capture:
                 wanted.append((frame, verdict.reason, sample))
             else:
@@ -281,14 +291,23 @@ class CapturePipeline:
             if unsafe is not None:
                 for frame in frames:
                     frame.wipe()
+                for sample in samples:
+                    sample.fill(0)  # a sample is a (thumbnail-sized) copy of the frame's pixels
                 self._record("dropped", (unsafe,), now, trigger, decision, options)
-                return TickResult(dropped=True, reasons=(unsafe,), timings=watch.timings)
+                return TickResult(
+                    dropped=True,
+                    reasons=(unsafe,),
+                    timings=watch.timings,
+                    cpu_timings=watch.cpu_timings,
+                )
 
         captured: list[CaptureMetadata] = []
         owner = self._title_monitor(decision, selected)
         for frame, why_changed, sample in wanted:
             index = frame.monitor.index
-            metadata, image, thumbnail = self._encode(frame, decision, options, now, index == owner)
+            metadata, image, thumbnail = self._encode(
+                frame, sample, decision, options, now, index == owner
+            )
             watch.lap("encode")
             self._sink(metadata, image, thumbnail)
             self._changes.accept(index, sample, now)
@@ -317,6 +336,7 @@ class CapturePipeline:
             redacted_regions=regions,
             reasons=decision.reasons,
             timings=watch.timings,
+            cpu_timings=watch.cpu_timings,
         )
 
     def _needs_grab(
@@ -356,6 +376,7 @@ class CapturePipeline:
     def _encode(
         self,
         frame: Frame,
+        sample: Sample,
         decision: FrameDecision,
         options: PipelineOptions,
         now: datetime,
@@ -367,7 +388,9 @@ class CapturePipeline:
             quality=options.quality,
             max_dimension=options.max_dimension,
         )
-        thumbnail = make_thumbnail(frame.pixels) if options.thumbnails else None
+        # The change check's sample is the redacted frame already cut down 3x each way: the
+        # thumbnail starts from it instead of reading the whole frame a second time.
+        thumbnail = make_thumbnail(sample_pixels(sample)) if options.thumbnails else None
         app_name = decision.app_name if owns_title and not options.omit_app_names else None
         title = decision.window_title if owns_title and not options.omit_titles else None
         metadata = CaptureMetadata(
@@ -409,7 +432,12 @@ class CapturePipeline:
         options = self.options
         self._record("skipped", (why,), now, trigger, None, options)
         reasons = decision.reasons if decision is not None else (why,)
-        return TickResult(skipped=((None, why),), reasons=reasons, timings=watch.timings)
+        return TickResult(
+            skipped=((None, why),),
+            reasons=reasons,
+            timings=watch.timings,
+            cpu_timings=watch.cpu_timings,
+        )
 
     def _record(
         self,

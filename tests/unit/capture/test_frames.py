@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jarvis_agent.change import ChangeDetector
+from jarvis_agent.change import ChangeDetector, sample_pixels
 from jarvis_agent.encode import encode_frame, make_thumbnail
 from jarvis_agent.ids import new_capture_id
 from jarvis_agent.pipeline import PipelineOptions
@@ -119,6 +119,27 @@ def test_thumbnail_is_a_small_jpeg() -> None:
     """The tray's thumbnail is a JPEG at most 320 px on its longest side."""
     thumb = decode(make_thumbnail(white_frame(1920, 1080)))
     assert max(thumb.size) <= 320
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160), (1366, 768)])
+def test_thumbnail_from_the_change_sample_shows_the_redacted_picture(
+    width: int, height: int
+) -> None:
+    """The thumbnail made from the change check's sample is 320 px wide, in the frame's aspect,
+    with the frame's colours where they are and its redacted area black."""
+    frame = white_frame(width, height)
+    frame[: height // 2, : width // 2, :3] = (0, 0, 255)  # BGRA: red top-left quarter
+    redact(frame, [Rect(width // 2, height // 2, width // 2, height // 2)])
+    _, sample = ChangeDetector().check(0, frame, NOW, threshold=0.001, max_gap_seconds=60)
+    thumb = decode(make_thumbnail(sample_pixels(sample)))
+    assert thumb.width == 320
+    assert abs(thumb.height - round(320 * height / width)) <= 1
+    w, h = thumb.size
+    red = thumb.getpixel((w // 4, h // 4))
+    assert red[0] > 230
+    assert max(red[1], red[2]) < 30
+    assert max(thumb.getpixel((w * 3 // 4, h * 3 // 4))) < 20  # redacted: black
+    assert min(thumb.getpixel((w * 3 // 4, h // 4))) > 230  # untouched: white
 
 
 def test_capture_ids_are_uuid7_and_increase() -> None:
