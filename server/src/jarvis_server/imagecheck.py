@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import io
 from pathlib import Path
 from typing import Final
 
@@ -22,8 +23,14 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def check_image(path: Path, head: bytes, declared: str) -> str | None:
-    """None when the file is a decodable image of the declared type, else what is wrong."""
+def check_image(source: bytes | Path, declared: str) -> str | None:
+    """None when the bytes (or the file) are a decodable image of the declared type, else what
+    is wrong. Uploads small enough to stay in memory are checked there, never read back."""
+    if isinstance(source, bytes):
+        head = source[:16]
+    else:
+        with source.open("rb") as f:
+            head = f.read(16)
     found = sniff(head)
     if found is None:
         return f"the file is not a JPEG, PNG or WebP image (declared {declared})"
@@ -32,7 +39,8 @@ def check_image(path: Path, head: bytes, declared: str) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=[_PIL_FORMATS[declared]]) as image:
+            opened = io.BytesIO(source) if isinstance(source, bytes) else source
+            with Image.open(opened, formats=[_PIL_FORMATS[declared]]) as image:
                 if declared == "image/jpeg":
                     # DCT scaling decodes every block at 1/8 size: truncation and corrupt
                     # entropy data still fail, at a fraction of the cost of a full decode.

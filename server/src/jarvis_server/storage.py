@@ -13,7 +13,7 @@ import errno
 import hashlib
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
@@ -31,80 +31,115 @@ class StorageError(Exception):
     """The storage directory cannot be used."""
 
 
-class PendingFile:
-    """An upload being written to a temporary file, hashed and counted as it arrives.
+class RejectedFile(Exception):
+    """The upload's bytes failed the caller's check; nothing was stored."""
 
-    Bytes are buffered (up to _FLUSH_BYTES) and written in a worker thread, so a typical capture
-    costs two thread hops: create the file, then write + fsync + close it.
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+Verify = Callable[[bytes | Path], str | None]
+
+
+class PendingFile:
+    """An upload being received, hashed and counted as it arrives.
+
+    Bytes are buffered in memory up to _FLUSH_BYTES; only a larger upload goes to its temporary
+    file while it streams (one worker-thread hop per megabyte). A typical capture never touches
+    the disk before `FilesystemStorage.place`, which checks, writes, syncs and links it in ONE
+    worker-thread hop: each hop costs about as much CPU as hashing the whole image.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.size = 0
-        self.head = b""
         self._sha = hashlib.sha256()
         self._buffer = bytearray()
         self._file: BinaryIO | None = None
+        self._created = False  # the temporary file exists
         self.placed = False  # moved into storage: nothing temporary is left to discard
 
     @property
     def sha256(self) -> str:
         return self._sha.hexdigest()
 
-    async def open(self) -> None:
-        # Created at once (not at the first flush) so an unfinished upload is visible on disk
-        # and start-up reconciliation finds it.
-        self._file = await anyio.to_thread.run_sync(self._open_sync)
-
-    def _open_sync(self) -> BinaryIO:
-        return self.path.open("xb")
+    def _create(self) -> BinaryIO:
+        try:
+            file = self.path.open("xb")
+        except FileNotFoundError:  # the temp area was removed under a running server
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            file = self.path.open("xb")
+        self._created = True
+        return file
 
     async def write(self, data: bytes) -> None:
-        if len(self.head) < 16:
-            self.head += data[: 16 - len(self.head)]
         self.size += len(data)
         self._sha.update(data)
         self._buffer += data
         if len(self._buffer) >= _FLUSH_BYTES:
             chunk = bytes(self._buffer)
             self._buffer.clear()
-            await anyio.to_thread.run_sync(self._write_sync, chunk, False)
+            await anyio.to_thread.run_sync(self._spill_sync, chunk)
 
-    def _write_sync(self, chunk: bytes, last: bool) -> None:
-        assert self._file is not None
+    def _spill_sync(self, chunk: bytes) -> None:
+        if self._file is None:
+            self._file = self._create()
         self._file.write(chunk)
-        if last:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
 
-    async def finish(self) -> None:
-        """Write what is buffered, fsync and close: the bytes are on disk when this returns."""
-        chunk = bytes(self._buffer)
+    def _complete_sync(self) -> bytes | None:
+        """Write out what is buffered; the whole content when it never left memory."""
+        if self._file is None:
+            whole = bytes(self._buffer)
+            self._buffer.clear()
+            return whole
+        self._file.write(self._buffer)
         self._buffer.clear()
-        await anyio.to_thread.run_sync(self._write_sync, chunk, True)
+        self._file.flush()
+        return None
+
+    def _sync_to_disk(self, whole: bytes | None) -> None:
+        if whole is not None:
+            self._file = self._create()
+            self._file.write(whole)
+            self._file.flush()
+        assert self._file is not None
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
 
     async def discard(self) -> None:
-        if not self.placed:
+        self._buffer.clear()
+        if not self.placed and self._created:
             await anyio.to_thread.run_sync(self._discard_sync)
 
     def _discard_sync(self) -> None:
+        self._buffer.clear()
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
             self._file = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if self._created:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self._created = False
 
 
 class Storage(Protocol):
     """What the API needs from a place to keep image files."""
 
-    async def begin(self) -> PendingFile: ...
+    def begin(self) -> PendingFile: ...
 
-    async def place(self, pending: PendingFile, capture_id: str, ext: str, when: datetime) -> str:
-        """Move a finished upload into its final place; returns the storage key."""
+    async def place(
+        self,
+        pending: PendingFile,
+        capture_id: str,
+        ext: str,
+        when: datetime,
+        verify: Verify | None = None,
+    ) -> str:
+        """Check a received upload (RejectedFile) and make it durable in its final place;
+        returns the storage key."""
         ...
 
     def read(self, key: str) -> AsyncIterator[bytes]: ...
@@ -169,22 +204,35 @@ class FilesystemStorage:
             os.fsync(f.fileno())
         probe.unlink()
 
-    async def begin(self) -> PendingFile:
-        pending = PendingFile(self.temp / f"{secrets.token_hex(16)}.part")
-        try:
-            await pending.open()
-        except FileNotFoundError:
-            await anyio.to_thread.run_sync(self._prepare)
-            await pending.open()
-        return pending
+    def begin(self) -> PendingFile:
+        return PendingFile(self.temp / f"{secrets.token_hex(16)}.part")
 
-    async def place(self, pending: PendingFile, capture_id: str, ext: str, when: datetime) -> str:
+    async def place(
+        self,
+        pending: PendingFile,
+        capture_id: str,
+        ext: str,
+        when: datetime,
+        verify: Verify | None = None,
+    ) -> str:
         day = when.astimezone(UTC).strftime("%Y/%m/%d")
-        key = await anyio.to_thread.run_sync(self._place_sync, pending.path, day, capture_id, ext)
-        pending.placed = True
+        key: str = await anyio.to_thread.run_sync(
+            self._place_sync, pending, day, capture_id, ext, verify
+        )
         return key
 
-    def _place_sync(self, tmp: Path, day: str, capture_id: str, ext: str) -> str:
+    def _place_sync(
+        self, pending: PendingFile, day: str, capture_id: str, ext: str, verify: Verify | None
+    ) -> str:
+        # Checked before anything is synced: a refused upload costs no fsync.
+        whole = pending._complete_sync()
+        if verify is not None:
+            problem = verify(whole if whole is not None else pending.path)
+            if problem is not None:
+                pending._discard_sync()
+                raise RejectedFile(problem)
+        pending._sync_to_disk(whole)
+        tmp = pending.path
         folder = self.root / day
         _makedirs_durable(folder, self.root)
         key = f"{day}/{capture_id}.{ext}"
@@ -207,6 +255,7 @@ class FilesystemStorage:
         _fsync_dir(folder)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        pending.placed = True
         return key
 
     def path(self, key: str) -> Path:

@@ -45,8 +45,8 @@ def _wait_for(condition: Callable[[], bool], server: LiveServer) -> None:
 
 
 def test_sigkill_mid_upload_leaves_no_orphan_after_restart(server: LiveServer) -> None:
-    """SIGKILL while an upload streams in: after restart there is no temporary file and no row
-    for it, a file left without a row and a row left without a file are both gone, intact
+    """SIGKILL while a large upload streams in (past what the server buffers in memory, so it
+    is spilling to a temporary file): after restart there is no temporary file and no row for it, a file left without a row and a row left without a file are both gone, intact
     captures are untouched, and the interrupted capture can simply be sent again."""
     token = server.create_token("laptop")
     intact, lost_file = make_capture(), make_capture()
@@ -54,7 +54,8 @@ def test_sigkill_mid_upload_leaves_no_orphan_after_restart(server: LiveServer) -
         assert upload(client, intact).status_code == 201
         assert upload(client, lost_file).status_code == 201
 
-    interrupted = make_capture(make_image(size=(640, 480)))
+    # A third of it (what is sent before the stall) exceeds the 1 MiB in-memory buffer.
+    interrupted = make_capture(make_image(size=(3200, 2400)))
     sock = _start_slow_upload(server, token, interrupted.data, interrupted.meta)
     try:
         _wait_for(lambda: bool(server.temp_files()), server)

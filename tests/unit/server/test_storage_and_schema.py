@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from jarvis_server.migrate import SCHEMA_REVISION, head_revision
-from jarvis_server.storage import FilesystemStorage
+from jarvis_server.storage import FilesystemStorage, RejectedFile
 from jarvis_server.tokens import hash_token, new_token
 
 WHEN = datetime(2026, 5, 17, 23, 30, tzinfo=UTC)
@@ -22,9 +22,8 @@ def anyio_backend() -> str:
 
 
 async def _put(storage: FilesystemStorage, data: bytes, capture_id: str) -> str:
-    pending = await storage.begin()
+    pending = storage.begin()
     await pending.write(data)
-    await pending.finish()
     return await storage.place(pending, capture_id, "jpg", WHEN)
 
 
@@ -46,14 +45,43 @@ async def test_files_are_date_partitioned_and_never_replaced(tmp_path: Path) -> 
 
 @pytest.mark.anyio
 async def test_unfinished_uploads_are_purged(tmp_path: Path) -> None:
-    """Temporary files of uploads that never finished are removed by purge_temp and are never
-    listed as stored files."""
+    """An upload too large to buffer streams to a temporary file; if it never finishes, that
+    file is removed by purge_temp and is never listed as stored. A small unfinished upload
+    never reached the disk at all."""
     storage = FilesystemStorage(tmp_path / "storage")
-    pending = await storage.begin()
-    await pending.write(b"partial")
+    await storage.probe()
+    small = storage.begin()
+    await small.write(b"partial")
+    large = storage.begin()
+    await large.write(b"x" * (3 * 1024 * 1024))
+    assert [p.name for p in storage.temp.iterdir()] == [large.path.name]
     assert await storage.keys() == set()
     assert await storage.purge_temp() == 1
     assert list(storage.temp.iterdir()) == []
+
+
+@pytest.mark.anyio
+async def test_refused_upload_leaves_nothing(tmp_path: Path) -> None:
+    """When the check refuses the bytes, place raises RejectedFile with the reason and neither
+    a stored file nor a temporary one remains, whether the upload was buffered or on disk."""
+    storage = FilesystemStorage(tmp_path / "storage")
+    await storage.probe()
+    for size in (10, 3 * 1024 * 1024):
+        pending = storage.begin()
+        await pending.write(b"y" * size)
+        seen: list[bytes | Path] = []
+
+        def refuse(source: bytes | Path, seen: list[bytes | Path] = seen) -> str:
+            seen.append(source)
+            return "not an image"
+
+        with pytest.raises(RejectedFile, match="not an image"):
+            await storage.place(pending, "abc", "jpg", WHEN, verify=refuse)
+        await pending.discard()
+        # Small uploads are checked in memory, large ones from their temporary file.
+        assert isinstance(seen[0], bytes if size == 10 else Path)
+        assert await storage.keys() == set()
+        assert list(storage.temp.iterdir()) == []
 
 
 def test_storage_keys_cannot_escape_the_directory(tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ async def receive_upload(request: Request, storage: Storage, max_bytes: int) -> 
                     if name == b"file":
                         if upload.file is not None:
                             raise _bad_request("Send exactly one `file` part.")
-                        upload.file = await storage.begin()
+                        upload.file = storage.begin()
                         current = "file"
                     elif name == b"metadata":
                         if upload.metadata is not None:
@@ -168,10 +168,8 @@ async def receive_upload(request: Request, storage: Storage, max_bytes: int) -> 
             parser.finalize()
         except MultipartParseError as exc:
             raise _bad_request(f"The multipart body is malformed ({exc}).") from exc
-        if upload.file is not None:
-            if not upload.file_complete:
-                raise _bad_request("The body ended before the `file` part was complete.")
-            await upload.file.finish()
+        if upload.file is not None and not upload.file_complete:
+            raise _bad_request("The body ended before the `file` part was complete.")
     except ProblemError:
         await upload.discard()
         await _drain(request)

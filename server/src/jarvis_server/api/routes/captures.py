@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
-import anyio.to_thread
 import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -23,6 +23,7 @@ from jarvis_server.imagecheck import check_image
 from jarvis_server.models import Capture, Device
 from jarvis_server.problems import ProblemError
 from jarvis_server.ratelimit import RateLimiter
+from jarvis_server.storage import RejectedFile
 from jarvis_server.records import to_record, utc
 from jarvis_sync.contract import (
     CAPTURES_PATH,
@@ -155,22 +156,23 @@ async def _store(
             "metadata is wrong. Retry with the same file.",
         )
 
-    problem = await anyio.to_thread.run_sync(
-        check_image, pending.path, pending.head, meta.mime_type
-    )
-    if problem is not None:
+    # The file goes first, the row second: a crash in between leaves a file without a row, which
+    # the next start removes (the agent still holds the capture and sends it again).
+    try:
+        storage_key = await state.storage.place(
+            pending,
+            str(meta.id),
+            EXTENSIONS[meta.mime_type],
+            meta.captured_at,
+            verify=partial(check_image, declared=meta.mime_type),
+        )
+    except RejectedFile as exc:
         raise ProblemError(
             415,
             ProblemType.UNSUPPORTED_MEDIA,
             "Not the declared image",
-            f"Refused: {problem}. Send a JPEG, PNG or WebP image matching mime_type.",
-        )
-
-    # The file goes first, the row second: a crash in between leaves a file without a row, which
-    # the next start removes (the agent still holds the capture and sends it again).
-    storage_key = await state.storage.place(
-        pending, str(meta.id), EXTENSIONS[meta.mime_type], meta.captured_at
-    )
+            f"Refused: {exc.problem}. Send a JPEG, PNG or WebP image matching mime_type.",
+        ) from None
     capture = Capture(
         id=str(meta.id),
         device_id=caller.device_id,
