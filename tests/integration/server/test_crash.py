@@ -46,7 +46,8 @@ def _wait_for(condition: Callable[[], bool], server: LiveServer) -> None:
 
 def test_sigkill_mid_upload_leaves_no_orphan_after_restart(server: LiveServer) -> None:
     """SIGKILL while a large upload streams in (past what the server buffers in memory, so it
-    is spilling to a temporary file): after restart there is no temporary file and no row for it, a file left without a row and a row left without a file are both gone, intact
+    is spilling to a temporary file): after restart there is no temporary file and no row for
+    it, a file left without a row and a row left without a file are both gone, intact
     captures are untouched, and the interrupted capture can simply be sent again."""
     token = server.create_token("laptop")
     intact, lost_file = make_capture(), make_capture()

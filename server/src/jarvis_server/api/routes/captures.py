@@ -23,8 +23,8 @@ from jarvis_server.imagecheck import check_image
 from jarvis_server.models import Capture, Device
 from jarvis_server.problems import ProblemError
 from jarvis_server.ratelimit import RateLimiter
-from jarvis_server.storage import RejectedFile
 from jarvis_server.records import to_record, utc
+from jarvis_server.storage import RejectedFile
 from jarvis_sync.contract import (
     CAPTURES_PATH,
     EXTENSIONS,
