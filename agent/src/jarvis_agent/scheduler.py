@@ -5,12 +5,18 @@ executor), so the capture pipeline and its platform connection are only ever use
 thread, and a capture never overlaps another. The interval job coalesces missed runs and has a
 misfire grace: after the machine sleeps for an hour, it captures once, not 240 times.
 
-The window watcher polls the active window once a second (a couple of cheap X round trips) and asks
-for a capture when the focused window or its title changes, at most once per minimum gap.
+Active-window changes arrive two ways, both ending on that worker. Where the platform reports them
+as events (X11: PropertyNotify on the root's _NET_ACTIVE_WINDOW and on the focused window's title,
+read by a thread with its own X connection, see platform/x11_watch.py), the event thread only
+tells a WindowChangeGate and asks for a "window-change" job via `run_later`; it never captures.
+Elsewhere (macOS, Windows) a WindowWatcher polls the active window once a second through `poll`.
+Either way the gate allows one window-change capture per minimum gap: a change during the gap is
+captured once when the gap has passed, and any capture (scheduled or asked for) restarts the gap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,64 +24,138 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-__all__ = ["CaptureScheduler", "WindowWatcher"]
+__all__ = ["CaptureScheduler", "WindowChangeGate", "WindowWatcher"]
 
 log = logging.getLogger("jarvis.scheduler")
 
 TICK_JOB = "capture-interval"
-WATCH_JOB = "window-watch"
+POLL_JOB = "window-poll"
 WAKE_JOB = "wake"
 
 
-class WindowWatcher:
-    """Says when the active window changed, allowing one trigger per `min_gap` seconds.
+class WindowChangeGate:
+    """Decides when an active-window change may be captured: at most once per `min_gap` seconds.
 
-    `probe` returns something identifying the active window (id and title); a change seen during
-    the gap is remembered and fires once the gap has passed, so the last window is not missed.
+    Pure bookkeeping, safe to call from several threads (the X watch thread observes, the
+    scheduler's worker takes). A change seen during the gap stays pending and is captured once
+    when the gap has passed, so the window the user ended up in is not missed; any number of
+    changes within one gap give that one capture. The first window observed is only learnt.
+
+    `settle` delays a change's capture by that many seconds after the first change still pending:
+    a focus switch is often two changes in a row (the window manager clears the focus, then gives
+    it to the new window) and the new window repaints; both are over before the capture. Later
+    changes do not push the capture further back, so a window retitling non-stop still gets one.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_gap: float,
+        settle: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._min_gap = min_gap
+        self.settle = settle
+        self._clock = clock
+        self._last: object = None
+        self._primed = False
+        self._pending = False
+        self._pending_since = float("-inf")
+        self._changed_at = float("-inf")
+        self._last_fired = float("-inf")
+
+    @property
+    def min_gap(self) -> float:
+        return self._min_gap
+
+    @min_gap.setter
+    def min_gap(self, seconds: float) -> None:
+        with self._lock:
+            self._min_gap = seconds
+
+    def observe(self, window: object) -> float | None:
+        """Note the active window: seconds until its capture may run (0: now); None: no change."""
+        with self._lock:
+            if not self._primed:
+                self._last, self._primed = window, True
+                return None
+            if window == self._last:
+                return None
+            self._last = window
+            self._changed_at = self._clock()
+            if not self._pending:
+                self._pending, self._pending_since = True, self._changed_at
+            return self._wait()
+
+    def take(self) -> float | None:
+        """None when nothing is pending; 0 when a capture should run now (it counts as done);
+        otherwise the seconds still to wait."""
+        with self._lock:
+            if not self._pending:
+                return None
+            wait = self._wait()
+            if wait == 0:
+                self._pending = False
+                self._last_fired = self._clock()
+            return wait
+
+    def note_capture(self, started: float | None = None) -> None:
+        """A capture just happened: it restarts the gap, and shows any change seen before it
+        `started` (by this gate's clock; None: before now), which is then no longer pending."""
+        with self._lock:
+            self._last_fired = self._clock()
+            if started is None or self._changed_at <= started:
+                self._pending = False
+
+    def _wait(self) -> float:
+        due = max(self._last_fired + self._min_gap, self._pending_since + self.settle)
+        return max(0.0, due - self._clock())
+
+
+class WindowWatcher:
+    """Polling driver of a WindowChangeGate, for platforms without active-window events.
+
+    `probe` returns something identifying the active window (id and title); call `changed()`
+    once a second.
     """
 
     def __init__(
         self,
         probe: Callable[[], object],
         *,
-        min_gap: float,
+        min_gap: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        gate: WindowChangeGate | None = None,
     ) -> None:
         self._probe = probe
-        self.min_gap = min_gap
-        self._clock = clock
-        self._last: object = None
-        self._primed = False
-        self._pending = False
-        self._last_fired = float("-inf")
+        self.gate = gate if gate is not None else WindowChangeGate(min_gap=min_gap, clock=clock)
+
+    @property
+    def min_gap(self) -> float:
+        return self.gate.min_gap
+
+    @min_gap.setter
+    def min_gap(self, seconds: float) -> None:
+        self.gate.min_gap = seconds
 
     def changed(self) -> bool:
         """Poll once; True when a capture should happen for a window change."""
-        current = self._probe()
-        if not self._primed:
-            self._last, self._primed = current, True
-            return False
-        if current != self._last:
-            self._last = current
-            self._pending = True
-        if self._pending and self._clock() - self._last_fired >= self.min_gap:
-            self._pending = False
-            self._last_fired = self._clock()
-            return True
-        return False
+        self.gate.observe(self._probe())
+        return self.gate.take() == 0
 
     def note_capture(self) -> None:
         """A capture just happened for another reason: it counts towards the gap."""
-        self._last_fired = self._clock()
-        self._pending = False
+        self.gate.note_capture()
 
 
 class CaptureScheduler:
-    """Runs `tick(reason)` on the schedule; `poll()` (if given) every `poll_seconds`."""
+    """Runs `tick(reason)` on the schedule, and other jobs on the same worker when asked."""
 
     def __init__(
         self,
@@ -84,12 +164,8 @@ class CaptureScheduler:
         interval_seconds: float,
         jitter_seconds: float = 0.0,
         misfire_grace_seconds: float = 30.0,
-        poll: Callable[[], None] | None = None,
-        poll_seconds: float = 1.0,
     ) -> None:
         self._tick = tick
-        self._poll = poll
-        self._poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -118,15 +194,6 @@ class CaptureScheduler:
             misfire_grace_time=int(self._grace),
             replace_existing=True,
         )
-        if self._poll is not None:
-            self._scheduler.add_job(
-                self._guarded,
-                IntervalTrigger(seconds=self._poll_seconds),
-                args=(self._run_poll,),
-                id=WATCH_JOB,
-                misfire_grace_time=max(1, int(self._poll_seconds)),
-                replace_existing=True,
-            )
         self._scheduler.start()
 
     def shutdown(self, *, wait: bool = True, timeout: float = 30.0) -> None:
@@ -185,6 +252,41 @@ class CaptureScheduler:
             misfire_grace_time=None,  # a requested capture is never dropped as late
         )
 
+    def run_later(self, job_id: str, seconds: float, func: Callable[..., object]) -> None:
+        """Run `func()` on the worker in `seconds` (0: when free); replaces a pending `job_id`."""
+        when = datetime.now().astimezone() + timedelta(seconds=max(0.0, seconds))
+        self._scheduler.add_job(
+            self._guarded,
+            DateTrigger(run_date=when),
+            args=(self._run_job, func),
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,  # late (after a long capture or a sleep) is still wanted
+        )
+
+    def poll(self, func: Callable[[], object], *, seconds: float = 1.0) -> None:
+        """Run `func()` on the worker every `seconds` until `stop_poll()` (one poll at a time)."""
+        self._scheduler.add_job(
+            self._guarded,
+            IntervalTrigger(seconds=seconds),
+            args=(self._run_job, func),
+            id=POLL_JOB,
+            misfire_grace_time=max(1, int(seconds)),
+            replace_existing=True,
+        )
+
+    def stop_poll(self) -> None:
+        self.cancel(POLL_JOB)
+
+    def cancel(self, job_id: str) -> None:
+        """Drop a pending job (run_later's or the poll); nothing happens if there is none."""
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job(job_id)
+
+    @property
+    def polling(self) -> bool:
+        return self._scheduler.get_job(POLL_JOB) is not None
+
     def wake_at(self, when: datetime, callback: Callable[[], None]) -> None:
         """Call `callback` at `when` (one pending wake-up; a new one replaces it)."""
         self._scheduler.add_job(
@@ -216,9 +318,9 @@ class CaptureScheduler:
         except Exception:  # the scheduler would only print it; keep the agent alive
             log.exception("capture tick (%s) failed", reason)
 
-    def _run_poll(self) -> None:
+    @staticmethod
+    def _run_job(func: Callable[[], object]) -> None:
         try:
-            if self._poll is not None:
-                self._poll()
-        except Exception:
-            log.exception("active-window poll failed")
+            func()
+        except Exception:  # the scheduler would only print it; keep the agent alive
+            log.exception("scheduled job %s failed", getattr(func, "__name__", func))

@@ -1,9 +1,13 @@
 """The agent service: scheduler, gates, capture pipeline, outbox, sync worker and control socket.
 
-The tray app runs it in-process and `jarvis run --headless` runs it without Qt. All captures, the
-window watcher and the platform connection live on the scheduler's single worker thread; the
-control socket and the sync worker have their own threads and only touch the status board, the
-outbox and the pause (under a lock).
+The tray app runs it in-process and `jarvis run --headless` runs it without Qt. All captures and
+the platform connection live on the scheduler's single worker thread; the control socket and the
+sync worker have their own threads and only touch the status board, the outbox and the pause
+(under a lock). The window-change trigger listens to the platform's active-window events where it
+has them (X11: a watch thread with its own X connection, which only notes the change and asks the
+scheduler for a "window-change" job) and otherwise polls on the worker once a second. A lost
+connection of that watch fails like any platform error (state "error"), and the watch is re-opened
+with a growing delay until the window system is back.
 
 A pause survives restarts (it is written to `pause.json` in the data directory): an agent that
 restarts at login while the user had paused it for an hour stays paused.
@@ -20,6 +24,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,14 +46,17 @@ from jarvis_agent.logs import configure_logging
 from jarvis_agent.paths import AgentPaths
 from jarvis_agent.pipeline import CapturePipeline, PipelineOptions, TickResult
 from jarvis_agent.platform import (
+    ActiveWindow,
+    ActiveWindowEvents,
     Platform,
     PlatformError,
     UnsupportedSessionError,
+    WindowWatch,
     check_session,
     get_platform,
 )
 from jarvis_agent.policy import evaluate_gates
-from jarvis_agent.scheduler import CaptureScheduler, WindowWatcher
+from jarvis_agent.scheduler import CaptureScheduler, WindowChangeGate, WindowWatcher
 from jarvis_agent.state import (
     AgentState,
     AgentStatus,
@@ -66,6 +74,13 @@ log = logging.getLogger("jarvis.service")
 Clock = Callable[[], datetime]
 _FOREVER: Literal["indefinitely"] = "indefinitely"
 CAPTURE_NOW = "capture-now"
+WINDOW_CHANGE = "window-change"
+_WINDOW_CHANGE_JOB = "window-change"
+_REWATCH_JOB = "window-rewatch"
+# A window-change capture waits this long after the change: the window manager's focus hand-over
+# (two _NET_ACTIVE_WINDOW changes) and the new window's repaint are over by then.
+_WINDOW_SETTLE = 0.25
+_REWATCH_FIRST, _REWATCH_MAX = 1.0, 60.0  # seconds between attempts to re-open a lost watch
 
 
 class ServiceError(RuntimeError):
@@ -162,7 +177,11 @@ class AgentService:
         self._agent_lock = AgentLock(paths.lock_file)
         self._scheduler: CaptureScheduler | None = None
         self._pipeline: CapturePipeline | None = None
-        self._watcher: WindowWatcher | None = None
+        self._gate: WindowChangeGate | None = None
+        self._watcher: WindowWatcher | None = None  # the poll, where there are no window events
+        self._window_watch: WindowWatch | None = None
+        self._watch_generation = 0
+        self._rewatch_delay = 0.0
         self._audit: AuditLog | None = None
         self._outbox: Any = None
         self._sync: Any = None
@@ -227,7 +246,6 @@ class AgentService:
             interval_seconds=config.capture.interval_seconds,
             jitter_seconds=config.capture.jitter_seconds,
             misfire_grace_seconds=config.capture.misfire_grace_seconds,
-            poll=self._poll_window,
         )
         self._scheduler.start()
         if isinstance(self._paused_until, datetime):
@@ -242,6 +260,7 @@ class AgentService:
         self._started = True
         # The first tick decides the real state (paused, idle, ...) right away.
         self._scheduler.trigger("start")
+        self._scheduler.run_soon(self._sync_window_trigger)
         self._publish_next_tick()
         log.info(
             "agent started (pid %d), capturing every %.0f s",
@@ -258,6 +277,11 @@ class AgentService:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        # After the worker has stopped, so nothing starts a new watch behind this.
+        watch, self._window_watch = self._window_watch, None
+        if watch is not None:
+            watch.stop()
+        self._gate = self._watcher = None
         if self._pipeline is not None:
             with contextlib.suppress(Exception):
                 self._pipeline.close()
@@ -346,13 +370,17 @@ class AgentService:
 
     # -- ticks (scheduler worker thread) --------------------------------------------------------
 
-    def _ensure_pipeline(self) -> CapturePipeline:
+    def _ensure_platform(self) -> Platform:
         if self._platform is None:
             self._platform = get_platform()
+        return self._platform
+
+    def _ensure_pipeline(self) -> CapturePipeline:
+        platform = self._ensure_platform()
         if self._pipeline is None:
             config = self.config
             self._pipeline = CapturePipeline(
-                self._platform,
+                platform,
                 self._sink,
                 rules=config.privacy.rules,
                 options=pipeline_options(config),
@@ -440,12 +468,14 @@ class AgentService:
             return TickOutcome(0, f"not captured: {gate.reason}", state)
 
         assert pipeline is not None
+        started = time.monotonic()  # the gate's clock
         try:
             result = pipeline.capture(force=reason == CAPTURE_NOW, reason=reason)
         finally:
             _release_free_memory()
-        if self._watcher is not None:
-            self._watcher.note_capture()
+        window_gate = self._gate
+        if window_gate is not None:
+            window_gate.note_capture(started)
         return self._record_result(result, now)
 
     def _record_result(self, result: TickResult, now: datetime) -> TickOutcome:
@@ -477,23 +507,101 @@ class AgentService:
         self._board.update(**changes)
         return TickOutcome(captured, message, AgentState.CAPTURING)
 
+    # -- the window-change trigger (worker thread, except where noted) ---------------------------
+
+    def _sync_window_trigger(self) -> None:
+        """Start or stop following the active window to match the config (and re-open it)."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        capture = self.config.capture
+        if not (self._started and capture.window_change_trigger):
+            self._stop_window_trigger()
+            return
+        if self._gate is None:
+            self._gate = WindowChangeGate(
+                min_gap=capture.window_change_min_gap_seconds, settle=_WINDOW_SETTLE
+            )
+        watch = self._window_watch
+        if (watch is not None and watch.alive) or scheduler.polling:
+            return
+        self._watch_generation += 1
+        generation = self._watch_generation
+        try:
+            platform = self._ensure_platform()
+            watch = (
+                platform.watch_active_window(
+                    self._window_seen,
+                    on_error=lambda error: self._window_watch_lost(generation, error),
+                )
+                if isinstance(platform, ActiveWindowEvents)
+                else None
+            )
+        except PlatformError as exc:
+            self._fail(f"the window system: {exc}", reset_platform=True)
+            self._retry_window_watch()
+            return
+        if watch is None:
+            self._gate.settle = 0.0  # a poll a second apart is settle enough
+            scheduler.poll(self._poll_window, seconds=1.0)
+            log.info("window-change trigger on: polling the active window once a second")
+        else:
+            self._window_watch = watch
+            log.info("window-change trigger on: following active-window events")
+
+    def _stop_window_trigger(self) -> None:
+        watch, self._window_watch = self._window_watch, None
+        if watch is not None:
+            watch.stop()
+            log.info("window-change trigger off")
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.stop_poll()
+            scheduler.cancel(_WINDOW_CHANGE_JOB)
+            scheduler.cancel(_REWATCH_JOB)
+        # Turned on again later, the trigger learns the window anew instead of firing for it.
+        self._gate = self._watcher = None
+        self._rewatch_delay = 0.0
+
+    def _window_seen(self, window: ActiveWindow) -> None:
+        """The active window is now `window` (called on the watch thread: only schedules)."""
+        gate, scheduler = self._gate, self._scheduler
+        if gate is None or scheduler is None:
+            return
+        wait = gate.observe(window)
+        if wait is not None:
+            scheduler.run_later(_WINDOW_CHANGE_JOB, wait, self._window_change_due)
+
+    def _window_change_due(self) -> None:
+        gate, scheduler = self._gate, self._scheduler
+        if gate is None or scheduler is None or not self.config.capture.window_change_trigger:
+            return
+        wait = gate.take()
+        if wait is None:
+            return  # a capture in between already showed the change
+        if wait > 0:
+            scheduler.run_later(_WINDOW_CHANGE_JOB, wait, self._window_change_due)
+            return
+        # Paused (or locked, idle...): the tick records a skip and captures nothing.
+        self._tick(WINDOW_CHANGE)
+
     def _poll_window(self) -> None:
-        config = self.config
-        if not config.capture.window_change_trigger or self._current_pause(self._clock()):
+        """Once a second on platforms without active-window events."""
+        gate = self._gate
+        if gate is None:
             return
         if self._watcher is None:
-            self._ensure_pipeline()
-            platform = self._platform
-            assert platform is not None
+            platform = self._ensure_platform()
 
-            def probe() -> object:
+            def probe() -> ActiveWindow:
                 window = platform.active_window()
-                return None if window is None else (window.id, window.title)
+                return (
+                    ActiveWindow(None, None)
+                    if window is None
+                    else ActiveWindow(window.id, window.title)
+                )
 
-            self._watcher = WindowWatcher(
-                probe, min_gap=config.capture.window_change_min_gap_seconds
-            )
-        self._watcher.min_gap = config.capture.window_change_min_gap_seconds
+            self._watcher = WindowWatcher(probe, gate=gate)
         try:
             changed = self._watcher.changed()
         except PlatformError as exc:
@@ -501,7 +609,39 @@ class AgentService:
             self._fail(f"the window system: {exc}", reset_platform=True)
             return
         if changed:
-            self._tick("window-change")
+            self._tick(WINDOW_CHANGE)
+
+    def _window_watch_lost(self, generation: int, error: PlatformError) -> None:
+        """The watch's connection is gone (called on the watch thread, as it ends)."""
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.run_soon(self._window_watch_failed, generation, error)
+
+    def _window_watch_failed(self, generation: int, error: PlatformError) -> None:
+        if generation != self._watch_generation:
+            return  # an older watch, already replaced
+        watch, self._window_watch = self._window_watch, None
+        if watch is not None:
+            watch.stop()
+        self._fail(f"the window system: {error}", reset_platform=True)
+        self._retry_window_watch()
+
+    def _retry_window_watch(self) -> None:
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        delay = self._rewatch_delay
+        self._rewatch_delay = min(_REWATCH_MAX, delay * 2) if delay else _REWATCH_FIRST
+        scheduler.run_later(_REWATCH_JOB, self._rewatch_delay, self._rewatch)
+
+    def _rewatch(self) -> None:
+        self._sync_window_trigger()
+        scheduler = self._scheduler
+        back = self._window_watch is not None or (scheduler is not None and scheduler.polling)
+        if back and self._rewatch_delay:
+            self._rewatch_delay = 0.0
+            log.info("the window system is back: following the active window again")
+            self._tick("reconnected")  # leaves the error state now rather than at the next tick
 
     def _publish_next_tick(self) -> None:
         scheduler = self._scheduler
@@ -635,6 +775,13 @@ class AgentService:
                 jitter_seconds=config.capture.jitter_seconds,
                 misfire_grace_seconds=config.capture.misfire_grace_seconds,
             )
+        gate, scheduler = self._gate, self._scheduler
+        if gate is not None and gate.min_gap != config.capture.window_change_min_gap_seconds:
+            gate.min_gap = config.capture.window_change_min_gap_seconds
+            if scheduler is not None:  # a change waiting out the old gap gets the new one
+                scheduler.run_later(_WINDOW_CHANGE_JOB, 0, self._window_change_due)
+        if scheduler is not None and self._started:
+            scheduler.run_soon(self._sync_window_trigger)  # on or off, on the worker
         if self._pipeline is not None:
             self._pipeline.update(rules=config.privacy.rules, options=pipeline_options(config))
         if self._audit is not None:
