@@ -388,5 +388,5 @@ class PipeClient:
 
     def _late(self, command: Command) -> ControlError:
         return ControlError(
-            f"the agent did not answer `{command}` within {self.timeout:.0f} s; see its log"
+            f"the agent did not answer `{command}` within {self.timeout:g} s; see its log"
         )
