@@ -304,3 +304,37 @@ def test_recovery_quarantines_a_blob_that_fails_its_check(
         assert outbox.stats().quarantined_total == 1
         assert outbox.read(good.id) == good_data
     assert "fails its check" in caplog.text
+
+
+def test_cap_accounting_follows_every_change_including_another_openers(
+    tmp_path: Path, key: bytes
+) -> None:
+    """The queued total the byte cap is enforced against follows puts, evictions, acks and a
+    purge by another opener (the CLI): after the CLI empties a full queue, the agent queues
+    again without evicting anything, and status shows the bytes actually on disk."""
+
+    def put_some(ob: Outbox, count: int) -> None:
+        for _ in range(count):
+            data = png_bytes(128, 128)
+            ob.put(metadata_for(data, width=128, height=128), data)
+
+    def blob_bytes() -> int:
+        return sum(p.stat().st_size for p in (tmp_path / "blobs").iterdir())
+
+    with Outbox.open(tmp_path, key=key, max_bytes=2_000_000) as ob:
+        put_some(ob, 60)
+        full = ob.stats()
+        assert full.evicted_total > 0
+        assert full.queued_bytes == blob_bytes()
+        with Outbox.open(tmp_path, key=key, max_bytes=2_000_000) as cli:
+            assert cli.purge() == full.pending
+        assert ob.stats().queued_bytes == 0
+        put_some(ob, full.pending // 2)
+        assert ob.stats().evicted_total == full.evicted_total
+        assert ob.stats().queued_bytes == blob_bytes()
+        for entry in ob.claim(5):
+            ob.ack(entry.id)
+        assert ob.stats().queued_bytes == blob_bytes()
+        put_some(ob, 5)
+        assert ob.stats().evicted_total == full.evicted_total
+        assert ob.stats().queued_bytes == blob_bytes()
