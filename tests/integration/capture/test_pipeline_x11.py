@@ -102,6 +102,33 @@ def test_focused_private_window_is_blacked_out_and_unnamed(
     assert (region(image, info(platform, private).rect) == 0).all()
 
 
+def test_thumbnail_shows_the_redaction_too(x_windows: Desktop, platform: X11Platform) -> None:
+    """The tray's thumbnail is made of the redacted pixels: the private window is black in it,
+    no reddish pixel of it survives, and the rest of the screen is there."""
+    x_windows.spawn_xterm("Notes", "XTerm", "60x15+900+300")
+    private = x_windows.spawn_xterm(
+        "Bank — Mozilla Firefox Private Browsing", "firefox", "60x15+200+150", background="red"
+    )
+    sink = Sink()
+    options = PipelineOptions(agent_version="test")
+    CapturePipeline(platform, sink, rules=default_rules(), options=options).capture()
+    ((metadata, _, thumbnail),) = sink.items
+    assert thumbnail is not None
+    thumb = np.asarray(Image.open(io.BytesIO(thumbnail)).convert("RGB")).astype(int)
+    scale = thumb.shape[1] / metadata.width
+    assert thumb.shape[1] == 320
+    rect = info(platform, private).rect
+    inside = thumb[
+        int(rect.y * scale) + 2 : int(rect.bottom * scale) - 2,
+        int(rect.x * scale) + 2 : int(rect.right * scale) - 2,
+    ]
+    assert inside.size > 0
+    assert inside.max() < 40  # black, give or take JPEG ringing
+    reddish = (thumb[..., 0] > 120) & (thumb[..., 0] > thumb[..., 1] + 60)
+    assert int(reddish.sum()) == 0
+    assert thumb.max() > 200  # the light parts of the screen are still there
+
+
 def test_background_window_partly_covered_is_black_and_the_cover_intact(
     x_windows: Desktop, platform: X11Platform
 ) -> None:
