@@ -544,6 +544,7 @@ class AgentService:
         if watch is None:
             self._gate.settle = 0.0  # a poll a second apart is settle enough
             scheduler.poll(self._poll_window, seconds=1.0)
+            self._poll_window()  # learn the window now: a change within the first second counts
             log.info("window-change trigger on: polling the active window once a second")
         else:
             self._window_watch = watch

@@ -9,6 +9,7 @@ from the outbox and the audit's window title.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import threading
@@ -20,6 +21,8 @@ import pytest
 
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
+from jarvis_agent.platform import Platform, WindowInfo
+from jarvis_agent.platform.x11 import X11Platform
 from jarvis_agent.service import AgentService
 from jarvis_agent.state import AgentState
 from tests.integration.agent.conftest import BASE_SETTINGS, wait_for
@@ -65,17 +68,23 @@ def start_service(
     del x_windows, secret_service, jarvis_home  # the environment they set up is what counts
     started: list[AgentService] = []
 
-    def start(**settings: str) -> AgentService:
+    def start(platform: Platform | None = None, **settings: str) -> AgentService:
         store = ConfigStore()
         for key, value in {**TRIGGER_SETTINGS, **settings}.items():
             store.set_value(key, value)
         service = AgentService(
-            store, paths=agent_paths(), control=False, sync=False, configure_logs=False
+            store,
+            paths=agent_paths(),
+            platform=platform,
+            control=False,
+            sync=False,
+            configure_logs=False,
         )
         started.append(service)
         service.start()
         wait_for(lambda: service.status().reasons != ("starting",), "the agent's first tick")
-        wait_for(watch_threads, "the active-window watch")
+        if platform is None:
+            wait_for(watch_threads, "the active-window watch")
         return service
 
     try:
@@ -185,6 +194,47 @@ def test_turning_the_trigger_off_and_on_live(
     wait_for(watch_threads, "the watch to start again")
     x_windows.activate(editor)
     wait_for(lambda: window_change_captures() == ["Editor"], "a window-change capture")
+
+
+class WithoutWindowEvents:
+    """The real X11 platform minus its active-window events, as on macOS and Windows."""
+
+    def __init__(self, inner: X11Platform) -> None:
+        self.inner = inner
+
+    def windows(self) -> list[WindowInfo]:
+        return self.inner.windows()
+
+    def active_window(self) -> WindowInfo | None:
+        return self.inner.active_window()
+
+    def idle_seconds(self) -> float | None:
+        return self.inner.idle_seconds()
+
+    def is_locked(self) -> bool:
+        return self.inner.is_locked()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_without_window_events_the_active_window_is_polled(
+    x_windows: Desktop,
+    start_service: Callable[..., AgentService],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """On a platform that cannot report window changes, the agent looks once a second instead
+    (and says so in its log): focusing another window is still captured, no event thread runs."""
+    editor = x_windows.spawn_xterm("Editor", "XTerm", "60x20+100+100")
+    x_windows.spawn_xterm("Browser", "XTerm", "60x20+800+400")
+    platform = WithoutWindowEvents(X11Platform(x_windows.display))
+    caplog.set_level(logging.INFO, logger="jarvis.service")
+    start_service(platform)
+    wait_for(lambda: "polling the active window once a second" in caplog.text, "the poll")
+    x_windows.activate(editor)
+    wait_for(lambda: window_change_captures() == ["Editor"], "a window-change capture")
+    assert watch_threads() == 0
+    platform.close()
 
 
 def test_stopping_the_agent_ends_the_watch(start_service: Callable[..., AgentService]) -> None:

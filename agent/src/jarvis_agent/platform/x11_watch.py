@@ -38,8 +38,8 @@ _STOP_TIMEOUT = 10.0  # seconds; the thread wakes at once, this only bounds a we
 class X11ActiveWindowWatch:
     """Calls `on_change(ActiveWindow)` on its own thread whenever the focus or its title changes.
 
-    The first call reports the window active when the thread starts. If the X connection is lost,
-    `on_error(PlatformError)` is called once and the thread ends.
+    The first call reports the window that was active when the watch was created. If the X
+    connection is lost, `on_error(PlatformError)` is called once and the thread ends.
     """
 
     def __init__(
@@ -73,7 +73,8 @@ class X11ActiveWindowWatch:
         )
         try:
             self._root.change_attributes(event_mask=X.PropertyChangeMask)
-            self._display.flush()
+            # Read before start() returns, so any change after this call is a change reported.
+            self._initial = self._follow_focus()
         except _X_FAILURES as exc:
             self._release()
             raise PlatformError(
@@ -106,7 +107,7 @@ class X11ActiveWindowWatch:
 
     def _run(self) -> None:
         try:
-            self._follow_focus()
+            self._report(self._initial)
             fd = self._display.fileno()
             while not self._stopping.is_set():
                 # Replies to our own reads can bring events along; drain before sleeping.
@@ -138,11 +139,12 @@ class X11ActiveWindowWatch:
         wid = int(event.window.id)
         if wid == int(self._root.id):
             if event.atom == self._atom("_NET_ACTIVE_WINDOW"):
-                self._follow_focus()
+                self._report(self._follow_focus())
         elif wid == self._watched and event.atom in (self._atom("_NET_WM_NAME"), Xatom.WM_NAME):
             self._report(ActiveWindow(wid, self._title(wid)))
 
-    def _follow_focus(self) -> None:
+    def _follow_focus(self) -> ActiveWindow:
+        """Move the title watch to the window that has the focus now; return it with its title."""
         active = self._active_id()
         if active != self._watched:
             if self._watched is not None:
@@ -155,7 +157,7 @@ class X11ActiveWindowWatch:
                     event_mask=X.PropertyChangeMask, onerror=self._ignore
                 )
             self._watched = active
-        self._report(ActiveWindow(active, self._title(active)))
+        return ActiveWindow(active, self._title(active))
 
     def _report(self, state: ActiveWindow) -> None:
         if state == self._current:
