@@ -12,10 +12,12 @@ from fastapi.openapi.utils import get_openapi
 
 from jarvis_server import __version__
 from jarvis_server.api.routes import captures, events, health
+from jarvis_server.auth import AuthCache
 from jarvis_server.core.config import Settings, get_settings
 from jarvis_server.core.db import (
     create_engine,
     create_sessionmaker,
+    create_writer_engine,
     parse_database_url,
 )
 from jarvis_server.core.state import AppState
@@ -39,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(parse_database_url(settings.effective_database_url))
+        url = parse_database_url(settings.effective_database_url)
+        engine = create_engine(url)
+        writer_engine = create_writer_engine(url)
         storage = FilesystemStorage(settings.effective_storage_dir)
         sessions = create_sessionmaker(engine)
         state = AppState(
@@ -49,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             storage=storage,
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             events=broadcaster,
-            writer=CaptureWriter(sessions, engine.dialect.name),
+            writer=CaptureWriter(sessions, engine.dialect.name, writer_engine),
+            auth_cache=AuthCache(),
         )
         broadcaster.bind(asyncio.get_running_loop())
         try:
@@ -60,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             broadcaster.close()
             await engine.dispose()
+            if writer_engine is not None:
+                writer_engine.dispose()
 
     app = FastAPI(
         title="Jarvis ingest server",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -76,6 +77,26 @@ def create_engine(url: URL) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def create_writer_engine(url: URL) -> Engine | None:
+    """SQLite only: the synchronous engine the capture writer uses from its worker thread.
+
+    One connection, used by one thread at a time (the writer's limiter), with the same pragmas
+    as every other connection. None for PostgreSQL, whose async driver needs no thread.
+    """
+    if not is_sqlite(url):
+        return None
+    engine = sa_create_engine(
+        url.set(drivername="sqlite"),
+        pool_pre_ping=True,
+        pool_size=1,
+        max_overflow=0,
+        # Only the writer's worker threads use it, never two at once.
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
+    event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

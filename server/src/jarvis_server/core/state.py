@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from jarvis_server.auth import AuthCache
 from jarvis_server.core.config import Settings
 from jarvis_server.events import Broadcaster
 from jarvis_server.ratelimit import RateLimiter
@@ -24,3 +25,4 @@ class AppState:
     # One writer at a time, batching rows into one commit. On SQLite this also means no second
     # connection ever finds the database locked and sleeps in its busy handler.
     writer: CaptureWriter
+    auth_cache: AuthCache

@@ -16,15 +16,24 @@ from pydantic import AwareDatetime, ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jarvis_server.api.deps import Caller, CallerDep, SessionDep, StateDep
+from jarvis_server.api.deps import (
+    CallerDep,
+    SessionDep,
+    StateDep,
+    UploaderDep,
+    revoked,
+    unknown_token,
+)
 from jarvis_server.api.openapi_docs import UPLOAD_BODY, problems
 from jarvis_server.api.upload import ReceivedUpload, receive_upload
+from jarvis_server.auth import Caller
 from jarvis_server.imagecheck import check_image
 from jarvis_server.models import Capture, Device
 from jarvis_server.problems import ProblemError
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.records import to_record, utc
 from jarvis_server.storage import RejectedFile
+from jarvis_server.writer import Written
 from jarvis_sync.contract import (
     CAPTURES_PATH,
     EXTENSIONS,
@@ -91,7 +100,7 @@ async def _stored(session: AsyncSession, device_id: int, capture_id: UUID) -> Ca
     openapi_extra=UPLOAD_BODY,
 )
 async def upload_capture(
-    request: Request, response: Response, state: StateDep, caller: CallerDep
+    request: Request, response: Response, state: StateDep, caller: UploaderDep
 ) -> CaptureRecord:
     """Store an image and its metadata once; a replay of the same id and bytes answers 200."""
     wait = state.limiter.acquire(caller.device_id)
@@ -191,11 +200,16 @@ async def _store(
         storage_key=storage_key,
     )
     try:
-        inserted = await state.writer.insert(_row(capture))
+        written = await state.writer.insert(_row(capture), caller.token_hash)
     except BaseException:
         await state.storage.delete(storage_key)
         raise
-    if not inserted:
+    if written in (Written.REVOKED, Written.UNKNOWN_TOKEN):
+        # Revoked or replaced since this token was last verified: nothing of it is kept.
+        await state.storage.delete(storage_key)
+        state.auth_cache.forget(caller.token_hash)
+        raise revoked(caller.device) if written is Written.REVOKED else unknown_token()
+    if written is Written.EXISTS:
         # This device already stored this capture id: a replay (same bytes) or a conflict.
         await state.storage.delete(storage_key)
         async with state.sessions() as session:
