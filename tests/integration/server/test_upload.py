@@ -235,6 +235,27 @@ def test_revoked_device_is_403(shared_server: LiveServer, new_device: Callable[[
         assert_problem(upload(client, make_capture()), 401, ProblemType.UNAUTHORIZED)
 
 
+def test_revocation_holds_for_a_device_that_just_uploaded(
+    shared_server: LiveServer, new_device: Callable[[], Device]
+) -> None:
+    """A device that uploaded a moment ago (so the server remembers its token as verified) is
+    refused at once after `token revoke` (403) and after its token is replaced (401): no row,
+    no file and no temporary file is left of either refused capture."""
+    revoked, replaced = new_device(), new_device()
+    for device in (revoked, replaced):
+        with shared_server.client(device.token) as client:
+            assert upload(client, make_capture()).status_code == 201
+    shared_server.revoke(revoked.name)
+    shared_server.create_token(replaced.name)
+    after_revoke, after_replace = make_capture(), make_capture()
+    with shared_server.client(revoked.token) as client:
+        assert_problem(upload(client, after_revoke), 403, ProblemType.REVOKED)
+    with shared_server.client(replaced.token) as client:
+        assert_problem(upload(client, after_replace), 401, ProblemType.UNAUTHORIZED)
+    assert_not_stored(shared_server, after_revoke)
+    assert_not_stored(shared_server, after_replace)
+
+
 def test_too_large_is_413_and_leaves_no_file(server_factory: ServerFactory) -> None:
     """413 when the file part passes JARVIS_MAX_UPLOAD_BYTES, whether or not Content-Length
     announces it; the partial file is removed and the next upload works."""
