@@ -156,6 +156,17 @@ def test_stop_frees_the_channel(channel: Channel, serve: Serve) -> None:
     assert channel.client().request("ping").message == "second agent"
 
 
+def test_stop_hangs_up_on_connected_clients(channel: Channel, serve: Serve) -> None:
+    """stop() returns only after idle connections are closed (on Windows they keep the pipe)."""
+    server = serve(_echo)
+    key = load_or_create_key(channel.key_file)
+    with Client(channel.address, family="AF_UNIX", authkey=key) as idle:
+        server.stop()
+        assert idle.poll(0), "the connection is still open after stop()"
+        with pytest.raises(EOFError):
+            idle.recv_bytes()
+
+
 def test_a_second_agent_finds_the_channel_busy(channel: Channel, serve: Serve) -> None:
     """A second listener on the same address is refused with a clear error; the first carries on."""
     serve(_echo)

@@ -290,10 +290,8 @@ class PipeServer:
 
     def _answer_requests(self, conn: _Channel) -> None:
         while True:
-            idle_until = time.monotonic() + IDLE_TIMEOUT
-            while not conn.poll(_POLL_SLICE):
-                if self._stopping.is_set() or time.monotonic() >= idle_until:
-                    return
+            if not self._wait_for_request(conn):
+                return
             try:
                 raw = conn.recv_bytes(MAX_MESSAGE)
             except EOFError:
@@ -307,6 +305,19 @@ class PipeServer:
                 conn.send_bytes(reply.model_dump_json().encode())
             except OSError:
                 return
+
+    def _wait_for_request(self, conn: _Channel) -> bool:
+        """True once something arrived; False when idle too long, stopping, or the peer left."""
+        idle_until = time.monotonic() + IDLE_TIMEOUT
+        try:
+            while not conn.poll(_POLL_SLICE):
+                if self._stopping.is_set() or time.monotonic() >= idle_until:
+                    return False
+        except (OSError, EOFError):
+            # A PipeConnection's poll raises BrokenPipeError once the client has gone
+            # (PeekNamedPipe); a socket's reports EOF as readable instead.
+            return False
+        return True
 
 
 class PipeClient:
