@@ -1,4 +1,5 @@
-"""The control socket: permissions, requests and replies, and 'not running'."""
+"""The control channel as callers use it here (POSIX: the Unix socket): permissions, requests and
+replies, and 'not running'. The Windows transport has its own tests (test_control_pipe.py)."""
 
 from __future__ import annotations
 

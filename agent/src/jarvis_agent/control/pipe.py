@@ -168,7 +168,11 @@ def _is_busy(family: Family, exc: OSError) -> bool:
 
 
 class PipeServer:
-    """Serves control requests on a named pipe (or AF_UNIX socket), on threads, until `stop()`."""
+    """Serves control requests on a named pipe (or AF_UNIX socket), on threads, until `stop()`.
+
+    A pipe vanishes with its process; an AF_UNIX socket file left by a killed server keeps the
+    address busy until removed (the POSIX agent uses unix_socket.py, which clears it).
+    """
 
     def __init__(
         self, address: str, handler: Handler, *, key_file: Path, family: Family = "AF_PIPE"
