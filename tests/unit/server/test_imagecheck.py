@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
+import simplejpeg  # type: ignore[import-untyped]
 from PIL import Image
 
 from jarvis_server.imagecheck import check_image, sniff
@@ -58,3 +61,62 @@ def test_not_an_image_is_refused(tmp_path: Path) -> None:
     problem = check_image(path, "image/jpeg")
     assert problem is not None
     assert "not a JPEG, PNG or WebP" in problem
+
+
+def _photo(size: tuple[int, int] = (320, 240), **save: object) -> bytes:
+    """A JPEG with real entropy-coded data (noise over a gradient), saved with `save` options."""
+    rng = random.Random(7)
+    base = Image.linear_gradient("L").resize(size).convert("RGB")
+    noise = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
+    out = io.BytesIO()
+    Image.blend(base, noise, 0.3).save(out, format="JPEG", **save)
+    return out.getvalue()
+
+
+def _with_exif_thumbnail(data: bytes) -> bytes:
+    """`data` with an APP1 segment holding a whole small JPEG (its own scan and EOI), as camera
+    and screenshot tools embed thumbnails."""
+    thumbnail = _photo((16, 16))
+    payload = b"Exif\x00\x00" + thumbnail
+    app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return data[:2] + app1 + data[2:]
+
+
+@pytest.mark.parametrize(
+    "save",
+    [{}, {"progressive": True}, {"optimize": True}, {"restart_marker_blocks": 4}],
+    ids=["baseline", "progressive", "optimized", "restart-markers"],
+)
+def test_jpeg_variants_pass(save: dict[str, object]) -> None:
+    """Baseline, progressive (several scans with tables between them), optimized and
+    restart-marker JPEGs all pass, and so does the agent's own encoder's output."""
+    assert check_image(_photo(**save), "image/jpeg") is None
+    assert check_image(_with_exif_thumbnail(_photo(**save)), "image/jpeg") is None
+
+
+def test_agent_encoder_output_passes() -> None:
+    """What the agent uploads (simplejpeg from a BGRA frame, 4:2:0) passes."""
+    frame = np.random.default_rng(3).integers(0, 256, (120, 160, 4), dtype=np.uint8)
+    data = bytes(simplejpeg.encode_jpeg(frame, quality=80, colorspace="BGRA"))
+    assert check_image(data, "image/jpeg") is None
+
+
+@pytest.mark.parametrize("cut", [1, 2, 100, 5000])
+def test_truncated_jpeg_is_refused(cut: int) -> None:
+    """A JPEG missing its last bytes (even only the final byte of its end marker) is refused,
+    also when an embedded thumbnail earlier in the file is whole."""
+    data = _photo()
+    for variant in (data, _with_exif_thumbnail(data)):
+        problem = check_image(variant[:-cut], "image/jpeg")
+        assert problem is not None
+        assert "truncated" in problem or "end" in problem
+
+
+def test_spliced_jpeg_is_refused() -> None:
+    """A reserved marker in the middle of the scan data (bytes from elsewhere pasted in) or
+    a header segment whose length points nowhere is refused."""
+    data = _photo()
+    middle = len(data) // 2
+    assert check_image(data[:middle] + b"\xff\x02" + data[middle:], "image/jpeg") is not None
+    broken_header = data[:4] + b"\xff\xff" + data[6:]  # APP0's length now runs past the end
+    assert check_image(broken_header, "image/jpeg") is not None
