@@ -591,19 +591,19 @@ class AgentService:
         gate = self._gate
         if gate is None:
             return
-        if self._watcher is None:
-            platform = self._ensure_platform()
-
-            def probe() -> ActiveWindow:
-                window = platform.active_window()
-                return (
-                    ActiveWindow(None, None)
-                    if window is None
-                    else ActiveWindow(window.id, window.title)
-                )
-
-            self._watcher = WindowWatcher(probe, gate=gate)
         try:
+            if self._watcher is None:
+                platform = self._ensure_platform()
+
+                def probe() -> ActiveWindow:
+                    window = platform.active_window()
+                    return (
+                        ActiveWindow(None, None)
+                        if window is None
+                        else ActiveWindow(window.id, window.title)
+                    )
+
+                self._watcher = WindowWatcher(probe, gate=gate)
             changed = self._watcher.changed()
         except PlatformError as exc:
             self._watcher = None
