@@ -12,6 +12,8 @@ tells a WindowChangeGate and asks for a "window-change" job via `run_later`; it 
 Elsewhere (macOS, Windows) a WindowWatcher polls the active window once a second through `poll`.
 Either way the gate allows one window-change capture per minimum gap: a change during the gap is
 captured once when the gap has passed, and any capture (scheduled or asked for) restarts the gap.
+With events, a capture also waits a short settle after the change (the window manager hands the
+focus over in two steps, and the new window repaints).
 """
 
 from __future__ import annotations
