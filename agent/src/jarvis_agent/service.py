@@ -255,7 +255,9 @@ class AgentService:
             try:
                 control.start()
             except (ControlError, OSError) as exc:
-                raise ServiceError(f"cannot open the control socket {control.path}: {exc}") from exc
+                # On Windows `path` is the channel's key file; the error names the pipe itself.
+                where = "channel" if sys.platform == "win32" else f"socket {control.path}"
+                raise ServiceError(f"cannot open the control {where}: {exc}") from exc
             self._control = control
         self._started = True
         # The first tick decides the real state (paused, idle, ...) right away.
