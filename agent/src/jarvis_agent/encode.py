@@ -135,9 +135,9 @@ def make_thumbnail(pixels: npt.NDArray[np.uint8], size: int = THUMBNAIL_SIZE) ->
     """A small JPEG of an (already redacted) BGRA frame for the tray's recent-captures view.
 
     `pixels` may be the frame itself or, as the pipeline passes it, the change check's strided
-    sample of it (every 3rd pixel of every 3rd row, already made): a box reduction of that, then
-    an exact resize, so small text turns grey instead of aliasing into noise. At 1080p this is
-    the same picture as sampling the frame again, at a fraction of the cost.
+    sample of it (about 640 px wide, already made): a box reduction of that, then an exact
+    resize, so small text turns grey instead of aliasing into noise. This is the picture the
+    thumbnail always was (every n-th pixel, then a 2x box), minus a second pass over the frame.
     """
     image = _shrink(_words_view(pixels), size)
     return _jpeg(np.asarray(image), THUMBNAIL_QUALITY, "BGRX")

@@ -388,7 +388,7 @@ class CapturePipeline:
             quality=options.quality,
             max_dimension=options.max_dimension,
         )
-        # The change check's sample is the redacted frame already cut down 3x each way: the
+        # The change check's sample is the redacted frame already cut down to ~640 px: the
         # thumbnail starts from it instead of reading the whole frame a second time.
         thumbnail = make_thumbnail(sample_pixels(sample)) if options.thumbnails else None
         app_name = decision.app_name if owns_title and not options.omit_app_names else None

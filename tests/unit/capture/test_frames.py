@@ -75,6 +75,21 @@ def test_a_changed_line_of_text_is_a_change_and_small_changes_add_up() -> None:
     assert not verdict.capture
 
 
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (1920, 1080), (3840, 2160)])
+def test_one_changed_character_is_seen_at_every_resolution(width: int, height: int) -> None:
+    """With threshold 0 a single changed 8x16 px character is a change wherever it is drawn,
+    on a laptop screen, at 1080p and at 4K (the sample gets coarser as the screen grows)."""
+    detector = ChangeDetector()
+    frame = white_frame(width, height)
+    _, sample = detector.check(0, frame, NOW, threshold=0.0, max_gap_seconds=600)
+    detector.accept(0, sample, NOW)
+    for x, y in [(0, 0), (width // 2 + 1, height // 3 + 2), (width - 8, height - 16)]:
+        typed = frame.copy()
+        typed[y : y + 16, x : x + 8, :3] = 0
+        verdict, _ = detector.check(0, typed, NOW, threshold=0.0, max_gap_seconds=600)
+        assert verdict.capture, (x, y)
+
+
 def test_change_state_is_per_monitor_and_force_always_captures() -> None:
     """Each monitor has its own reference; force captures regardless."""
     detector = ChangeDetector()
