@@ -10,7 +10,6 @@ order does not matter and the full-frame BGRA -> RGB unpack is saved.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -21,6 +20,7 @@ import simplejpeg  # type: ignore[import-untyped]  # ships a .pyi but no py.type
 from PIL import Image
 
 from jarvis_sync.contract import MimeType
+from jarvis_sync.outbox import DigestedBytes
 
 __all__ = ["EncodedImage", "ImageFormat", "encode_frame", "make_thumbnail", "to_image"]
 
@@ -37,7 +37,11 @@ WEBP_METHOD: Final = 2  # 0 (fast) .. 6 (small); 4, Pillow's default, costs ~3x 
 
 @dataclass(frozen=True, slots=True)
 class EncodedImage:
-    """Encoded bytes and what the metadata says about them (sha256 is computed once, here)."""
+    """Encoded bytes and what the metadata says about them.
+
+    The sha256 is computed once, here; `data` carries it (DigestedBytes), so the outbox checks
+    the metadata against it instead of hashing the image again.
+    """
 
     data: bytes
     mime_type: MimeType
@@ -46,7 +50,9 @@ class EncodedImage:
     sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
+        data = self.data if isinstance(self.data, DigestedBytes) else DigestedBytes(self.data)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "sha256", data.sha256)
 
     @property
     def byte_size(self) -> int:

@@ -87,6 +87,27 @@ def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+class DigestedBytes(bytes):
+    """Image bytes that carry their SHA-256, computed once from themselves when made.
+
+    Bytes are immutable, so the digest stays true: `Outbox.put` checks the metadata against it
+    instead of hashing the image a second time (the capture pipeline has just hashed it for the
+    metadata). Plain bytes are hashed by `put` as before.
+    """
+
+    _sha256: str
+
+    def __new__(cls, data: bytes) -> Self:
+        made = super().__new__(cls, data)
+        made._sha256 = hashlib.sha256(made).hexdigest()
+        return made
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of these bytes."""
+        return self._sha256
+
+
 class Outbox:
     """Local store-and-forward queue of sealed captures. Thread-safe; open with `Outbox.open`."""
 
@@ -445,7 +466,11 @@ class Outbox:
                 f"capture {metadata.id}: metadata says {metadata.byte_size} bytes but the image "
                 f"has {len(data)}; rebuild the metadata from the encoded image"
             )
-        if hashlib.sha256(data).hexdigest() != metadata.sha256:
+        if isinstance(data, DigestedBytes):
+            digest = data.sha256
+        else:
+            digest = hashlib.sha256(data).hexdigest()
+        if digest != metadata.sha256:
             raise OutboxError(
                 f"capture {metadata.id}: metadata sha256 does not match the image bytes; "
                 "rebuild the metadata from the encoded image"

@@ -12,7 +12,7 @@ import pytest
 
 from jarvis_sync import Outbox, OutboxError, OutboxFullError
 from jarvis_sync.cipher import new_key
-from jarvis_sync.outbox import SENT_HISTORY
+from jarvis_sync.outbox import SENT_HISTORY, DigestedBytes
 
 from .factory import capture, metadata_for, png_bytes
 
@@ -61,9 +61,14 @@ def test_files_are_private_to_the_user(tmp_path: Path, key: bytes) -> None:
             assert path.stat().st_mode & 0o077 == 0, path
 
 
-def test_bad_captures_are_refused_with_a_clear_message(tmp_path: Path, key: bytes) -> None:
-    """Wrong size, wrong hash and a reused id are refused, naming the problem; nothing is kept."""
-    metadata, data = capture()
+@pytest.mark.parametrize("wrap", [bytes, DigestedBytes])
+def test_bad_captures_are_refused_with_a_clear_message(
+    tmp_path: Path, key: bytes, wrap: type[bytes]
+) -> None:
+    """Wrong size, wrong hash and a reused id are refused, naming the problem; nothing is kept.
+    Bytes that carry their digest (as the pipeline hands them over) are checked just the same."""
+    metadata, plain = capture()
+    data = wrap(plain)
     with Outbox.open(tmp_path, key=key) as outbox:
         with pytest.raises(OutboxError, match=r"metadata says .* bytes but the image has"):
             outbox.put(metadata, data + b"x")
