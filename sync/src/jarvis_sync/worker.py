@@ -249,6 +249,10 @@ class SyncWorker:
                 wait = self._blocked_for_locked()
                 if wait != 0.0:
                     self._cond.wait(_IDLE_CHECK if wait is None else min(wait, _IDLE_CHECK))
+                    if self._token is None and self._token_error is not None:
+                        # The keyring could not be read (still locked after login, or busy):
+                        # try again now and then, not only when a capture arrives.
+                        self._refresh_token()
                     continue
                 wakes, epoch = self._wakes, self._gate_epoch
                 uploader, token = self._uploader, self._token

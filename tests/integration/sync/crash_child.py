@@ -18,6 +18,7 @@ The key and the token come from the real keyring (the parent's Secret Service).
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -41,6 +42,8 @@ STEPS = (
     "ack.row",
     "ack.done",
 )
+
+HANG_SECONDS = 120
 
 _lock = threading.Lock()
 _seen: dict[str, int] = {}
@@ -89,6 +92,9 @@ def _install(target: str, occurrence: int) -> None:
 
 
 def main() -> None:
+    # A child that hangs prints every thread's stack and exits before the parent gives up, so
+    # the failure shows where it stopped.
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)
     directory, url, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     if len(sys.argv) > 4:
         _install(sys.argv[4], int(sys.argv[5]))

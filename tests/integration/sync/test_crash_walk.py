@@ -59,20 +59,29 @@ def test_sigkill_at_every_step_loses_and_duplicates_nothing(
     accepted: dict[str, str] = {}
     tried: set[str] = set()
 
-    def record(lines: list[str]) -> None:
+    def record(lines: list[str]) -> int:
+        """Note what the child tried and had accepted; how many it had accepted."""
+        count = 0
         for line in lines:
             words = line.split()
             if words[:1] == ["accepted"]:
                 accepted[words[1]] = words[2]
+                count += 1
             elif words[:1] == ["trying"]:
                 tried.add(words[1])
+        return count
 
     for step in STEPS:
         code, lines = run_child(directory, sync_server.url, step, str(OCCURRENCE))
-        record(lines)
+        this_run = record(lines)
         assert code == -signal.SIGKILL, f"the kill at {step} never landed: {lines[-5:]}"
+        if step.startswith("enqueue."):
+            # Killed inside its third put: the two before it were accepted. (How many a run
+            # killed while sending accepted first depends on timing: retries of captures left
+            # by earlier runs count towards the step's occurrences too.)
+            assert this_run == OCCURRENCE - 1, lines[-5:]
     code, lines = run_child(directory, sync_server.url)
-    record(lines)
+    assert record(lines) == PER_RUN, lines[-5:]
     assert code == 0, lines[-5:]
     assert "drained" in lines
 
@@ -82,7 +91,6 @@ def test_sigkill_at_every_step_loses_and_duplicates_nothing(
     for capture_id, sha in accepted.items():
         assert stored.get(capture_id) == sha, f"accepted capture {capture_id} missing or altered"
     assert set(stored) <= tried  # nothing the agent never made
-    assert len(accepted) >= PER_RUN * 3
 
     assert sorted(os.listdir(directory / "blobs")) == []
     assert sorted(os.listdir(directory / "tmp")) == []
