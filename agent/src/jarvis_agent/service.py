@@ -457,11 +457,12 @@ class AgentService:
         if not gate.allowed:
             assert gate.state is not None
             state = AgentState(gate.state.value)
-            self._board.update(
-                state=state,
-                reasons=(gate.reason,),
-                paused_until=paused if isinstance(paused, datetime) else None,
-            )
+            if paused is not None or self._current_pause(self._clock()) is None:
+                self._board.update(
+                    state=state,
+                    reasons=(gate.reason,),
+                    paused_until=paused if isinstance(paused, datetime) else None,
+                )
             self._board.count(skipped=1)
             if self._audit is not None:
                 # A stable reason lets the audit log fold a long idle spell into one line.
@@ -506,6 +507,10 @@ class AgentService:
         }
         if captured:
             changes["last_capture_at"] = now
+        if self._current_pause(self._clock()) is not None:
+            # Paused while this frame was being taken: the pause's state and reason stand.
+            for key in ("state", "reasons", "paused_until"):
+                del changes[key]
         self._board.update(**changes)
         return TickOutcome(captured, message, AgentState.CAPTURING)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from jarvis_agent.config import ConfigError, ConfigStore
 from jarvis_agent.paths import agent_paths
+from jarvis_agent.pipeline import CapturePipeline, TickResult
 from jarvis_agent.service import AgentService, ServiceError
 from jarvis_agent.state import AgentState, AgentStatus
 from tests.integration.agent.conftest import HeadlessAgent, wait_for
@@ -114,3 +116,25 @@ def test_pause_in_the_past_is_refused(service: AgentService) -> None:
     """A pause ending before now is refused with the time named."""
     with pytest.raises(ServiceError, match="would end in the past"):
         service.pause(datetime.now().astimezone() - timedelta(minutes=1))
+
+
+def test_a_pause_during_a_capture_is_not_undone_by_it(
+    service: AgentService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pausing while a frame is being taken (the tray's button mid-capture) leaves the agent
+    paused: the capture in progress finishes, but does not report "capturing" over the pause."""
+    wait_for(lambda: service.status().reasons != ("starting",), "the first tick")
+    real_capture = CapturePipeline.capture
+
+    def capture_while_the_user_pauses(self: CapturePipeline, **kwargs: Any) -> TickResult:
+        service.pause()
+        return real_capture(self, **kwargs)
+
+    monkeypatch.setattr(CapturePipeline, "capture", capture_while_the_user_pauses)
+    outcome = service.capture_now(wait=30)
+    assert outcome is not None
+    assert outcome.captured == 1
+    status = service.status()
+    assert status.state is AgentState.PAUSED
+    assert status.reasons == ("paused until resumed",)
+    service.resume()

@@ -36,6 +36,10 @@ def service(
     # running when the service stops (see the report on APScheduler's shutdown lock).
     store.set_value("capture.interval_seconds", "600")
     store.set_value("capture.window_change_trigger", "false")
+    # Nobody types on the test desktop: by the end of a long run it has been idle past the
+    # threshold and its screensaver is on, and the agent would rightly capture nothing.
+    store.set_value("privacy.idle_threshold_seconds", "0")
+    x_desktop.screensaver(False)
     agent = AgentService(store, paths=agent_paths(), control=False, sync=False)
     agent.start()
     yield agent
