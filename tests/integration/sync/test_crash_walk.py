@@ -74,7 +74,9 @@ def test_sigkill_at_every_step_loses_and_duplicates_nothing(
     for step in STEPS:
         code, lines = run_child(directory, sync_server.url, step, str(OCCURRENCE))
         this_run = record(lines)
-        assert code == -signal.SIGKILL, f"the kill at {step} never landed: {lines[-5:]}"
+        assert code == -signal.SIGKILL, (
+            f"the kill at {step} never landed: {lines[-5:]}\nserver: {sync_server.log_tail()}"
+        )
         if step.startswith("enqueue."):
             # Killed inside its third put: the two before it were accepted. (How many a run
             # killed while sending accepted first depends on timing: retries of captures left
