@@ -457,12 +457,12 @@ class AgentService:
         if not gate.allowed:
             assert gate.state is not None
             state = AgentState(gate.state.value)
-            if paused is not None or self._current_pause(self._clock()) is None:
-                self._board.update(
-                    state=state,
-                    reasons=(gate.reason,),
-                    paused_until=paused if isinstance(paused, datetime) else None,
-                )
+            self._publish_tick(
+                state=state,
+                reasons=(gate.reason,),
+                paused_until=paused if isinstance(paused, datetime) else None,
+                from_pause=paused is not None,
+            )
             self._board.count(skipped=1)
             if self._audit is not None:
                 # A stable reason lets the audit log fold a long idle spell into one line.
@@ -507,12 +507,17 @@ class AgentService:
         }
         if captured:
             changes["last_capture_at"] = now
-        if self._current_pause(self._clock()) is not None:
-            # Paused while this frame was being taken: the pause's state and reason stand.
-            for key in ("state", "reasons", "paused_until"):
-                del changes[key]
-        self._board.update(**changes)
+        self._publish_tick(**changes)
         return TickOutcome(captured, message, AgentState.CAPTURING)
+
+    def _publish_tick(self, *, from_pause: bool = False, **changes: Any) -> None:
+        """Publish what a tick found, unless the user paused while it ran (and it did not see
+        the pause): then the pause's state and reason stand, only the other figures change."""
+        if not from_pause and self._current_pause(self._clock()) is not None:
+            for key in ("state", "reasons", "paused_until"):
+                changes.pop(key, None)
+        if changes:
+            self._board.update(**changes)
 
     # -- the window-change trigger (worker thread, except where noted) ---------------------------
 
