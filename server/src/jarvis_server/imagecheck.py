@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import io
 import mmap
+import os
 import re
 import struct
 import warnings
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from PIL import Image
 
@@ -79,11 +80,17 @@ def check_image(source: bytes | Path, declared: str) -> str | None:
     """None when the bytes (or the file) are a decodable image of the declared type, else what
     is wrong. Uploads small enough to stay in memory are checked there, never read back."""
     if isinstance(source, bytes):
-        head = source[:16]
-    else:
-        with source.open("rb") as f:
-            head = f.read(16)
-    found = sniff(head)
+        return _check(source, io.BytesIO(source), declared)
+    # A large upload is read from its file: opened once, mapped once, for all three checks.
+    with source.open("rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return _check(b"", f, declared)
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return _check(mapped, f, declared)
+
+
+def _check(data: bytes | mmap.mmap, file: BinaryIO, declared: str) -> str | None:
+    found = sniff(bytes(data[:16]))
     if found is None:
         return f"the file is not a JPEG, PNG or WebP image (declared {declared})"
     if found != declared:
@@ -91,17 +98,12 @@ def check_image(source: bytes | Path, declared: str) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened = io.BytesIO(source) if isinstance(source, bytes) else source
-            with Image.open(opened, formats=[_PIL_FORMATS[declared]]) as image:
+            with Image.open(file, formats=[_PIL_FORMATS[declared]]) as image:
                 if declared != "image/jpeg":
                     image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning) as exc:
         return f"the {declared} file cannot be decoded ({type(exc).__name__})"
     if declared != "image/jpeg":
         return None
-    if isinstance(source, bytes):
-        problem = _check_jpeg(source)
-    else:
-        with source.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            problem = _check_jpeg(mapped)
+    problem = _check_jpeg(data)
     return None if problem is None else f"the image/jpeg file cannot be decoded: {problem}"
