@@ -28,7 +28,7 @@ from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_agent.platform.lock import SessionLockProbe
 from jarvis_agent.platform.types import ActiveWindow, Rect, WindowInfo, WindowWatch
 
-__all__ = ["X11Platform", "read_title"]
+__all__ = ["Atoms", "X11Platform", "active_window_id", "read_title"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,27 @@ def _text(value: object) -> str | None:
         value = value.decode("utf-8", errors="replace")
     text = str(value).strip("\0")
     return text or None
+
+
+class Atoms:
+    """The atoms of one X connection by name, each interned (a server round trip) only once."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._ids: dict[str, int] = {}
+
+    def __call__(self, name: str) -> int:
+        atom = self._ids.get(name)
+        if atom is None:
+            atom = self._ids[name] = int(self._connection.intern_atom(name))
+        return atom
+
+
+def active_window_id(root: Any, atom: Callable[[str], int]) -> int | None:
+    """The window _NET_ACTIVE_WINDOW names on `root`, or None (no window has the focus)."""
+    prop = root.get_full_property(atom("_NET_ACTIVE_WINDOW"), Xatom.WINDOW)
+    value = int(prop.value[0]) if prop is not None and len(prop.value) else 0
+    return value or None
 
 
 def read_title(window: Any, atom: Callable[[str], int]) -> str | None:
@@ -107,7 +128,7 @@ class X11Platform:
                 "running and that DISPLAY (and XAUTHORITY) are those of that session."
             ) from exc
         self._root = self._display.screen().root
-        self._atoms: dict[str, int] = {}
+        self._atom = Atoms(self._display)
         self._has_screensaver = bool(self._display.has_extension("MIT-SCREEN-SAVER"))
         self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
         self._warned_no_ewmh = False
@@ -135,12 +156,6 @@ class X11Platform:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _atom(self, name: str) -> int:
-        atom = self._atoms.get(name)
-        if atom is None:
-            atom = self._atoms[name] = int(self._display.intern_atom(name))
-        return atom
-
     def _cardinals(self, window: Any, name: str, kind: int = Xatom.CARDINAL) -> list[int]:
         prop = window.get_full_property(self._atom(name), kind)
         return [int(v) for v in prop.value] if prop is not None else []
@@ -160,8 +175,7 @@ class X11Platform:
         return [int(child.id) for child in self._root.query_tree().children]
 
     def _active_id(self) -> int | None:
-        ids = self._cardinals(self._root, "_NET_ACTIVE_WINDOW", Xatom.WINDOW)
-        return ids[0] if ids and ids[0] else None
+        return active_window_id(self._root, self._atom)
 
     def _title(self, window: Any) -> str | None:
         return read_title(window, self._atom)

@@ -25,7 +25,7 @@ from Xlib.error import CatchError, ConnectionClosedError, DisplayError, XError
 
 from jarvis_agent.platform.errors import PlatformError
 from jarvis_agent.platform.types import ActiveWindow
-from jarvis_agent.platform.x11 import read_title
+from jarvis_agent.platform.x11 import Atoms, active_window_id, read_title
 
 __all__ = ["X11ActiveWindowWatch"]
 
@@ -60,7 +60,7 @@ class X11ActiveWindowWatch:
                 "check that the desktop session is still running"
             ) from exc
         self._root = self._display.screen().root
-        self._atoms: dict[str, int] = {}
+        self._atom = Atoms(self._display)
         # Errors of requests about a window that just went away (BadWindow) land here, unraised.
         self._ignore = CatchError()
         self._watched: int | None = None
@@ -170,19 +170,11 @@ class X11ActiveWindowWatch:
 
     # -- X helpers --------------------------------------------------------------------------
 
-    def _atom(self, name: str) -> int:
-        atom = self._atoms.get(name)
-        if atom is None:
-            atom = self._atoms[name] = int(self._display.intern_atom(name))
-        return atom
-
     def _window(self, wid: int) -> Any:
         return self._display.create_resource_object("window", wid)
 
     def _active_id(self) -> int | None:
-        prop = self._root.get_full_property(self._atom("_NET_ACTIVE_WINDOW"), Xatom.WINDOW)
-        value = int(prop.value[0]) if prop is not None and len(prop.value) else 0
-        return value or None
+        return active_window_id(self._root, self._atom)
 
     def _title(self, wid: int | None) -> str | None:
         if wid is None:
