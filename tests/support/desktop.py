@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -175,6 +176,42 @@ class Desktop:
 
         _wait(managed, f"xterm {title!r} to be managed by openbox")
         window = Window(id=found[-1], title=title, wm_class=wm_class, process=process)
+        self._windows.append(window)
+        self.settle()
+        return window
+
+    def spawn_popup(
+        self,
+        geometry: str,
+        *,
+        color: str = "ff0000",
+        wm_class: str | None = None,
+        owner: Window | None = None,
+        with_pid: bool = False,
+    ) -> Window:
+        """Map a real override-redirect window (a popup: openbox does not manage it) and wait
+        until it is painted. `owner` goes in WM_TRANSIENT_FOR, as toolkits do for menus."""
+        command = [sys.executable, str(Path(__file__).with_name("popup_client.py"))]
+        command += ["--geometry", geometry, "--color", color]
+        if wm_class is not None:
+            command += ["--wm-class", wm_class]
+        if owner is not None:
+            command += ["--owner", str(owner.id)]
+        if with_pid:
+            command.append("--pid")
+        process = subprocess.Popen(
+            command,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line:
+            process.wait()
+            raise DesktopError(f"the popup client exited with {process.returncode}")
+        window = Window(id=int(line), title="", wm_class=wm_class or "", process=process)
         self._windows.append(window)
         self.settle()
         return window

@@ -179,6 +179,28 @@ def _visible_area(window: WindowInfo, above: Sequence[WindowInfo]) -> list[Rect]
     return subtract_all(region, [w.rect for w in above if not w.hidden])
 
 
+def _popup_rule(
+    popup: WindowInfo,
+    rules: Sequence[ExclusionRule],
+    matched: Mapping[int, tuple[WindowInfo, ExclusionRule]],
+    known: set[int],
+) -> ExclusionRule | None:
+    """The rule a popup falls under: its own, its owner's, else that of a matched window of its
+    process or app (a popup that names no known owner could belong to any of them)."""
+    rule = match_rule(rules, popup.app_name, popup.title)
+    if rule is not None:
+        return rule
+    if popup.owner is not None and popup.owner in known:
+        owner = matched.get(popup.owner)
+        return owner[1] if owner is not None else None
+    for window, window_rule in matched.values():
+        if popup.pid is not None and window.pid == popup.pid:
+            return window_rule
+        if popup.app_name and (window.app_name or "").casefold() == popup.app_name.casefold():
+            return window_rule
+    return None
+
+
 def decide(
     windows: Sequence[WindowInfo],
     monitors: Sequence[Monitor],
@@ -187,31 +209,51 @@ def decide(
     """Skip, or capture with every visible excluded window blacked out on every monitor.
 
     `windows` are in stacking order, bottom to top (the `stacking` field, when set, wins). A window
-    whose visible area is nothing (covered, off-screen, hidden) needs no redaction.
+    whose visible area is nothing (covered, off-screen, hidden) needs no redaction. A popup of an
+    excluded window (see `WindowInfo.popup`) is blacked out whole, and no popup ever counts as
+    covering a window: its true place in the stack is not known.
     """
     ordered = sorted(windows, key=lambda w: w.stacking)
-    shown = [w for w in ordered if not w.hidden]
+    managed = [w for w in ordered if not w.popup]
+    shown = [w for w in managed if not w.hidden]
     excluded: list[ExcludedWindow] = []
     reasons: list[str] = []
     active: WindowInfo | None = next((w for w in shown if w.active), None)
     active_rule: ExclusionRule | None = None
     screen = [m.rect for m in monitors]
 
-    for position, window in enumerate(shown):
+    def on_screen(region: list[Rect]) -> tuple[Rect, ...]:
+        return tuple(
+            cut for piece in region for area in screen if (cut := piece.intersect(area)) is not None
+        )
+
+    matched: dict[int, tuple[WindowInfo, ExclusionRule]] = {}
+    for window in managed:
         rule = match_rule(rules, window.app_name, window.title)
-        if rule is None:
+        if rule is not None:
+            matched[window.id] = (window, rule)
+
+    for position, window in enumerate(shown):
+        found = matched.get(window.id)
+        if found is None:
             continue
+        rule = found[1]
         if window is active:
             active_rule = rule
-        visible = _visible_area(window, shown[position + 1 :])
-        on_screen = [
-            cut
-            for piece in visible
-            for area in screen
-            if (cut := piece.intersect(area)) is not None
-        ]
-        if on_screen:
-            excluded.append(ExcludedWindow(window, rule, tuple(on_screen)))
+        visible = on_screen(_visible_area(window, shown[position + 1 :]))
+        if visible:
+            excluded.append(ExcludedWindow(window, rule, visible))
+
+    known = {w.id for w in managed}
+    for popup in ordered:
+        if not popup.popup or popup.hidden or popup.rect.empty:
+            continue
+        rule = _popup_rule(popup, rules, matched, known)
+        if rule is None:
+            continue
+        visible = on_screen([popup.rect])
+        if visible:
+            excluded.append(ExcludedWindow(popup, rule, visible))
 
     if active_rule is not None and active_rule.action is RuleAction.SKIP:
         return FrameDecision(
@@ -232,7 +274,8 @@ def decide(
             redactions[monitor.index] = tuple(local)
     for item in excluded:
         pixels = sum(r.area for r in item.visible)
-        reasons.append(f"redacted a window matching rule {item.rule.name!r} ({pixels} px visible)")
+        what = "a popup of a window" if item.window.popup else "a window"
+        reasons.append(f"redacted {what} matching rule {item.rule.name!r} ({pixels} px visible)")
 
     app_name = window_title = None
     if active is not None:

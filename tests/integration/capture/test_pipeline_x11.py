@@ -7,7 +7,7 @@ assert that not one red pixel reaches the encoded image (lossless PNG, so no cod
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -183,21 +183,20 @@ def test_minimized_excluded_window_redacts_nothing(
     assert result.captured[0].redacted_regions == 0
 
 
-class RetitleAfterPolicy:
-    """The real X11 platform, plus a real retitle (xdotool) right after the policy's window read.
-
-    This is a browser switching to a private window between the policy check and the grab.
+class AfterPolicy:
+    """The real X11 platform, plus a real change to the desktop right after the policy's window
+    read: a browser switching to a private window, a menu opening, between the check and the grab.
     """
 
-    def __init__(self, inner: X11Platform, desktop: Desktop, window: Window, title: str) -> None:
-        self.inner, self.desktop, self.window, self.title = inner, desktop, window, title
+    def __init__(self, inner: X11Platform, desktop: Desktop, act: Callable[[], object]) -> None:
+        self.inner, self.desktop, self.act = inner, desktop, act
         self.reads = 0
 
     def windows(self) -> list[WindowInfo]:
         found = self.inner.windows()
         self.reads += 1
         if self.reads == 1:
-            self.desktop.retitle(self.window, self.title)
+            self.act()
             self.desktop.settle()
         return found
 
@@ -221,8 +220,10 @@ def test_window_retitled_to_private_between_check_and_grab_drops_the_frame(
     browser = x_windows.spawn_xterm(
         "Bank — Mozilla Firefox", "firefox", "60x15+200+150", background="red"
     )
-    racing: Platform = RetitleAfterPolicy(
-        platform, x_windows, browser, "Bank — Mozilla Firefox Private Browsing"
+    racing: Platform = AfterPolicy(
+        platform,
+        x_windows,
+        lambda: x_windows.retitle(browser, "Bank — Mozilla Firefox Private Browsing"),
     )
     sink = Sink()
     result = CapturePipeline(racing, sink, rules=default_rules(), options=LOSSLESS).capture()
@@ -234,6 +235,66 @@ def test_window_retitled_to_private_between_check_and_grab_drops_the_frame(
     again = CapturePipeline(platform, sink, rules=default_rules(), options=LOSSLESS).capture()
     assert not again.dropped
     assert red_pixels(sink.image()) == 0
+
+
+GREEN = (0, 255, 0)
+
+
+def test_menu_of_an_excluded_window_is_black_also_where_it_hangs_outside_it(
+    x_windows: Desktop, platform: X11Platform
+) -> None:
+    """A menu the vault opened (a popup naming the vault as its owner) reaching past the vault's
+    frame is black in full; a normal window's menu on screen at the same time is intact."""
+    box = vault(x_windows)
+    notes = x_windows.spawn_xterm("Notes", "XTerm", "60x15+1000+300")
+    x_windows.activate(notes)
+    rect = info(platform, box).rect
+    menu = Rect(rect.right - 60, rect.bottom - 40, 220, 260)
+    x_windows.spawn_popup(f"220x260+{menu.x}+{menu.y}", owner=box)
+    x_windows.spawn_popup("150x120+1100+700", color="00ff00", owner=notes)
+    sink = Sink()
+    result = CapturePipeline(platform, sink, rules=default_rules(), options=LOSSLESS).capture()
+    (metadata,) = result.captured
+    assert metadata.redacted_regions == 2
+    assert any("popup of a window matching rule" in reason for reason in result.reasons)
+    image = sink.image()
+    assert red_pixels(image) == 0
+    assert (region(image, menu) == 0).all()
+    assert (region(image, rect) == 0).all()
+    assert (region(image, Rect(1100, 700, 150, 120)) == GREEN).all()
+
+
+def test_popup_of_an_excluded_app_that_names_no_owner_is_black(
+    x_windows: Desktop, platform: X11Platform
+) -> None:
+    """A popup with only the vault's class (say, its tray menu) is black, wherever it is."""
+    x_windows.spawn_xterm("Notes", "XTerm", "60x15+1000+300")
+    x_windows.spawn_popup("200x240+1500+700", wm_class="KeePassXC", with_pid=True)
+    sink = Sink()
+    result = CapturePipeline(platform, sink, rules=default_rules(), options=LOSSLESS).capture()
+    assert result.captured[0].redacted_regions == 1
+    image = sink.image()
+    assert red_pixels(image) == 0
+    assert (region(image, Rect(1500, 700, 200, 240)) == 0).all()
+
+
+def test_menu_opened_between_check_and_grab_drops_the_frame(
+    x_windows: Desktop, platform: X11Platform
+) -> None:
+    """The vault opens a menu after the policy ran: the frame is dropped, nothing is sent."""
+    box = vault(x_windows)
+    x_windows.activate(x_windows.spawn_xterm("Notes", "XTerm", "60x15+1000+300"))
+    rect = info(platform, box).rect
+    racing: Platform = AfterPolicy(
+        platform,
+        x_windows,
+        lambda: x_windows.spawn_popup(f"200x200+{rect.right - 50}+{rect.bottom - 50}", owner=box),
+    )
+    sink = Sink()
+    result = CapturePipeline(racing, sink, rules=default_rules(), options=LOSSLESS).capture()
+    assert result.dropped
+    assert sink.items == []
+    assert "changed" in result.reasons[0]
 
 
 class Clock:

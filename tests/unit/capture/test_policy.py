@@ -106,9 +106,9 @@ def test_active_hours_reject_bad_days_with_the_allowed_range() -> None:
 
 
 def window(wid: int, app: str, rect: Rect, stacking: int, **extra: object) -> WindowInfo:
-    return WindowInfo(
-        id=wid, app_name=app, title=f"{app} window", rect=rect, stacking=stacking, **extra
-    )  # type: ignore[arg-type]
+    fields: dict[str, object] = {"title": f"{app} window"}
+    fields.update(extra)
+    return WindowInfo(id=wid, app_name=app, rect=rect, stacking=stacking, **fields)  # type: ignore[arg-type]
 
 
 def test_background_excluded_window_is_redacted_minus_what_covers_it() -> None:
@@ -193,6 +193,72 @@ def test_exposure_grew_when_an_excluded_window_moves_or_appears() -> None:
     reason = exposure_grew(nothing, appeared)
     assert reason is not None
     assert "Vault" in reason
+
+
+PRIVATE = ExclusionRule(name="Private", title="*Private Browsing*")
+
+
+def popup(wid: int, rect: Rect, **extra: object) -> WindowInfo:
+    """An override-redirect window: no title, placed above the managed windows."""
+    fields: dict[str, object] = {"app_name": None, "title": None, "stacking": 100}
+    fields.update(extra)
+    return WindowInfo(id=wid, rect=rect, popup=True, **fields)  # type: ignore[arg-type]
+
+
+def test_popup_of_an_excluded_window_is_blacked_out_whole() -> None:
+    """A menu owned by an excluded window is redacted, also where it hangs outside that window."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 400, 300), 0)
+    menu = popup(9, Rect(450, 350, 200, 300), owner=1)
+    decision = decide([vault, menu], SCREEN, [VAULT])
+    assert decision.regions_on(0) == (Rect(100, 100, 400, 300), Rect(450, 350, 200, 300))
+    assert any("a popup of a window matching rule 'Vault'" in r for r in decision.reasons)
+
+
+def test_popup_of_a_normal_window_is_left_alone_even_in_an_excluded_app() -> None:
+    """Firefox runs every window in one process: a normal window's menu, which names its owner,
+    is not blacked out because a private window of the same process is open."""
+    private = window(1, "firefox", Rect(0, 0, 800, 600), 0, pid=7, title="Bank — Private Browsing")
+    normal = window(2, "firefox", Rect(900, 0, 800, 600), 1, pid=7, active=True)
+    menu = popup(9, Rect(950, 50, 200, 300), app_name="firefox", pid=7, owner=2)
+    decision = decide([private, normal, menu], SCREEN, [PRIVATE])
+    assert decision.regions_on(0) == (Rect(0, 0, 800, 600),)
+
+
+def test_popup_naming_no_owner_goes_with_its_process_or_app() -> None:
+    """A popup that names no owner is blacked out when its process or app has an excluded window;
+    one from another app is not."""
+    private = window(1, "firefox", Rect(0, 0, 800, 600), 0, pid=7, title="Bank — Private Browsing")
+    same_pid = popup(8, Rect(900, 0, 100, 100), pid=7)
+    same_app = popup(9, Rect(900, 200, 100, 100), app_name="Firefox")
+    other = popup(10, Rect(900, 400, 100, 100), app_name="XTerm", pid=8, owner=77)
+    decision = decide([private, same_pid, same_app, other], SCREEN, [PRIVATE])
+    assert decision.regions_on(0) == (
+        Rect(0, 0, 800, 600),
+        Rect(900, 0, 100, 100),
+        Rect(900, 200, 100, 100),
+    )
+
+
+def test_popup_matching_a_rule_itself_is_blacked_out() -> None:
+    """A popup whose own class matches a rule needs no owner (e.g. a tray menu of the vault)."""
+    menu = popup(9, Rect(1700, 800, 200, 250), app_name="KeePassXC")
+    assert decide([menu], SCREEN, [VAULT]).regions_on(0) == (Rect(1700, 800, 200, 250),)
+    assert decide([replace(menu, hidden=True)], SCREEN, [VAULT]).redacted_regions == 0
+
+
+def test_a_popup_never_covers_an_excluded_window() -> None:
+    """A tooltip 'above' an excluded window may really be below it: the window stays black whole."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 400, 300), 0)
+    tooltip = popup(9, Rect(0, 0, 1920, 1080), app_name="XTerm")
+    assert decide([vault, tooltip], SCREEN, [VAULT]).regions_on(0) == (Rect(100, 100, 400, 300),)
+
+
+def test_exposure_grew_when_an_excluded_popup_opens_after_the_check() -> None:
+    """A menu of the vault that opened between the policy check and the grab drops the frame."""
+    vault = window(1, "KeePassXC", Rect(100, 100, 400, 300), 0)
+    before = decide([vault], SCREEN, [VAULT])
+    after = decide([vault, popup(9, Rect(450, 350, 200, 300), owner=1)], SCREEN, [VAULT])
+    assert exposure_grew(before, after) is not None
 
 
 def test_rect_subtract_covers_exactly_the_difference() -> None:

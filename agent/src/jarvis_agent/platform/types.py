@@ -86,6 +86,11 @@ class WindowInfo:
     `rect` includes the window manager's frame (title bar, borders): the title bar shows the title,
     so it is part of what redaction must cover. `stacking` is 0 for the bottom-most window and grows
     upwards. `hidden` is true for minimized, hidden, cloaked or unmapped windows (nothing drawn).
+
+    `popup` marks a window the window manager does not manage (an X11 override-redirect menu,
+    tooltip or drop-down list); `owner` is the window it says it belongs to (WM_TRANSIENT_FOR),
+    when it says so. Popups come after the managed windows, but their place in the stacking
+    order is not trusted: the policy never lets one hide a window below it.
     """
 
     id: int
@@ -96,6 +101,8 @@ class WindowInfo:
     active: bool = False
     hidden: bool = False
     stacking: int = 0
+    popup: bool = False
+    owner: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,9 @@
 Windows come from _NET_CLIENT_LIST_STACKING (bottom to top), titles from _NET_WM_NAME falling back
 to WM_NAME (xterm sets only the latter), app names from WM_CLASS's class part, rectangles from the
 client's root position grown by _NET_FRAME_EXTENTS (the frame's title bar shows the title too).
+Popups (override-redirect children of the root: menus, tooltips, drop-down lists) are listed after
+them, with the owner they name in WM_TRANSIENT_FOR, so the policy can black out an excluded
+window's menus where they hang outside it.
 Idle time comes from the MIT-SCREEN-SAVER extension; "locked" from the X screensaver state and,
 where a session bus or logind answers, their lock flags.
 
@@ -141,6 +144,8 @@ class X11Platform:
         self._all_dirty = True
         self._stacking_dirty = self._active_dirty = False
         self._last_full = float("-inf")
+        self._override: dict[int, bool] = {}  # root child -> override-redirect (never re-read)
+        self._popups: list[WindowInfo] = []
         self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
         self._drawn: list[Rect] = []
         self._damage: int | None = None
@@ -214,6 +219,59 @@ class X11Platform:
             stacking=stacking,
         )
 
+    def _describe_popup(self, wid: int) -> WindowInfo | None:
+        """A mapped override-redirect window as a popup, or None (unmapped, or gone)."""
+        window = self._display.create_resource_object("window", wid)
+        try:
+            if window.get_attributes().map_state != X.IsViewable:
+                return None
+            geometry = window.get_geometry()  # a child of the root: already in root coordinates
+            wm_class = window.get_wm_class()
+            pids = self._cardinals(window, "_NET_WM_PID")
+            owner = window.get_wm_transient_for()
+            title = self._title(window)
+        except XError:
+            return None
+        border = int(geometry.border_width)
+        return WindowInfo(
+            id=wid,
+            app_name=_text(wm_class[1]) if wm_class else None,
+            title=title,
+            rect=Rect(
+                int(geometry.x),
+                int(geometry.y),
+                int(geometry.width) + 2 * border,
+                int(geometry.height) + 2 * border,
+            ),
+            pid=pids[0] if pids else None,
+            popup=True,
+            owner=int(owner.id) if owner else None,
+        )
+
+    def _read_popups(self, managed: set[int]) -> list[WindowInfo]:
+        """Mapped override-redirect children of the root, bottom to top.
+
+        Whether a child is override-redirect is read once per window (CreateNotify says so for
+        windows made later), so a refresh costs one QueryTree plus the popups' own reads.
+        """
+        children = [int(child.id) for child in self._root.query_tree().children]
+        alive = set(children)
+        self._override = {wid: flag for wid, flag in self._override.items() if wid in alive}
+        for wid in children:
+            if wid not in self._override:
+                window = self._display.create_resource_object("window", wid)
+                try:
+                    self._override[wid] = bool(window.get_attributes().override_redirect)
+                except XError:
+                    self._override[wid] = False  # gone already
+        popups = []
+        for wid in children:
+            if self._override[wid] and wid not in managed:
+                info = self._describe_popup(wid)
+                if info is not None:
+                    popups.append(info)
+        return popups
+
     # -- the event-driven window cache -------------------------------------------------------
     #
     # Reading every property of every window costs ~9 round trips per window per read, and the
@@ -249,6 +307,10 @@ class X11Platform:
                     self._dirty.add(wid)
             elif event.type in _STRUCTURAL_EVENTS:
                 self._all_dirty = True
+                if event.type == X.CreateNotify and int(event.parent.id) == int(self._root.id):
+                    self._override[int(event.window.id)] = bool(event.override)
+                elif event.type == X.DestroyNotify:
+                    self._override.pop(int(event.window.id), None)  # ids are reused
 
     def _refresh(self) -> tuple[list[int], int | None]:
         self._pump()
@@ -259,6 +321,7 @@ class X11Platform:
             self._ids = self._stacking()
         if self._all_dirty or self._active_dirty or self._stacking_dirty:
             self._active = self._active_id()
+        popups_dirty = self._all_dirty
         if self._all_dirty:
             self._cache.clear()
             self._last_full = now
@@ -277,6 +340,9 @@ class X11Platform:
         for gone in set(self._cache) - alive:
             del self._cache[gone]
         self._watched &= alive
+        if popups_dirty:
+            # Every map, unmap, move or restack of a root child (popups too) sets _all_dirty.
+            self._popups = self._read_popups(alive)
         self._dirty.clear()
         self._all_dirty = self._stacking_dirty = self._active_dirty = False
         return self._ids, self._active
@@ -289,10 +355,13 @@ class X11Platform:
         except _X_FAILURES as exc:
             self._all_dirty = True
             raise PlatformError(f"could not read the window list from the X server: {exc}") from exc
-        return [
+        managed = [
             replace(self._cache[wid], stacking=n, active=wid == active_id)
             for n, wid in enumerate(ids)
             if wid in self._cache
+        ]
+        return managed + [
+            replace(popup, stacking=len(ids) + n) for n, popup in enumerate(self._popups)
         ]
 
     def active_window(self) -> WindowInfo | None:
