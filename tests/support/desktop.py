@@ -341,42 +341,51 @@ def _wm_ready(name: str) -> bool:
 ROOT_RGB = 0x336699
 
 
+def start_xvfb(
+    width: int, height: int, log_path: Path, *options: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start Xvfb on a display number the server picks (-displayfd); returns it and ":N".
+
+    `options` are more Xvfb flags (e.g. "-extension", "MIT-SHM" to run without it).
+    """
+    read_fd, write_fd = os.pipe()
+    screen = ("-screen", "0", f"{width}x{height}x24")
+    with log_path.open("wb") as log:
+        xvfb = subprocess.Popen(
+            [
+                "Xvfb",
+                "-displayfd",
+                str(write_fd),
+                *screen,
+                "-nolisten",
+                "tcp",
+                "-noreset",
+                *options,
+            ],
+            pass_fds=(write_fd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        xvfb.kill()
+        xvfb.wait()
+        raise DesktopError(f"Xvfb did not start: {log_path.read_text(errors='replace')}")
+    return xvfb, f":{number.decode()}"
+
+
 def start_desktop(width: int = 1920, height: int = 1080) -> Desktop:
     """Start Xvfb on a free display (the server picks it) with openbox managing windows."""
     workdir = Path(tempfile.mkdtemp(prefix="jarvis-x-"))
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        [
-            "Xvfb",
-            "-displayfd",
-            str(write_fd),
-            "-screen",
-            "0",
-            f"{width}x{height}x24",
-            "-nolisten",
-            "tcp",
-            "-noreset",
-        ],
-        pass_fds=(write_fd,),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "xvfb.log").open("wb"),
-    )
-    os.close(write_fd)
-    number = b""
-    with os.fdopen(read_fd, "rb") as pipe:
-        while not number.endswith(b"\n"):
-            chunk = pipe.read(1)
-            if not chunk:
-                break
-            number += chunk
-    if not number.strip():
-        xvfb.kill()
-        xvfb.wait()
-        log = (workdir / "xvfb.log").read_text(errors="replace")
+    try:
+        xvfb, name = start_xvfb(width, height, workdir / "xvfb.log")
+    except DesktopError:
         shutil.rmtree(workdir, ignore_errors=True)
-        raise DesktopError(f"Xvfb did not start: {log}")
-    desktop = Desktop(display=f":{number.decode().strip()}", width=width, height=height)
+        raise
+    desktop = Desktop(display=name, width=width, height=height)
     desktop._workdir = workdir
     desktop._processes.append(xvfb)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from jarvis_agent.grab import Grabber
 from jarvis_agent.platform import Monitor, Rect
-from tests.support.desktop import ROOT_RGB, Desktop
+from tests.support.desktop import ROOT_RGB, Desktop, start_xvfb
 
 pytestmark = pytest.mark.x11
 
@@ -78,38 +77,13 @@ def test_frames_of_two_monitors_in_one_tick_are_distinct(
 def display_without_shm(tmp_path: Path) -> Iterator[str]:
     """A bare Xvfb without MIT-SHM (as over ssh -X) and a red xterm on it; no window manager.
 
-    Started by hand, not with start_desktop: python-xlib keeps extension event codes in a class
+    No start_desktop (openbox, root colour): python-xlib keeps extension event codes in a class
     attribute shared by every connection, so one process cannot talk Xlib to two servers whose
     extensions differ (mss uses XCB and is not affected).
     """
-    read_fd, write_fd = os.pipe()
-    log = (tmp_path / "xvfb.log").open("wb")
-    xvfb = subprocess.Popen(
-        [
-            "Xvfb",
-            "-displayfd",
-            str(write_fd),
-            "-screen",
-            "0",
-            "1920x1080x24",
-            "-br",
-            "-nolisten",
-            "tcp",
-            "-extension",
-            "MIT-SHM",
-        ],
-        pass_fds=(write_fd,),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as pipe:
-        number = pipe.readline().decode().strip()
+    xvfb, display = start_xvfb(1920, 1080, tmp_path / "xvfb.log", "-br", "-extension", "MIT-SHM")
     processes = [xvfb]
     try:
-        assert number, (tmp_path / "xvfb.log").read_text(errors="replace")
-        display = f":{number}"
         processes.append(
             subprocess.Popen(
                 ["xterm", "-display", display, "-geometry", "40x10+100+100", "-bg", "red"],
@@ -123,7 +97,6 @@ def display_without_shm(tmp_path: Path) -> Iterator[str]:
         for process in reversed(processes):
             process.terminate()
             process.wait()
-        log.close()
 
 
 def test_without_mit_shm_frames_come_from_plain_get_image(
