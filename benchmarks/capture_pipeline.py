@@ -185,7 +185,7 @@ def run_jarvis(desktop: Desktop, frames: int) -> JarvisFigures:
             assert not result.captured, result
             unchanged.append(sum(result.timings.values()))
             unchanged_cpu.append(sum(result.cpu_timings.values()))
-        windows = len(platform.windows())
+        windows = len([w for w in platform.windows() if not w.popup])  # WM check windows
         pipeline.close()
     platform.close()
     return JarvisFigures(
