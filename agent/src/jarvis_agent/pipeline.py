@@ -200,6 +200,11 @@ class CapturePipeline:
             return list(self._monitors_provider())
         return self._grabber.monitors()
 
+    def release_memory(self) -> None:
+        """Free the frame buffers until the next capture (between the agent's ticks)."""
+        with self._capture_lock:
+            self._grabber.release()
+
     def close(self) -> None:
         """Release this pipeline's screen connections (the platform is the caller's to close)."""
         with self._capture_lock:

@@ -475,6 +475,7 @@ class AgentService:
         try:
             result = pipeline.capture(force=reason == CAPTURE_NOW, reason=reason)
         finally:
+            pipeline.release_memory()
             _release_free_memory()
         window_gate = self._gate
         if window_gate is not None:

@@ -73,6 +73,35 @@ def test_frames_of_two_monitors_in_one_tick_are_distinct(
     assert bgr(grabber.grab(RIGHT).pixels, 200, 180) == ROOT_BGR
 
 
+def frame_memory_kb() -> int:
+    """Resident kB of this process's frame buffers (the jarvis-frame segments), from smaps."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and not fields[0].endswith(":"):  # a mapping's header line
+            inside = "jarvis-frame" in line
+        elif inside and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total
+
+
+def test_released_buffers_hold_no_frame_and_the_next_grab_is_whole(
+    x_windows: Desktop, grabber: Grabber
+) -> None:
+    """Between two ticks no frame stays in memory; the grab after that is the full screen."""
+    x_windows.spawn_xterm("Red", "XTerm", "40x10+100+100", background="red")
+    x_windows.settle()
+    frame = grabber.grab(SCREEN)
+    assert np.array_equal(frame.pixels[..., :3], mss_copy(x_windows.display, SCREEN)[..., :3])
+    assert frame_memory_kb() >= 1920 * 1080 * 4 // 1024  # every page was read, as encoding does
+    del frame
+    grabber.release()
+    assert frame_memory_kb() == 0
+    frame = grabber.grab(SCREEN)
+    assert bgr(frame.pixels, 200, 180) == RED_BGR
+    assert np.array_equal(frame.pixels[..., :3], mss_copy(x_windows.display, SCREEN)[..., :3])
+
+
 @pytest.fixture
 def display_without_shm(tmp_path: Path) -> Iterator[str]:
     """A bare Xvfb without MIT-SHM (as over ssh -X) and a red xterm on it; no window manager.
