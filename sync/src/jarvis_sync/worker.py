@@ -311,11 +311,16 @@ class SyncWorker:
         if outcome.kind == "done":
             self._outbox.ack(entry.id)
             with self._cond:
-                was_failing = self._failures > 0
-                self._failures = 0
                 self._last_success = datetime.now(UTC)
-                self._last_error = None
-                self._next_attempt = None
+                # An upload sent before the gate closed again (a concurrent one got a 429 or a
+                # 503 meanwhile) says nothing about the server now: while that wait lasts, the
+                # error and the next attempt stay on show and the backoff keeps its step.
+                stale = epoch != self._gate_epoch and self._gate_until > time.monotonic()
+                was_failing = self._failures > 0 and not stale
+                if not stale:
+                    self._failures = 0
+                    self._last_error = None
+                    self._next_attempt = None
             if was_failing:
                 self._failure_log.recovered("Sync recovered: the server is taking captures again")
         elif outcome.kind == "dead":

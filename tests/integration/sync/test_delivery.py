@@ -131,6 +131,30 @@ def test_500_and_503_storm_is_retried_and_not_logged_line_by_line(
     assert any("recovered" in r.getMessage() for r in caplog.records)
 
 
+def test_success_of_an_upload_sent_before_a_429_leaves_the_wait_on_show(
+    sync_server: LiveServer,
+    device: str,
+    proxy: FaultProxy,
+    outbox: Outbox,
+    worker_factory: WorkerFactory,
+) -> None:
+    """Two uploads at once: one is answered 429 while the other is still on its way. The late
+    success does not hide why sync is waiting, nor until when."""
+    token = sync_server.create_token(device)
+    proxy.plan(Delay(1.0), Respond(429, headers={"Retry-After": "4"}, body=b"slow down"))
+    captures = fill(outbox, 2)
+    worker = worker_factory(outbox, proxy.url, lambda: token, concurrency=2)
+    wait_until(lambda: outbox.stats().sent_total == 1, "the delayed upload stored")
+    status = worker.status()
+    assert status.state == "offline"
+    assert status.last_error is not None
+    assert "429" in status.last_error
+    assert status.next_attempt_at is not None
+    wait_until(lambda: outbox.stats().sent_total == 2, "the rate-limited capture sent")
+    assert_exactly_once(sync_server, device, captures)
+    assert worker.status().last_error is None
+
+
 def test_429_with_retry_after_in_seconds_from_the_real_rate_limiter(
     strict_server: LiveServer, device: str, outbox: Outbox, worker_factory: WorkerFactory
 ) -> None:
