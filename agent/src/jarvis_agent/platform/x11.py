@@ -185,10 +185,18 @@ class X11Platform:
     def _title(self, window: Any) -> str | None:
         return read_title(window, self._atom)
 
-    def _describe(self, wid: int, stacking: int, active_id: int | None) -> WindowInfo | None:
+    def _describe(self, wid: int, *, popup: bool = False) -> WindowInfo | None:
+        """A client window (or, with `popup`, an override-redirect one) as the policy sees it.
+
+        None when the window went away while it was read, and for a popup that is not mapped
+        (toolkits keep many unmapped ones; they are never drawn). `stacking` and `active` are
+        set by `windows`, which knows the order.
+        """
         window = self._display.create_resource_object("window", wid)
         try:
             attributes = window.get_attributes()
+            if popup and attributes.map_state != X.IsViewable:
+                return None
             geometry = window.get_geometry()
             origin = self._root.translate_coords(window, 0, 0)
             wm_class = window.get_wm_class()
@@ -196,14 +204,16 @@ class X11Platform:
             pids = self._cardinals(window, "_NET_WM_PID")
             extents = self._cardinals(window, "_NET_FRAME_EXTENTS")
             states = set(self._cardinals(window, "_NET_WM_STATE", Xatom.ATOM))
+            owner = window.get_wm_transient_for() if popup else None
         except XError:
-            return None  # the window went away while we read it
+            return None
         left, right, top, bottom = extents if len(extents) == 4 else (0, 0, 0, 0)
+        border = int(geometry.border_width)  # drawn too; 0 for framed clients
         rect = Rect(
-            int(origin.x) - left,
-            int(origin.y) - top,
-            int(geometry.width) + left + right,
-            int(geometry.height) + top + bottom,
+            int(origin.x) - border - left,
+            int(origin.y) - border - top,
+            int(geometry.width) + 2 * border + left + right,
+            int(geometry.height) + 2 * border + top + bottom,
         )
         hidden = (
             attributes.map_state != X.IsViewable or self._atom("_NET_WM_STATE_HIDDEN") in states
@@ -214,37 +224,8 @@ class X11Platform:
             title=title,
             rect=rect,
             pid=pids[0] if pids else None,
-            active=wid == active_id,
             hidden=hidden,
-            stacking=stacking,
-        )
-
-    def _describe_popup(self, wid: int) -> WindowInfo | None:
-        """A mapped override-redirect window as a popup, or None (unmapped, or gone)."""
-        window = self._display.create_resource_object("window", wid)
-        try:
-            if window.get_attributes().map_state != X.IsViewable:
-                return None
-            geometry = window.get_geometry()  # a child of the root: already in root coordinates
-            wm_class = window.get_wm_class()
-            pids = self._cardinals(window, "_NET_WM_PID")
-            owner = window.get_wm_transient_for()
-            title = self._title(window)
-        except XError:
-            return None
-        border = int(geometry.border_width)
-        return WindowInfo(
-            id=wid,
-            app_name=_text(wm_class[1]) if wm_class else None,
-            title=title,
-            rect=Rect(
-                int(geometry.x),
-                int(geometry.y),
-                int(geometry.width) + 2 * border,
-                int(geometry.height) + 2 * border,
-            ),
-            pid=pids[0] if pids else None,
-            popup=True,
+            popup=popup,
             owner=int(owner.id) if owner else None,
         )
 
@@ -267,7 +248,7 @@ class X11Platform:
         popups = []
         for wid in children:
             if self._override[wid] and wid not in managed:
-                info = self._describe_popup(wid)
+                info = self._describe(wid, popup=True)
                 if info is not None:
                     popups.append(info)
         return popups
@@ -331,7 +312,7 @@ class X11Platform:
             if wid not in self._watched:
                 self._watch(wid)
                 self._watched.add(wid)
-            info = self._describe(wid, 0, None)
+            info = self._describe(wid)
             if info is None:
                 self._cache.pop(wid, None)
             else:
