@@ -87,26 +87,25 @@ class _SharedBuffer:
 class _ShmGrabs:
     """MIT-SHM grabs into writable per-monitor buffers on one mss instance's X connection."""
 
-    def __init__(self, impl: Any) -> None:
-        from mss.linux import xcb
-        from mss.linux.base import ALL_PLANES
-
-        self._xcb, self._all_planes = xcb, ALL_PLANES
-        self._impl = impl
+    def __init__(self, impl: Any, xcb: Any, all_planes: int) -> None:
+        self._impl, self._xcb, self._all_planes = impl, xcb, all_planes
         self._buffers: dict[int, _SharedBuffer] = {}
 
     @classmethod
     def attach(cls, sct: Any) -> _ShmGrabs | None:
         """Grabs for `sct`, or None where its backend is not XShmGetImage on a local server."""
+        try:  # Linux-only modules of mss; elsewhere (and should mss change them) mss grabs
+            from mss.linux import xcb
+            from mss.linux.base import ALL_PLANES
+            from mss.linux.xshmgetimage import MSSImplXShmGetImage, ShmStatus
+        except ImportError:
+            return None
         impl = getattr(sct, "_impl", None)
-        if type(impl).__name__ != "MSSImplXShmGetImage" or not hasattr(os, "memfd_create"):
+        if not isinstance(impl, MSSImplXShmGetImage) or not hasattr(os, "memfd_create"):
             return None
-        if getattr(getattr(impl, "shm_status", None), "name", "") == "UNAVAILABLE":
+        if impl.shm_status == ShmStatus.UNAVAILABLE:
             return None
-        try:
-            return cls(impl)
-        except (ImportError, AttributeError):
-            return None
+        return cls(impl, xcb, ALL_PLANES)
 
     def grab(self, monitor: Monitor) -> Pixels:
         """Pixels of `monitor`, in its buffer; raises when the server refuses (no fallback here)."""
