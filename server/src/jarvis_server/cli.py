@@ -7,7 +7,7 @@ Start-up problems end the command with one line naming the setting to fix, never
 from __future__ import annotations
 
 import asyncio
-import signal
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from types import FrameType
@@ -275,6 +275,11 @@ def openapi() -> None:
 
 
 def main() -> None:
-    # A closed pipe (`jarvis-server token list | head`) is not an error worth a traceback.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    cli(prog_name="jarvis-server")
+    # SIGPIPE stays ignored: with its default action a client that vanished while `serve`
+    # wrote to its socket killed the whole server. A closed pipe on a command's output
+    # (`jarvis-server token list | head`) ends the command quietly instead.
+    try:
+        cli(prog_name="jarvis-server")
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit flush
+        sys.exit(1)

@@ -8,6 +8,8 @@ import socket
 import time
 from collections.abc import Callable
 
+import httpx
+
 from jarvis_sync.contract import CAPTURES_PATH, IDEMPOTENCY_HEADER
 from tests.integration.server.uploads import make_capture, make_image, upload
 from tests.support.server import LiveServer
@@ -82,3 +84,14 @@ def test_sigkill_mid_upload_leaves_no_orphan_after_restart(server: LiveServer) -
     with server.client(token) as client:
         assert upload(client, interrupted).status_code == 201
     assert server.image_bytes(interrupted.id) == interrupted.data
+
+
+def test_clients_that_vanish_mid_request_do_not_kill_the_server(shared_server: LiveServer) -> None:
+    """Clients that reset their connection while the server writes its reply (a killed agent,
+    a dropped link) leave the server running and answering."""
+    request = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    for _ in range(200):
+        with socket.create_connection(("127.0.0.1", shared_server.port), timeout=5) as client:
+            client.sendall(request)  # and gone before the reply: it meets a closed socket
+    assert shared_server.running, shared_server.log_tail()
+    assert httpx.get(f"{shared_server.url}/health", timeout=5).status_code == 200

@@ -75,7 +75,10 @@ def test_sigkill_at_every_step_loses_and_duplicates_nothing(
         code, lines = run_child(directory, sync_server.url, step, str(OCCURRENCE))
         this_run = record(lines)
         assert code == -signal.SIGKILL, (
-            f"the kill at {step} never landed: {lines[-5:]}\nserver: {sync_server.log_tail()}"
+            f"the kill at {step} never landed: {lines[-5:]}\nserver "
+            f"{'running' if sync_server.running else 'GONE'}"
+            f" (exit code {sync_server.process and sync_server.process.poll()}):"
+            f" {sync_server.log_tail()}"
         )
         if step.startswith("enqueue."):
             # Killed inside its third put: the two before it were accepted. (How many a run
