@@ -44,9 +44,9 @@ from tests.support.desktop import Desktop, start_desktop
 from jarvis_agent.pipeline import STAGES, CapturePipeline, PipelineOptions
 from jarvis_agent.platform.x11 import X11Platform
 from jarvis_agent.rules import default_rules
+from jarvis_contract import CaptureMetadata
 from jarvis_sync import Outbox
 from jarvis_sync.cipher import new_key
-from jarvis_sync.contract import CaptureMetadata
 
 TARGET_FULL_MS = 10.0
 TARGET_UNCHANGED_MS = 3.0

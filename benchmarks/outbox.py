@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.server import make_server
 
-from jarvis_sync import CaptureMetadata, Outbox, SyncWorker
+from jarvis_contract import CaptureMetadata
+from jarvis_sync import Outbox, SyncWorker
 from jarvis_sync.cipher import new_key
 
 ENQUEUE_P99_TARGET_MS = 5.0

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from jarvis_sync.contract import CAPTURES_PATH
+from jarvis_contract import CAPTURES_PATH
 from tests.support.desktop import Desktop
 from tests.support.keyring import SecretService
 

@@ -21,7 +21,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from jarvis_sync.contract import CAPTURES_PATH, CapturePage, CaptureRecord
+from jarvis_contract import CAPTURES_PATH, CapturePage, CaptureRecord
 from tests.support.postgres import free_port
 
 _START_TIMEOUT = 60.0  # a bound for a broken start-up; a healthy server answers in ~1 s

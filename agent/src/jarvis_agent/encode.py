@@ -19,8 +19,7 @@ import numpy.typing as npt
 import simplejpeg  # type: ignore[import-untyped]  # ships a .pyi but no py.typed marker
 from PIL import Image
 
-from jarvis_sync.contract import MimeType
-from jarvis_sync.outbox import DigestedBytes
+from jarvis_contract import DigestedBytes, MimeType
 
 __all__ = ["EncodedImage", "ImageFormat", "encode_frame", "make_thumbnail", "to_image"]
 

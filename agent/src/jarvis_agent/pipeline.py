@@ -27,7 +27,7 @@ from jarvis_agent.platform.types import DamageSource, Monitor, Platform, Rect
 from jarvis_agent.policy import FrameDecision, decide, exposure_grew
 from jarvis_agent.redact import redact
 from jarvis_agent.rules import ExclusionRule
-from jarvis_sync.contract import CaptureMetadata
+from jarvis_contract import CaptureMetadata
 
 __all__ = [
     "STAGES",

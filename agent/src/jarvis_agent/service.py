@@ -64,7 +64,7 @@ from jarvis_agent.state import (
     SyncSummary,
     status_to_json,
 )
-from jarvis_sync.contract import CaptureMetadata
+from jarvis_contract import CaptureMetadata
 from jarvis_sync.errors import SyncError
 
 __all__ = ["AgentService", "ServiceError", "TickOutcome", "limit_malloc_arenas", "pipeline_options"]

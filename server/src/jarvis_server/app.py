@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from jarvis_contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
 from jarvis_server import __version__
 from jarvis_server.api.routes import captures, events, health
 from jarvis_server.auth import AuthCache
@@ -27,7 +28,6 @@ from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile
 from jarvis_server.storage import FilesystemStorage
 from jarvis_server.writer import CaptureWriter
-from jarvis_sync.contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
 
 DESCRIPTION = """Ingest API of Jarvis, a privacy-first desktop capture agent.
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Final
 
-from jarvis_sync.contract import CaptureRecord
+from jarvis_contract import CaptureRecord
 
 _QUEUE_SIZE: Final = 1000
 _CLOSED: Final = None

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jarvis_sync.contract import PROBLEM_MEDIA_TYPE, Problem, ProblemType
+from jarvis_contract import PROBLEM_MEDIA_TYPE, Problem, ProblemType
 
 log = structlog.get_logger(__name__)
 

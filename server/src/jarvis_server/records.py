@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from jarvis_contract import CaptureRecord
 from jarvis_server.models import Capture
-from jarvis_sync.contract import CaptureRecord
 
 
 def utc(value: datetime) -> datetime:

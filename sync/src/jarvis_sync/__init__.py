@@ -1,72 +1,110 @@
-"""Jarvis sync: the wire contract, the encrypted outbox, the uploader and the sync worker."""
+"""Jarvis sync: the encrypted outbox, the uploader, the sync worker and keyring credentials.
 
-from importlib.metadata import version as _version
+The wire contract they speak lives in `jarvis_contract`. Names load on first use (PEP 562), so
+`import jarvis_sync.credentials` or a CLI command that needs one piece does not pay for the
+outbox, cryptography and httpx as well.
+"""
 
-from jarvis_sync.cipher import BlobCipher
-from jarvis_sync.contract import (
-    CAPTURES_PATH,
-    IDEMPOTENCY_HEADER,
-    MIME_TYPES,
-    CaptureMetadata,
-    CapturePage,
-    CaptureRecord,
-    MimeType,
-    Problem,
-    ProblemType,
-)
-from jarvis_sync.credentials import (
-    delete_token,
-    load_token,
-    outbox_key,
-    store_token,
-    use_secrets_file,
-)
-from jarvis_sync.errors import (
-    CredentialsError,
-    KeyringUnavailableError,
-    LoginError,
-    OutboxError,
-    OutboxFullError,
-    OutboxKeyError,
-    SyncError,
-    UploadError,
-)
-from jarvis_sync.outbox import Outbox
-from jarvis_sync.outbox_models import (
-    EntryState,
-    OutboxEntry,
-    OutboxStats,
-    RecentCapture,
-    RecentState,
-    WhenFull,
-)
-from jarvis_sync.retry import RetryPolicy, parse_retry_after, set_testing
-from jarvis_sync.uploader import Uploader, UploadOutcome, classify
-from jarvis_sync.worker import SyncState, SyncStatus, SyncWorker
+import importlib as _importlib
+from typing import TYPE_CHECKING
+from typing import Any as _Any
 
-__version__ = _version("jarvis-sync")
+if TYPE_CHECKING:
+    from jarvis_sync.cipher import BlobCipher
+    from jarvis_sync.credentials import (
+        delete_token,
+        load_token,
+        outbox_key,
+        store_token,
+        use_secrets_file,
+    )
+    from jarvis_sync.errors import (
+        CredentialsError,
+        KeyringUnavailableError,
+        LoginError,
+        OutboxError,
+        OutboxFullError,
+        OutboxKeyError,
+        SyncError,
+        UploadError,
+    )
+    from jarvis_sync.outbox import Outbox
+    from jarvis_sync.outbox_models import (
+        EntryState,
+        OutboxEntry,
+        OutboxStats,
+        RecentCapture,
+        RecentState,
+        WhenFull,
+    )
+    from jarvis_sync.retry import RetryPolicy, parse_retry_after, set_testing
+    from jarvis_sync.uploader import Uploader, UploadOutcome, classify
+    from jarvis_sync.worker import SyncState, SyncStatus, SyncWorker
+
+# Each public name and the module that defines it.
+_HOMES: dict[str, str] = {
+    "BlobCipher": "cipher",
+    "delete_token": "credentials",
+    "load_token": "credentials",
+    "outbox_key": "credentials",
+    "store_token": "credentials",
+    "use_secrets_file": "credentials",
+    "CredentialsError": "errors",
+    "KeyringUnavailableError": "errors",
+    "LoginError": "errors",
+    "OutboxError": "errors",
+    "OutboxFullError": "errors",
+    "OutboxKeyError": "errors",
+    "SyncError": "errors",
+    "UploadError": "errors",
+    "Outbox": "outbox",
+    "EntryState": "outbox_models",
+    "OutboxEntry": "outbox_models",
+    "OutboxStats": "outbox_models",
+    "RecentCapture": "outbox_models",
+    "RecentState": "outbox_models",
+    "WhenFull": "outbox_models",
+    "RetryPolicy": "retry",
+    "parse_retry_after": "retry",
+    "set_testing": "retry",
+    "Uploader": "uploader",
+    "UploadOutcome": "uploader",
+    "classify": "uploader",
+    "SyncState": "worker",
+    "SyncStatus": "worker",
+    "SyncWorker": "worker",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("jarvis-sync")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'jarvis_sync' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"jarvis_sync.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
-    "CAPTURES_PATH",
-    "IDEMPOTENCY_HEADER",
-    "MIME_TYPES",
     "BlobCipher",
-    "CaptureMetadata",
-    "CapturePage",
-    "CaptureRecord",
     "CredentialsError",
     "EntryState",
     "KeyringUnavailableError",
     "LoginError",
-    "MimeType",
     "Outbox",
     "OutboxEntry",
     "OutboxError",
     "OutboxFullError",
     "OutboxKeyError",
     "OutboxStats",
-    "Problem",
-    "ProblemType",
     "RecentCapture",
     "RecentState",
     "RetryPolicy",

@@ -30,10 +30,10 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from jarvis_contract import CaptureMetadata, DigestedBytes
 from jarvis_sync._files import file_size, fsync_directory, write_durably
 from jarvis_sync._outbox_db import DirectoryLock, is_damage, open_database
 from jarvis_sync.cipher import BlobCipher
-from jarvis_sync.contract import CaptureMetadata
 from jarvis_sync.errors import OutboxError, OutboxFullError, OutboxKeyError
 from jarvis_sync.outbox_models import (
     EntryState,
@@ -85,27 +85,6 @@ def _may_use_reserve(
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
-
-
-class DigestedBytes(bytes):
-    """Image bytes that carry their SHA-256, computed once from themselves when made.
-
-    Bytes are immutable, so the digest stays true: `Outbox.put` checks the metadata against it
-    instead of hashing the image a second time (the capture pipeline has just hashed it for the
-    metadata). Plain bytes are hashed by `put` as before.
-    """
-
-    _sha256: str
-
-    def __new__(cls, data: bytes) -> Self:
-        made = super().__new__(cls, data)
-        made._sha256 = hashlib.sha256(made).hexdigest()
-        return made
-
-    @property
-    def sha256(self) -> str:
-        """Hex SHA-256 of these bytes."""
-        return self._sha256
 
 
 class Outbox:

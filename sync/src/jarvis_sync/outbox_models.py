@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from jarvis_sync.contract import CaptureMetadata
+from jarvis_contract import CaptureMetadata
 
 EntryState = Literal["pending", "in_flight", "dead"]
 RecentState = Literal["queued", "sent", "dead"]

@@ -14,7 +14,7 @@ from typing import Final, Literal
 import httpx
 from pydantic import ValidationError
 
-from jarvis_sync.contract import (
+from jarvis_contract import (
     CAPTURES_PATH,
     EXTENSIONS,
     IDEMPOTENCY_HEADER,

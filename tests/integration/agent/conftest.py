@@ -19,8 +19,8 @@ import pytest
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.control import AgentNotRunningError, ControlClient, socket_path
 from jarvis_agent.paths import agent_paths
+from jarvis_contract import CaptureRecord
 from jarvis_sync import credentials
-from jarvis_sync.contract import CaptureRecord
 from tests.support.desktop import Desktop
 from tests.support.keyring import SecretService
 from tests.support.server import LiveServer, make_server

@@ -20,7 +20,7 @@ from jarvis_agent.pipeline import CapturePipeline, PipelineOptions
 from jarvis_agent.platform import Monitor, Platform, Rect, WindowInfo
 from jarvis_agent.platform.x11 import X11Platform
 from jarvis_agent.rules import ExclusionRule, RuleAction, default_rules
-from jarvis_sync.contract import CaptureMetadata
+from jarvis_contract import CaptureMetadata
 from tests.support.desktop import Desktop, Window
 
 pytestmark = pytest.mark.x11

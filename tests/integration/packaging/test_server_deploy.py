@@ -152,7 +152,8 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_image_build_steps_give_a_working_server(tmp_path: Path) -> None:
     """Replaying the build stage's COPY and `uv sync` steps (without Docker) gives an environment
-    whose jarvis-server prints the project version, has no desktop stack, and whose server passes
+    whose jarvis-server prints the project version, has no desktop stack and none of the agent's
+    client side (outbox, keyring, cryptography, httpx), and whose server passes
     the image's own HEALTHCHECK command."""
     src, app = tmp_path / "src", tmp_path / "app"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "JARVIS_"))}
@@ -171,6 +172,9 @@ def test_image_build_steps_give_a_working_server(tmp_path: Path) -> None:
     assert out.stdout.strip() == f"jarvis-server {VERSION}"
     qt = subprocess.run([python, "-c", "import PySide6"], capture_output=True, text=True)
     assert qt.returncode != 0, "the server image must not carry the desktop stack"
+    for client_side in ("jarvis_sync", "httpx", "keyring", "cryptography"):
+        found = subprocess.run([python, "-c", f"import {client_side}"], capture_output=True)
+        assert found.returncode != 0, f"the server image must not carry {client_side}"
 
     port = _free_port()
     (health,) = _final().all("HEALTHCHECK")

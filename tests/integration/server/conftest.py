@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jarvis_sync.contract import CaptureRecord
+from jarvis_contract import CaptureRecord
 from tests.support.postgres import PostgresCluster
 from tests.support.server import LiveServer, ServerFactory, make_server
 

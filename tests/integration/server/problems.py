@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from jarvis_sync.contract import PROBLEM_MEDIA_TYPE
+from jarvis_contract import PROBLEM_MEDIA_TYPE
 
 
 def assert_problem(response: httpx.Response, status: int, type_: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
-from jarvis_sync.contract import CAPTURES_PATH, IDEMPOTENCY_HEADER
+from jarvis_contract import CAPTURES_PATH, IDEMPOTENCY_HEADER
 from tests.integration.server.uploads import make_capture, make_image, upload
 from tests.support.server import LiveServer
 

@@ -6,7 +6,7 @@ import json
 import signal
 from collections.abc import Callable, Iterator
 
-from jarvis_sync.contract import EVENTS_PATH, ProblemType
+from jarvis_contract import EVENTS_PATH, ProblemType
 from tests.integration.server.conftest import Device
 from tests.integration.server.problems import assert_problem
 from tests.integration.server.uploads import make_capture, upload

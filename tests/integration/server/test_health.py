@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from jarvis_sync.contract import ProblemType
+from jarvis_contract import ProblemType
 from tests.integration.server.problems import assert_problem
 from tests.support.postgres import PostgresCluster
 from tests.support.server import LiveServer, ServerFactory

@@ -17,9 +17,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from jarvis_contract import EVENTS_PATH
 from jarvis_server.app import create_app
 from jarvis_server.core.config import Settings
-from jarvis_sync.contract import EVENTS_PATH
 from tests.integration.server.uploads import make_capture, upload
 from tests.support.server import LiveServer, make_server
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
-from jarvis_sync.contract import CAPTURES_PATH, CapturePage, CaptureRecord, ProblemType
+from jarvis_contract import CAPTURES_PATH, CapturePage, CaptureRecord, ProblemType
 from tests.integration.server.conftest import Device
 from tests.integration.server.problems import assert_problem
 from tests.integration.server.uploads import Capture, make_capture, make_image, upload

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from jarvis_sync.contract import (
+from jarvis_contract import (
     CAPTURES_PATH,
     IDEMPOTENCY_HEADER,
     CaptureRecord,

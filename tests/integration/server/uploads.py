@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from jarvis_sync.contract import CAPTURES_PATH, IDEMPOTENCY_HEADER
+from jarvis_contract import CAPTURES_PATH, IDEMPOTENCY_HEADER
 
 
 def uuid7() -> uuid.UUID:

@@ -10,7 +10,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from jarvis_sync import CaptureMetadata, Outbox
+from jarvis_contract import CaptureMetadata
+from jarvis_sync import Outbox
 from tests.support.faultproxy import CutReply, Delay, DropReply, FaultProxy, ResetMidBody, Respond
 from tests.support.server import LiveServer, make_server
 from tests.unit.sync.factory import capture, jpeg_bytes, metadata_for

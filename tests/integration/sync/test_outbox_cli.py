@@ -8,7 +8,8 @@ import keyring
 import pytest
 
 from jarvis_agent.paths import agent_paths
-from jarvis_sync import CaptureMetadata, Outbox, outbox_key
+from jarvis_contract import CaptureMetadata
+from jarvis_sync import Outbox, outbox_key
 from tests.support.keyring import SecretService
 from tests.unit.sync.factory import capture
 

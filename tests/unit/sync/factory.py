@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from PIL import Image
 
-from jarvis_sync import CaptureMetadata
+from jarvis_contract import CaptureMetadata
 
 
 def png_bytes(width: int = 16, height: int = 12, *, seed: bytes | None = None) -> bytes:

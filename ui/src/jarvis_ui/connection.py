@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from jarvis_sync.contract import CAPTURES_PATH
+from jarvis_contract import CAPTURES_PATH
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 

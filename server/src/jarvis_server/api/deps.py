@@ -9,11 +9,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jarvis_contract import ProblemType
 from jarvis_server.auth import Caller
 from jarvis_server.core.state import AppState
 from jarvis_server.problems import ProblemError
 from jarvis_server.tokens import find_device, hash_token
-from jarvis_sync.contract import ProblemType
 
 _bearer = HTTPBearer(
     auto_error=False, description="A device token from `jarvis-server token create`."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from jarvis_sync.contract import IDEMPOTENCY_HEADER
+from jarvis_contract import IDEMPOTENCY_HEADER
 
 _DESCRIPTIONS: Final = {
     400: "Malformed request, metadata or parameters",

@@ -11,9 +11,9 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from jarvis_contract import ProblemType
 from jarvis_server.problems import ProblemError
 from jarvis_server.storage import PendingFile, Storage
-from jarvis_sync.contract import ProblemType
 
 MAX_METADATA_BYTES: Final = 64 * 1024
 # Multipart framing and the metadata part ride on top of the file; allow for them in

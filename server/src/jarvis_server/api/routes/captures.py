@@ -16,6 +16,15 @@ from pydantic import AwareDatetime, ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jarvis_contract import (
+    CAPTURES_PATH,
+    EXTENSIONS,
+    IDEMPOTENCY_HEADER,
+    CaptureMetadata,
+    CapturePage,
+    CaptureRecord,
+    ProblemType,
+)
 from jarvis_server.api.deps import (
     CallerDep,
     SessionDep,
@@ -34,15 +43,6 @@ from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.records import to_record, utc
 from jarvis_server.storage import RejectedFile
 from jarvis_server.writer import Written
-from jarvis_sync.contract import (
-    CAPTURES_PATH,
-    EXTENSIONS,
-    IDEMPOTENCY_HEADER,
-    CaptureMetadata,
-    CapturePage,
-    CaptureRecord,
-    ProblemType,
-)
 
 router = APIRouter(prefix=CAPTURES_PATH, tags=["captures"])
 log = structlog.get_logger(__name__)

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from jarvis_contract import EVENTS_PATH, CaptureRecord
 from jarvis_server.api.deps import CallerDep, StateDep
 from jarvis_server.api.openapi_docs import problems
-from jarvis_sync.contract import EVENTS_PATH, CaptureRecord
 
 router = APIRouter(tags=["events"])
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from jarvis_contract import ProblemType
 from jarvis_server import __version__
 from jarvis_server.api.deps import StateDep
 from jarvis_server.api.openapi_docs import problems
 from jarvis_server.problems import ProblemError
 from jarvis_server.storage import StorageError
-from jarvis_sync.contract import ProblemType
 
 router = APIRouter(prefix="/health", tags=["health"])
 

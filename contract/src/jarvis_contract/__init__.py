@@ -1,0 +1,44 @@
+"""Jarvis wire contract: the models, paths and headers that the agent and the server share.
+
+It depends on pydantic alone, so the server (and anything else that only speaks the protocol)
+imports it without the agent's client side: no outbox, keyring, cryptography or httpx.
+"""
+
+from importlib.metadata import version as _version
+
+from jarvis_contract._digest import DigestedBytes
+from jarvis_contract._wire import (
+    API_PREFIX,
+    CAPTURES_PATH,
+    EVENTS_PATH,
+    EXTENSIONS,
+    IDEMPOTENCY_HEADER,
+    MIME_TYPES,
+    PROBLEM_MEDIA_TYPE,
+    CaptureMetadata,
+    CapturePage,
+    CaptureRecord,
+    MimeType,
+    Problem,
+    ProblemType,
+)
+
+__version__ = _version("jarvis-contract")
+
+__all__ = [
+    "API_PREFIX",
+    "CAPTURES_PATH",
+    "EVENTS_PATH",
+    "EXTENSIONS",
+    "IDEMPOTENCY_HEADER",
+    "MIME_TYPES",
+    "PROBLEM_MEDIA_TYPE",
+    "CaptureMetadata",
+    "CapturePage",
+    "CaptureRecord",
+    "DigestedBytes",
+    "MimeType",
+    "Problem",
+    "ProblemType",
+    "__version__",
+]
