@@ -42,9 +42,9 @@ from skimage.metrics import structural_similarity
 from tests.support.desktop import Desktop, start_desktop
 
 from jarvis_agent.pipeline import STAGES, CapturePipeline, PipelineOptions
-from jarvis_agent.platform.x11 import X11Platform
 from jarvis_agent.rules import default_rules
 from jarvis_contract import CaptureMetadata
+from jarvis_platform.x11 import X11Platform
 from jarvis_sync import Outbox
 from jarvis_sync.cipher import new_key
 

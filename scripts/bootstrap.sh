@@ -27,4 +27,4 @@ export UV_PYTHON_DOWNLOADS=never
 # Bytecode is compiled once here: the test processes (and many users' shells) run with
 # PYTHONDONTWRITEBYTECODE=1, and a server started without cached bytecode takes ~10 s instead of ~2.
 uv sync --frozen --compile-bytecode
-uv run --frozen python -m compileall -q -j 0 agent/src contract/src sync/src ui/src server/src tests benchmarks >/dev/null
+uv run --frozen python -m compileall -q -j 0 agent/src contract/src platforms/src sync/src ui/src server/src tests benchmarks >/dev/null

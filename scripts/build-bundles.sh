@@ -34,7 +34,7 @@ no_sync=()
 if [ "$sync" = 0 ]; then no_sync=(--no-sync); fi
 if [ "$sync" = 1 ]; then
     uv sync --frozen --quiet --reinstall-package jarvis-agent --reinstall-package jarvis-contract \
-        --reinstall-package jarvis-sync \
+        --reinstall-package jarvis-platform --reinstall-package jarvis-sync \
         --reinstall-package jarvis-ui --reinstall-package jarvis-server
 fi
 

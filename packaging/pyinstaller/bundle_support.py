@@ -17,7 +17,13 @@ VERSION_FILE = ROOT / "VERSION"
 # The distributions whose metadata must ship in the bundles: `--version` reads the version from
 # it (importlib.metadata), and `jarvis` finds the tray app's commands through the `jarvis.commands`
 # entry-point group declared in jarvis-ui's metadata.
-AGENT_DISTRIBUTIONS = ("jarvis-agent", "jarvis-contract", "jarvis-sync", "jarvis-ui")
+AGENT_DISTRIBUTIONS = (
+    "jarvis-agent",
+    "jarvis-contract",
+    "jarvis-platform",
+    "jarvis-sync",
+    "jarvis-ui",
+)
 SERVER_DISTRIBUTIONS = ("jarvis-server", "jarvis-contract")
 
 

@@ -79,7 +79,7 @@ def check_config(store: ConfigStore) -> tuple[Check, AgentConfig | None]:
 
 
 def check_display() -> Check:
-    from jarvis_agent.platform import UnsupportedSessionError, check_session
+    from jarvis_platform import UnsupportedSessionError, check_session
 
     try:
         kind = check_session()
@@ -93,22 +93,22 @@ def check_display() -> Check:
 
 
 def check_capture() -> Check:
-    import mss
-    import numpy as np
+    from jarvis_platform.grab import Grabber
 
     started = time.perf_counter()
-    with mss.MSS() as grabber:
-        monitors = grabber.monitors[1:]
+    grabber = Grabber()
+    try:
+        monitors = grabber.monitors()
         if not monitors:
             return Check("screen capture", False, "no monitor found", "check the display")
-        first = monitors[0]
-        shot = grabber.grab(first)
-        pixels = np.frombuffer(shot.bgra, dtype=np.uint8)
+        frame = grabber.grab(monitors[0])
+        width, height, drawn = frame.width, frame.height, bool(frame.pixels[..., :3].any())
+        frame.wipe()
+    finally:
+        grabber.close()
     elapsed = (time.perf_counter() - started) * 1000
-    detail = (
-        f"grabbed {shot.width}x{shot.height} from monitor 0 of {len(monitors)} in {elapsed:.0f} ms"
-    )
-    if not pixels.any():
+    detail = f"grabbed {width}x{height} from monitor 0 of {len(monitors)} in {elapsed:.0f} ms"
+    if not drawn:
         return Check(
             "screen capture",
             False,

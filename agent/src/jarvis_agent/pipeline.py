@@ -21,13 +21,13 @@ from typing import Final, get_args
 from jarvis_agent.audit import AuditLog
 from jarvis_agent.change import ChangeDetector, Sample, sample_pixels
 from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail
-from jarvis_agent.grab import Frame, Grabber
 from jarvis_agent.ids import new_capture_id
-from jarvis_agent.platform.types import DamageSource, Monitor, Platform, Rect
 from jarvis_agent.policy import FrameDecision, decide, exposure_grew
 from jarvis_agent.redact import redact
 from jarvis_agent.rules import ExclusionRule
 from jarvis_contract import CaptureMetadata
+from jarvis_platform.grab import Frame, Grabber
+from jarvis_platform.types import DamageSource, Monitor, Platform, Rect
 
 __all__ = [
     "STAGES",

@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from jarvis_agent.platform.types import Monitor, Rect, WindowInfo, subtract_all
 from jarvis_agent.rules import ExclusionRule, RuleAction, match_rule
+from jarvis_platform.types import Monitor, Rect, WindowInfo, subtract_all
 
 __all__ = [
     "ActiveHours",

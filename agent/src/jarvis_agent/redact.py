@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-from jarvis_agent.platform.types import Rect
+from jarvis_platform.types import Rect
 
 __all__ = ["redact"]
 

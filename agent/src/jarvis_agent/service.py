@@ -45,16 +45,6 @@ from jarvis_agent.lock import AgentLock
 from jarvis_agent.logs import configure_logging
 from jarvis_agent.paths import AgentPaths
 from jarvis_agent.pipeline import CapturePipeline, PipelineOptions, TickResult
-from jarvis_agent.platform import (
-    ActiveWindow,
-    ActiveWindowEvents,
-    Platform,
-    PlatformError,
-    UnsupportedSessionError,
-    WindowWatch,
-    check_session,
-    get_platform,
-)
 from jarvis_agent.policy import evaluate_gates
 from jarvis_agent.scheduler import CaptureScheduler, WindowChangeGate, WindowWatcher
 from jarvis_agent.state import (
@@ -65,6 +55,16 @@ from jarvis_agent.state import (
     status_to_json,
 )
 from jarvis_contract import CaptureMetadata
+from jarvis_platform import (
+    ActiveWindow,
+    ActiveWindowEvents,
+    Platform,
+    PlatformError,
+    UnsupportedSessionError,
+    WindowWatch,
+    check_session,
+    get_platform,
+)
 from jarvis_sync.errors import SyncError
 
 __all__ = ["AgentService", "ServiceError", "TickOutcome", "limit_malloc_arenas", "pipeline_options"]

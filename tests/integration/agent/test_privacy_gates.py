@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from Xlib import display
 
-from jarvis_agent.platform.x11 import X11Platform
+from jarvis_platform.x11 import X11Platform
 from tests.integration.agent.conftest import HeadlessAgent, jarvis, wait_for
 
 pytestmark = [pytest.mark.x11, pytest.mark.keyring, pytest.mark.slow]

@@ -11,8 +11,8 @@ import mss
 import numpy as np
 import pytest
 
-from jarvis_agent.grab import Grabber
-from jarvis_agent.platform import Monitor, Rect
+from jarvis_platform import Monitor, Rect
+from jarvis_platform.grab import Grabber
 from tests.support.desktop import ROOT_RGB, Desktop, start_xvfb
 
 pytestmark = pytest.mark.x11

@@ -17,10 +17,10 @@ from PIL import Image
 
 from jarvis_agent.audit import AuditLog
 from jarvis_agent.pipeline import CapturePipeline, PipelineOptions
-from jarvis_agent.platform import Monitor, Platform, Rect, WindowInfo
-from jarvis_agent.platform.x11 import X11Platform
 from jarvis_agent.rules import ExclusionRule, RuleAction, default_rules
 from jarvis_contract import CaptureMetadata
+from jarvis_platform import Monitor, Platform, Rect, WindowInfo
+from jarvis_platform.x11 import X11Platform
 from tests.support.desktop import Desktop, Window
 
 pytestmark = pytest.mark.x11

@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from jarvis_agent.platform import (
+from jarvis_platform import (
     ActiveWindow,
     ActiveWindowEvents,
     PlatformError,
     WindowInfo,
     WindowWatch,
 )
-from jarvis_agent.platform.x11 import X11Platform
+from jarvis_platform.x11 import X11Platform
 from tests.support.desktop import Desktop, Window, start_desktop
 
 pytestmark = pytest.mark.x11
@@ -126,7 +126,7 @@ def test_one_platform_instance_follows_windows_opening_moving_and_closing(
 @pytest.mark.slow
 def test_x_server_going_away_is_a_platform_error() -> None:
     """When the X server dies, reading windows fails with a PlatformError naming the X server."""
-    from jarvis_agent.platform import PlatformError
+    from jarvis_platform import PlatformError
     from tests.support.desktop import start_desktop
 
     desktop = start_desktop(640, 480)
@@ -279,7 +279,7 @@ def test_watch_reports_the_x_server_going_away_and_ends() -> None:
 
 def test_watch_on_a_display_that_is_not_there_is_refused_clearly() -> None:
     """Watching a display nobody serves fails at once with a PlatformError naming the display."""
-    from jarvis_agent.platform.x11_watch import X11ActiveWindowWatch
+    from jarvis_platform.x11_watch import X11ActiveWindowWatch
 
     with pytest.raises(PlatformError, match=r"cannot open the X display ':987'"):
         X11ActiveWindowWatch(":987", lambda _: None, on_error=lambda _: None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jarvis_agent.platform.ctext import decode_compound_text
 from jarvis_agent.rules import default_rules, match_rule
+from jarvis_platform.ctext import decode_compound_text
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from jarvis_agent.change import ChangeDetector, sample_pixels
 from jarvis_agent.encode import encode_frame, make_thumbnail
 from jarvis_agent.ids import new_capture_id
 from jarvis_agent.pipeline import PipelineOptions
-from jarvis_agent.platform import Rect
 from jarvis_agent.redact import redact
+from jarvis_platform import Rect
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 

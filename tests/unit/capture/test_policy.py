@@ -8,7 +8,6 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from pydantic import ValidationError
 
-from jarvis_agent.platform import Monitor, Rect, WindowInfo
 from jarvis_agent.policy import (
     ActiveHours,
     GateState,
@@ -17,6 +16,7 @@ from jarvis_agent.policy import (
     exposure_grew,
 )
 from jarvis_agent.rules import ExclusionRule, RuleAction
+from jarvis_platform import Monitor, Rect, WindowInfo
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday
 SCREEN = [Monitor(0, Rect(0, 0, 1920, 1080))]

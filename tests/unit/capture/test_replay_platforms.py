@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jarvis_agent.platform import Monitor, Rect
-from jarvis_agent.platform.macos import locked_from_session, windows_from_quartz
-from jarvis_agent.platform.windows import EnumRecord, locked_from_desktop, windows_from_enum
 from jarvis_agent.policy import decide
 from jarvis_agent.rules import default_rules
+from jarvis_platform import Monitor, Rect
+from jarvis_platform.macos import locked_from_session, windows_from_quartz
+from jarvis_platform.windows import EnumRecord, locked_from_desktop, windows_from_enum
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "windows"
 SCREEN = [Monitor(0, Rect(0, 0, 1920, 1080))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jarvis_agent.platform import UnsupportedSessionError, check_session, get_platform
+from jarvis_platform import UnsupportedSessionError, check_session, get_platform
 
 
 def test_wayland_session_is_refused_with_what_to_do() -> None:

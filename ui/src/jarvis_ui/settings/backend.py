@@ -54,7 +54,7 @@ def _set_autostart(enabled: bool) -> None:
 
 
 def _list_windows() -> Sequence[Any]:
-    from jarvis_agent.platform import get_platform
+    from jarvis_platform import get_platform
 
     # Menus and tooltips (popups) come and go with their windows: rules name the windows.
     return [w for w in get_platform().windows() if not w.hidden and not w.popup]

@@ -38,7 +38,7 @@ ON, NAME, APP, TITLE, MATCH, ACTION = range(len(COLUMNS))
 _BAD_CELL = QBrush(QColor("#fde0dc"))
 
 
-# Returns objects with `app_name` and `title` (jarvis_agent.platform WindowInfo).
+# Returns objects with `app_name` and `title` (jarvis_platform WindowInfo).
 WindowLister = Callable[[], Sequence[Any]]
 
 

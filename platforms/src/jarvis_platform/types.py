@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from jarvis_agent.platform.errors import PlatformError
+from jarvis_platform.errors import PlatformError
 
 __all__ = [
     "ActiveWindow",

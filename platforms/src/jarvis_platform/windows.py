@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import PureWindowsPath
 from typing import NamedTuple
 
-from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
-from jarvis_agent.platform.types import Rect, WindowInfo
+from jarvis_platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_platform.types import Rect, WindowInfo
 
 __all__ = ["EnumRecord", "WindowsPlatform", "locked_from_desktop", "windows_from_enum"]
 

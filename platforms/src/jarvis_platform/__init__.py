@@ -1,4 +1,6 @@
-"""The platform layer: windows, focus, idle time and lock state, one implementation per OS.
+"""The platform layer: windows, frames, focus, idle time and lock state, one implementation per
+desktop. It reports what is on screen and grabs it; what to do about it (the privacy policy) is the
+agent's.
 
 `get_platform()` picks the implementation for this session and imports it lazily, so python-xlib
 is never imported on macOS, nor pyobjc on Linux. A Wayland session is refused: its windows are
@@ -10,8 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
-from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
-from jarvis_agent.platform.types import (
+from jarvis_platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_platform.types import (
     ActiveWindow,
     ActiveWindowEvents,
     DamageSource,
@@ -82,13 +84,13 @@ def get_platform() -> Platform:
     """The platform implementation for this session; raises UnsupportedSessionError if none fits."""
     kind = check_session()
     if kind == "macos":
-        from jarvis_agent.platform.macos import MacOSPlatform
+        from jarvis_platform.macos import MacOSPlatform
 
         return MacOSPlatform()
     if kind == "windows":
-        from jarvis_agent.platform.windows import WindowsPlatform
+        from jarvis_platform.windows import WindowsPlatform
 
         return WindowsPlatform()
-    from jarvis_agent.platform.x11 import X11Platform
+    from jarvis_platform.x11 import X11Platform
 
     return X11Platform()

@@ -23,9 +23,9 @@ from typing import Any
 from Xlib import X, Xatom, display
 from Xlib.error import CatchError, ConnectionClosedError, DisplayError, XError
 
-from jarvis_agent.platform.errors import PlatformError
-from jarvis_agent.platform.types import ActiveWindow
-from jarvis_agent.platform.x11 import Atoms, active_window_id, read_title
+from jarvis_platform.errors import PlatformError
+from jarvis_platform.types import ActiveWindow
+from jarvis_platform.x11 import Atoms, active_window_id, read_title
 
 __all__ = ["X11ActiveWindowWatch"]
 

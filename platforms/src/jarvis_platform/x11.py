@@ -26,10 +26,10 @@ from Xlib import X, Xatom, display
 from Xlib.error import CatchError, ConnectionClosedError, DisplayError, XError
 from Xlib.ext import damage
 
-from jarvis_agent.platform.ctext import decode_compound_text
-from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
-from jarvis_agent.platform.lock import SessionLockProbe
-from jarvis_agent.platform.types import ActiveWindow, Rect, WindowInfo, WindowWatch
+from jarvis_platform.ctext import decode_compound_text
+from jarvis_platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_platform.lock import SessionLockProbe
+from jarvis_platform.types import ActiveWindow, Rect, WindowInfo, WindowWatch
 
 __all__ = ["Atoms", "X11Platform", "active_window_id", "read_title"]
 
@@ -394,7 +394,7 @@ class X11Platform:
 
         The watch has its own connection and thread: it outlives this instance's close().
         """
-        from jarvis_agent.platform.x11_watch import X11ActiveWindowWatch
+        from jarvis_platform.x11_watch import X11ActiveWindowWatch
 
         watch = X11ActiveWindowWatch(self._display_name, on_change, on_error=on_error)
         watch.start()

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jarvis_agent.platform.errors import PlatformError, UnsupportedSessionError
-from jarvis_agent.platform.types import Rect, WindowInfo
+from jarvis_platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_platform.types import Rect, WindowInfo
 
 __all__ = ["MacOSPlatform", "locked_from_session", "windows_from_quartz"]
 

@@ -20,8 +20,8 @@ import mss
 import numpy as np
 import numpy.typing as npt
 
-from jarvis_agent.platform.errors import PlatformError
-from jarvis_agent.platform.types import Monitor, Rect
+from jarvis_platform.errors import PlatformError
+from jarvis_platform.types import Monitor, Rect
 
 __all__ = ["Frame", "Grabber"]
 
