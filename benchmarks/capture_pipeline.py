@@ -41,8 +41,8 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 from tests.support.desktop import Desktop, start_desktop
 
-from jarvis_agent.pipeline import STAGES, CapturePipeline, PipelineOptions
-from jarvis_agent.rules import default_rules
+from jarvis_agent.capture.pipeline import STAGES, CapturePipeline, PipelineOptions
+from jarvis_agent.capture.rules import default_rules
 from jarvis_contract import CaptureMetadata
 from jarvis_platform.x11 import X11Platform
 from jarvis_sync import Outbox

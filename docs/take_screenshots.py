@@ -55,7 +55,7 @@ def shoot(desktop: object) -> None:
 
     from jarvis_agent.config import ConfigStore
     from jarvis_agent.paths import agent_paths
-    from jarvis_agent.service import AgentService
+    from jarvis_agent.runtime.service import AgentService
     from jarvis_ui.app import make_application
     from jarvis_ui.recent import RecentCapturesWindow
     from jarvis_ui.settings import SettingsDialog, default_backend

@@ -40,9 +40,9 @@ from pydantic.fields import FieldInfo
 from tomlkit.container import Container
 from tomlkit.items import Table
 
+from jarvis_agent.capture.gates import ActiveHours
+from jarvis_agent.capture.rules import ExclusionRule, default_rules
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.policy import ActiveHours
-from jarvis_agent.rules import ExclusionRule, default_rules
 
 __all__ = [
     "AgentConfig",

@@ -239,7 +239,7 @@ def check_disk(paths: AgentPaths, config: AgentConfig) -> Check:
 
 def check_agent(paths: AgentPaths) -> Check:
     from jarvis_agent.control import AgentNotRunningError, ControlClient, socket_path
-    from jarvis_agent.state import status_from_json
+    from jarvis_agent.runtime.state import status_from_json
 
     try:
         reply = ControlClient(socket_path(paths), timeout=5).request("status")

@@ -26,12 +26,13 @@ from Xlib import X, Xatom, display
 from Xlib.error import CatchError, ConnectionClosedError, DisplayError, XError
 from Xlib.ext import damage
 
-from jarvis_platform.ctext import decode_compound_text
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
-from jarvis_platform.lock import SessionLockProbe
+from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.types import ActiveWindow, Rect, WindowInfo, WindowWatch
+from jarvis_platform.x11_props import Atoms, active_window_id, read_title, text_property
+from jarvis_platform.x11_watch import X11ActiveWindowWatch
 
-__all__ = ["Atoms", "X11Platform", "active_window_id", "read_title"]
+__all__ = ["X11Platform"]
 
 log = logging.getLogger(__name__)
 
@@ -51,63 +52,6 @@ _STRUCTURAL_EVENTS = frozenset(
         X.CirculateNotify,
     }
 )
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        # COMPOUND_TEXT and other encodings python-xlib leaves undecoded: best effort, never fail.
-        value = value.decode("utf-8", errors="replace")
-    text = str(value).strip("\0")
-    return text or None
-
-
-class Atoms:
-    """The atoms of one X connection by name, each interned (a server round trip) only once."""
-
-    def __init__(self, connection: Any) -> None:
-        self._connection = connection
-        self._ids: dict[str, int] = {}
-
-    def __call__(self, name: str) -> int:
-        atom = self._ids.get(name)
-        if atom is None:
-            atom = self._ids[name] = int(self._connection.intern_atom(name))
-        return atom
-
-
-def active_window_id(root: Any, atom: Callable[[str], int]) -> int | None:
-    """The window _NET_ACTIVE_WINDOW names on `root`, or None (no window has the focus)."""
-    prop = root.get_full_property(atom("_NET_ACTIVE_WINDOW"), Xatom.WINDOW)
-    value = int(prop.value[0]) if prop is not None and len(prop.value) else 0
-    return value or None
-
-
-def read_title(window: Any, atom: Callable[[str], int]) -> str | None:
-    """A window's title: _NET_WM_NAME (UTF-8), else WM_NAME in whatever encoding it has.
-
-    `atom` interns an atom name on the window's connection. XError (the window is gone) propagates.
-    """
-    prop = window.get_full_text_property(atom("_NET_WM_NAME"), atom("UTF8_STRING"))
-    title = _text(prop)
-    if title is not None:
-        return title
-    raw = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
-    if raw is None or raw.format != 8:
-        return None
-    value = raw.value
-    if raw.property_type == atom("UTF8_STRING"):
-        return _text(bytes(value).decode("utf-8", errors="replace"))
-    if raw.property_type == atom("COMPOUND_TEXT"):
-        return _text(decode_compound_text(bytes(value)))
-    data = bytes(value)
-    try:
-        # STRING is Latin-1 by the book, but many clients (xdotool too) store UTF-8 there;
-        # Latin-1 text is almost never valid UTF-8, so trying UTF-8 first reads both right.
-        return _text(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        return _text(data.decode("latin-1"))
 
 
 class X11Platform:
@@ -220,7 +164,7 @@ class X11Platform:
         )
         return WindowInfo(
             id=wid,
-            app_name=_text(wm_class[1]) if wm_class else None,
+            app_name=text_property(wm_class[1]) if wm_class else None,
             title=title,
             rect=rect,
             pid=pids[0] if pids else None,
@@ -394,7 +338,6 @@ class X11Platform:
 
         The watch has its own connection and thread: it outlives this instance's close().
         """
-        from jarvis_platform.x11_watch import X11ActiveWindowWatch
 
         watch = X11ActiveWindowWatch(self._display_name, on_change, on_error=on_error)
         watch.start()

@@ -25,7 +25,7 @@ from Xlib.error import CatchError, ConnectionClosedError, DisplayError, XError
 
 from jarvis_platform.errors import PlatformError
 from jarvis_platform.types import ActiveWindow
-from jarvis_platform.x11 import Atoms, active_window_id, read_title
+from jarvis_platform.x11_props import Atoms, active_window_id, read_title
 
 __all__ = ["X11ActiveWindowWatch"]
 

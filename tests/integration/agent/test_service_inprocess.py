@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from jarvis_agent.capture.pipeline import CapturePipeline, TickResult
 from jarvis_agent.config import ConfigError, ConfigStore
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.pipeline import CapturePipeline, TickResult
-from jarvis_agent.service import AgentService, ServiceError
-from jarvis_agent.state import AgentState, AgentStatus
+from jarvis_agent.runtime.service import AgentService, ServiceError
+from jarvis_agent.runtime.state import AgentState, AgentStatus
 from tests.integration.agent.conftest import HeadlessAgent, wait_for
 
 pytestmark = [pytest.mark.x11, pytest.mark.keyring, pytest.mark.slow]

@@ -21,8 +21,8 @@ import pytest
 
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.service import AgentService
-from jarvis_agent.state import AgentState
+from jarvis_agent.runtime.service import AgentService
+from jarvis_agent.runtime.state import AgentState
 from jarvis_platform import Platform, WindowInfo
 from jarvis_platform.x11 import X11Platform
 from tests.integration.agent.conftest import BASE_SETTINGS, wait_for

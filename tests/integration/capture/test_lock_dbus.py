@@ -18,7 +18,7 @@ from jeepney import HeaderFields, MessageType, new_error, new_method_return
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from jarvis_platform.lock import SessionLockProbe, default_lock_sources
+from jarvis_platform.screen_lock import SessionLockProbe, default_lock_sources
 from jarvis_platform.x11 import X11Platform
 from tests.support.desktop import Desktop
 

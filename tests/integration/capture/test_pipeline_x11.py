@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jarvis_agent.audit import AuditLog
-from jarvis_agent.pipeline import CapturePipeline, PipelineOptions
-from jarvis_agent.rules import ExclusionRule, RuleAction, default_rules
+from jarvis_agent.capture.audit import AuditLog
+from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions
+from jarvis_agent.capture.rules import ExclusionRule, RuleAction, default_rules
 from jarvis_contract import CaptureMetadata
 from jarvis_platform import Monitor, Platform, Rect, WindowInfo
 from jarvis_platform.x11 import X11Platform

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from jarvis_agent.capture.rules import default_rules
 from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
-from jarvis_agent.rules import default_rules
 
 
 @pytest.fixture

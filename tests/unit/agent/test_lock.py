@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jarvis_agent.lock import AgentLock, AlreadyRunningError
+from jarvis_agent.runtime.instance_lock import AgentLock, AlreadyRunningError
 
 
 def test_second_holder_is_told_the_pid(tmp_path: Path) -> None:
@@ -19,7 +19,8 @@ def test_second_holder_is_told_the_pid(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from jarvis_agent.lock import AgentLock;"
+            "import sys, time; from pathlib import Path;"
+            "from jarvis_agent.runtime.instance_lock import AgentLock;"
             f"lock = AgentLock(Path({str(path)!r})); lock.acquire(); print('held', flush=True);"
             "sys.stdin.read()",
         ],

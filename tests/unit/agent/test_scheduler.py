@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from jarvis_agent.scheduler import CaptureScheduler, WindowWatcher
+from jarvis_agent.runtime.scheduler import CaptureScheduler, WindowWatcher
 
 
 def test_window_changes_fire_at_most_once_per_gap_and_the_last_is_not_lost() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jarvis_agent.policy import GateState
-from jarvis_agent.state import (
+from jarvis_agent.capture.gates import GateState
+from jarvis_agent.runtime.state import (
     AgentState,
     AgentStatus,
     StatusBoard,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jarvis_agent.scheduler import WindowChangeGate
+from jarvis_agent.runtime.scheduler import WindowChangeGate
 
 
 class Clock:

@@ -6,7 +6,7 @@ import json
 import stat
 from pathlib import Path
 
-from jarvis_agent.audit import AuditLog
+from jarvis_agent.capture.audit import AuditLog
 
 
 def lines(path: Path) -> list[dict[str, object]]:

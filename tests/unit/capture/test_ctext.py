@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jarvis_agent.rules import default_rules, match_rule
+from jarvis_agent.capture.rules import default_rules, match_rule
 from jarvis_platform.ctext import decode_compound_text
 
 

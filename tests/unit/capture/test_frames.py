@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jarvis_agent.change import ChangeDetector, sample_pixels
-from jarvis_agent.encode import encode_frame, make_thumbnail
-from jarvis_agent.ids import new_capture_id
-from jarvis_agent.pipeline import PipelineOptions
-from jarvis_agent.redact import redact
+from jarvis_agent.capture.change import ChangeDetector, sample_pixels
+from jarvis_agent.capture.encode import encode_frame, make_thumbnail
+from jarvis_agent.capture.ids import new_capture_id
+from jarvis_agent.capture.pipeline import PipelineOptions
+from jarvis_agent.capture.redact import redact
 from jarvis_platform import Rect
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)

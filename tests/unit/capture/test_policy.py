@@ -8,14 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from pydantic import ValidationError
 
-from jarvis_agent.policy import (
-    ActiveHours,
-    GateState,
-    decide,
-    evaluate_gates,
-    exposure_grew,
-)
-from jarvis_agent.rules import ExclusionRule, RuleAction
+from jarvis_agent.capture.gates import ActiveHours, GateState, evaluate_gates
+from jarvis_agent.capture.policy import decide, exposure_grew
+from jarvis_agent.capture.rules import ExclusionRule, RuleAction
 from jarvis_platform import Monitor, Rect, WindowInfo
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jarvis_agent.policy import decide
-from jarvis_agent.rules import default_rules
+from jarvis_agent.capture.policy import decide
+from jarvis_agent.capture.rules import default_rules
 from jarvis_platform import Monitor, Rect
 from jarvis_platform.macos import locked_from_session, windows_from_quartz
 from jarvis_platform.windows import EnumRecord, locked_from_desktop, windows_from_enum

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from jarvis_agent.rules import (
+from jarvis_agent.capture.rules import (
     ExclusionRule,
     MatchType,
     RuleAction,
@@ -151,7 +151,7 @@ def test_default_rules_leave_ordinary_windows_alone(app: str, title: str) -> Non
 
 def test_default_rules_cover_at_least_ten_languages() -> None:
     """The private-browsing markers cover at least the ten most used UI languages."""
-    from jarvis_agent.rules import PRIVATE_MARKERS
+    from jarvis_agent.capture.rules import PRIVATE_MARKERS
 
     assert len(PRIVATE_MARKERS) >= 10
     assert {"en", "zh", "hi", "es", "fr", "ar", "pt", "ru", "ja", "de"} <= set(PRIVATE_MARKERS)

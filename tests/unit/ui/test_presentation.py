@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jarvis_agent.state import AgentState, AgentStatus, SyncSummary
+from jarvis_agent.runtime.state import AgentState, AgentStatus, SyncSummary
 from jarvis_ui.icons import TrayState
 from jarvis_ui.presentation import ago, headline, tooltip, tray_state
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from jarvis_agent.capture.rules import default_rules
 from jarvis_agent.config import AgentConfig, ConfigStore
-from jarvis_agent.rules import default_rules
 from jarvis_ui.settings import SettingsBackend, SettingsDialog
 from jarvis_ui.settings.privacy import ACTION, APP, MATCH, NAME, TITLE
 

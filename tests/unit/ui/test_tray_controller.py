@@ -15,8 +15,8 @@ from pytestqt.qtbot import QtBot
 
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.service import AgentService
-from jarvis_agent.state import AgentState
+from jarvis_agent.runtime.service import AgentService
+from jarvis_agent.runtime.state import AgentState
 from jarvis_ui.icons import TrayState
 from jarvis_ui.recent import RecentCapturesWindow
 from jarvis_ui.tray import TrayController

@@ -1,4 +1,4 @@
-"""What the tray needs of the agent service (jarvis_agent.service.AgentService provides it).
+"""What the tray needs of the agent service (jarvis_agent.runtime.service.AgentService provides it).
 
 Written as a Protocol so the tray states its needs in one place; the service runs capture and sync
 on its own threads, and `subscribe` callbacks arrive on those threads.
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from jarvis_agent.config import AgentConfig
-from jarvis_agent.state import AgentStatus
+from jarvis_agent.runtime.state import AgentStatus
 
 
 class AgentControl(Protocol):

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle
 
 from jarvis_agent.config import AgentConfig, ConfigStore
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.service import AgentService, limit_malloc_arenas
+from jarvis_agent.runtime.service import AgentService, limit_malloc_arenas
 from jarvis_ui.icons import TrayState, state_icon
 from jarvis_ui.recent import RecentCapturesWindow
 from jarvis_ui.settings import SettingsDialog, default_backend

@@ -15,8 +15,8 @@ def _fail(message: str) -> None:
 
 def _run(start: object) -> None:
     from jarvis_agent.config import ConfigError
-    from jarvis_agent.lock import AlreadyRunningError
-    from jarvis_agent.service import ServiceError
+    from jarvis_agent.runtime.instance_lock import AlreadyRunningError
+    from jarvis_agent.runtime.service import ServiceError
     from jarvis_sync.errors import SyncError
     from jarvis_ui.startup import NoDisplayError
     from jarvis_ui.up import UpError

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from jarvis_agent.state import AgentState, AgentStatus
+from jarvis_agent.runtime.state import AgentState, AgentStatus
 from jarvis_ui.icons import TrayState
 
 # Sync states (jarvis_sync's worker) that need the user: nothing leaves until they act.

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 from jarvis_agent.config import AgentConfig
 from jarvis_agent.durations import parse_pause_until
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.state import AgentStatus
+from jarvis_agent.runtime.state import AgentStatus
 from jarvis_ui.agent import AgentControl
 from jarvis_ui.hotkey import HotkeyBridge
 from jarvis_ui.icons import TrayState, state_icon

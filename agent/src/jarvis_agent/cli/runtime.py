@@ -23,12 +23,12 @@ from jarvis_agent.control import (
     socket_path,
 )
 from jarvis_agent.durations import DurationError, format_duration, parse_pause_until
-from jarvis_agent.lock import AlreadyRunningError
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.state import AgentState, AgentStatus, status_from_json
+from jarvis_agent.runtime.instance_lock import AlreadyRunningError
+from jarvis_agent.runtime.state import AgentState, AgentStatus, status_from_json
 
 if TYPE_CHECKING:
-    from jarvis_agent.service import AgentService
+    from jarvis_agent.runtime.service import AgentService
 
 __all__ = ["describe_status", "register"]
 
@@ -70,7 +70,7 @@ def run_command(ctx: click.Context, headless: bool, interval: float | None, verb
         ctx.invoke(tray)
         return
     from jarvis_agent.logs import configure_logging
-    from jarvis_agent.service import AgentService, ServiceError, limit_malloc_arenas
+    from jarvis_agent.runtime.service import AgentService, ServiceError, limit_malloc_arenas
 
     paths = agent_paths()
     environ: dict[str, str] | None = None

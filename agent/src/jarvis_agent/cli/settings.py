@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 import tomlkit
 
+from jarvis_agent.capture.rules import ExclusionRule, MatchType, RuleAction, match_rule
 from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
 from jarvis_agent.control import AgentNotRunningError, ControlClient, ControlError, socket_path
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.rules import ExclusionRule, MatchType, RuleAction, match_rule
 
 __all__ = ["register"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
+from jarvis_agent.capture.gates import DAY_NAMES, ActiveHours
 from jarvis_agent.config import AgentConfig
-from jarvis_agent.policy import DAY_NAMES, ActiveHours
 from jarvis_ui.settings.page import SettingsPage
 
 AUTOSTART_KEY = "autostart"  # not a config key: the platform's login items hold it

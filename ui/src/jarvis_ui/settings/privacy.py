@@ -28,8 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from jarvis_agent.capture.rules import (
+    ExclusionRule,
+    MatchType,
+    RuleAction,
+    default_rules,
+    match_rule,
+)
 from jarvis_agent.config import AgentConfig
-from jarvis_agent.rules import ExclusionRule, MatchType, RuleAction, default_rules, match_rule
 from jarvis_ui.settings.page import SettingsPage
 
 RULES_KEY = "privacy.rules"

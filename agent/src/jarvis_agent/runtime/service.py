@@ -31,7 +31,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from jarvis_agent.audit import AuditLog
+from jarvis_agent.capture.audit import AuditLog
+from jarvis_agent.capture.gates import evaluate_gates
+from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions, TickResult
 from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
 from jarvis_agent.control import (
     ControlError,
@@ -41,13 +43,11 @@ from jarvis_agent.control import (
     socket_path,
 )
 from jarvis_agent.durations import format_duration
-from jarvis_agent.lock import AgentLock
 from jarvis_agent.logs import configure_logging
 from jarvis_agent.paths import AgentPaths
-from jarvis_agent.pipeline import CapturePipeline, PipelineOptions, TickResult
-from jarvis_agent.policy import evaluate_gates
-from jarvis_agent.scheduler import CaptureScheduler, WindowChangeGate, WindowWatcher
-from jarvis_agent.state import (
+from jarvis_agent.runtime.instance_lock import AgentLock
+from jarvis_agent.runtime.scheduler import CaptureScheduler, WindowChangeGate, WindowWatcher
+from jarvis_agent.runtime.state import (
     AgentState,
     AgentStatus,
     StatusBoard,

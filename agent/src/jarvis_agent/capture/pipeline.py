@@ -6,7 +6,7 @@ again, and if any excluded pixel is now outside what was blacked out (a window a
 raised or retitled in between), the whole frame is wiped and dropped. Only then is anything encoded
 and handed to the sink (the outbox), so no pixel of an excluded window is ever encoded or stored.
 
-The global gates (paused, locked, idle, active hours) are the caller's: see policy.evaluate_gates.
+The global gates (paused, locked, idle, active hours) are the caller's: see gates.evaluate_gates.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, get_args
 
-from jarvis_agent.audit import AuditLog
-from jarvis_agent.change import ChangeDetector, Sample, sample_pixels
-from jarvis_agent.encode import ImageFormat, encode_frame, make_thumbnail
-from jarvis_agent.ids import new_capture_id
-from jarvis_agent.policy import FrameDecision, decide, exposure_grew
-from jarvis_agent.redact import redact
-from jarvis_agent.rules import ExclusionRule
+from jarvis_agent.capture.audit import AuditLog
+from jarvis_agent.capture.change import ChangeDetector, Sample, sample_pixels
+from jarvis_agent.capture.encode import ImageFormat, encode_frame, make_thumbnail
+from jarvis_agent.capture.ids import new_capture_id
+from jarvis_agent.capture.policy import FrameDecision, decide, exposure_grew
+from jarvis_agent.capture.redact import redact
+from jarvis_agent.capture.rules import ExclusionRule
 from jarvis_contract import CaptureMetadata
 from jarvis_platform.grab import Frame, Grabber
 from jarvis_platform.types import DamageSource, Monitor, Platform, Rect
