@@ -1,11 +1,14 @@
 """The agent's settings: declared once (pydantic), stored as TOML, overridden by JARVIS_* variables.
 
-`AgentConfig` holds every option with its default and bounds. `ConfigStore` is the one place that
-reads and writes the file (`agent_paths().config_file`): it keeps the user's comments and layout
-(tomlkit), writes atomically (temp file, fsync, rename) and only writes keys the user has changed
-from the defaults, so a later release's better defaults still reach them. Environment variables
-named `JARVIS_<SECTION>__<KEY>` (for example `JARVIS_CAPTURE__INTERVAL_SECONDS=30`) override the
-file; other JARVIS_* variables (JARVIS_HOME, the server's settings) are ignored.
+`AgentConfig` holds every option with its default, bounds, choices, description and special values
+(`Special`, such as 0 = never); the Settings dialog, the CLI and the runtime read them from here.
+`ConfigStore` is the one place that reads and writes the file (`agent_paths().config_file`): it
+keeps the user's comments and layout (tomlkit), writes atomically (temp file, fsync, rename) and
+only writes keys the user has changed from the defaults, so a later release's better defaults
+still reach them. Every write is a `ConfigPatch` (only what that writer changed) applied under a
+file lock to the file as it is then, so two writers never undo each other's changes. Environment
+variables named `JARVIS_<SECTION>__<KEY>` (for example `JARVIS_CAPTURE__INTERVAL_SECONDS=30`)
+override the file; other JARVIS_* variables (JARVIS_HOME, the server's settings) are ignored.
 
 Every rejected value raises `ConfigError`, whose message names the file or variable, the key, the
 value and what is allowed. The device token is never part of the config: it lives in the keyring.
@@ -14,15 +17,16 @@ value and what is allowed. The device token is never part of the config: it live
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
 import tempfile
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
 
 import annotated_types
@@ -40,22 +44,29 @@ from pydantic.fields import FieldInfo
 from tomlkit.container import Container
 from tomlkit.items import Table
 
+from jarvis_agent.capture.formats import ImageFormat
 from jarvis_agent.capture.gates import ActiveHours
 from jarvis_agent.capture.rules import ExclusionRule, default_rules
+from jarvis_agent.config_patch import RULES_KEY, ConfigPatch, RuleEdit
 from jarvis_agent.paths import agent_paths
+from jarvis_agent.runtime.instance_lock import file_lock
 
 __all__ = [
     "AgentConfig",
     "CaptureSettings",
+    "ConfigConflictError",
     "ConfigError",
+    "ConfigPatch",
     "ConfigStore",
     "LoggingSettings",
     "OutboxSettings",
     "PrivacySettings",
     "ServerSettings",
+    "Special",
     "UiSettings",
     "parse_raw",
     "parse_size",
+    "validated",
 ]
 
 ENV_PREFIX = "JARVIS_"
@@ -82,6 +93,19 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 class ConfigError(ValueError):
     """A config file or value was rejected; the message says where, what and what is allowed."""
+
+
+class ConfigConflictError(ConfigError):
+    """The file changed after a writer read it, and that writer's text cannot be merged."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Special:
+    """A value of a numeric option that means something else than its number, shown as `label`
+    (the Settings dialog's spin box shows the label at that value)."""
+
+    value: float
+    label: str
 
 
 def parse_size(value: object) -> object:
@@ -137,6 +161,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+SectionT = TypeVar("SectionT", bound=_Section)
+
+
 class CaptureSettings(_Section):
     """When and how screenshots are taken."""
 
@@ -144,10 +171,12 @@ class CaptureSettings(_Section):
     jitter_seconds: float = Field(
         2.0, ge=0, le=60, description="Random delay added to each tick, so devices don't align."
     )
-    image_format: Literal["jpeg", "webp", "png"] = Field(
+    image_format: ImageFormat = Field(
         "jpeg", description="png is lossless and large; jpeg and webp use `quality`."
     )
-    quality: int = Field(80, ge=1, le=100, description="Encoder quality.")
+    quality: int = Field(
+        80, ge=1, le=100, description="Encoder quality of jpeg and webp; 80 is a good balance."
+    )
     max_dimension: int | None = Field(
         None, ge=256, le=16384, description="Downscale so neither side exceeds this many pixels."
     )
@@ -177,7 +206,7 @@ class CaptureSettings(_Section):
 class PrivacySettings(_Section):
     """What is never captured or recorded."""
 
-    idle_threshold_seconds: float = Field(
+    idle_threshold_seconds: Annotated[float, Special(0, "never")] = Field(
         300.0,
         ge=0,
         le=86400,
@@ -340,6 +369,18 @@ def _show(value: Any) -> str:
         return "{...}"
     text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def validated(
+    model: type[SectionT], data: Mapping[str, Any], where: str, *, section: str | None = None
+) -> SectionT:
+    """`model` (AgentConfig or one section) made from `data`; ConfigError naming each bad key,
+    its value and what is allowed. `section` prefixes the keys when `model` is a section."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        prefix = (section,) if section else ()
+        raise ConfigError(_describe_errors(exc, where, prefix=prefix)) from exc
 
 
 # --- reading raw values ---------------------------------------------------------------------
@@ -548,56 +589,87 @@ class ConfigStore:
 
     # writing
 
-    def save(self, config: AgentConfig) -> None:
-        """Write `config`; keys overridden by JARVIS_* variables keep their value in the file."""
-        document = self._document()
-        new = _dump(config)
-        current = _dump(self.load_file()) if self.path.exists() else _dump(AgentConfig())
-        for section, values in self.env_overrides().items():
-            for key, value in values.items():
-                if new[section].get(key) == value:
-                    new[section][key] = current[section].get(key)
-        _merge_into(document, new, _dump(AgentConfig()))
-        self._write(tomlkit.dumps(document))
+    @property
+    def lock_path(self) -> Path:
+        """The file every writer locks while it reads, changes and replaces the config."""
+        return self.path.with_name(self.path.name + ".lock")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with file_lock(self.lock_path):
+            yield
+
+    def update(self, patch: ConfigPatch, *, where: str = "the new settings") -> AgentConfig:
+        """Apply `patch` to the file as it is now, validate, write atomically; returns load().
+
+        The read, the change and the replace happen under the file lock, so a writer that read
+        the config earlier (the Settings dialog, open for minutes) changes only what its user
+        changed and keeps what others wrote meanwhile. Nothing is written if the result is
+        invalid (ConfigError naming the key and what is allowed).
+        """
+        with self._locked():
+            document = self._document()
+            data = _dump(self._validate(document.unwrap(), str(self.path)))
+            patch.apply_to(data)
+            config = self._validate(data, where)
+            _merge_into(document, _dump(config), _dump(AgentConfig()))
+            self._write(tomlkit.dumps(document))
+        return self.load()
 
     def set_value(self, dotted_key: str, raw: str) -> AgentConfig:
         """Validate and store one value, e.g. ("capture.interval_seconds", "30"); returns load()."""
         keys = _check_key(dotted_key)
-        data = _dump(self.load_file())
         value = parse_raw(raw)
-        _set_path(data, keys, value)
-        try:
-            config = AgentConfig.model_validate(_strip_none_leaf(data, keys))
-        except ValidationError as exc:
-            raise ConfigError(_describe_errors(exc, "config set")) from exc
-        self.save(config)
-        return self.load()
+        info = _field_info(tuple(keys))
+        if value is None and info is not None and info.default is not None:
+            value = _default_of(keys)  # `none` on a key that can't be None: back to the default
+        return self.update(ConfigPatch({".".join(keys): value}), where="config set")
 
     def unset_value(self, dotted_key: str) -> AgentConfig:
         """Return one key to its default."""
         keys = _check_key(dotted_key)
-        data = _dump(self.load_file())
-        default: Any = _dump(AgentConfig())
-        for key in keys:
-            default = default.get(key) if isinstance(default, dict) else None
-        _set_path(data, keys, default)
-        self.save(AgentConfig.model_validate(data))
-        return self.load()
+        if keys == RULES_KEY.split("."):
+            # The rules as a whole: every current rule out, the default ones in.
+            current = self.load_file().privacy.rules
+            patch = ConfigPatch(rule_edits=(RuleEdit(tuple(current), tuple(default_rules())),))
+        else:
+            patch = ConfigPatch({".".join(keys): _default_of(keys)})
+        return self.update(patch, where="config unset")
 
-    def write_text(self, text: str) -> AgentConfig:
-        """Replace the whole file with `text` (from an editor) if it is a valid config."""
+    def read_text(self) -> str:
+        """The file's text ('' when there is none yet), for an editor; see `write_text`."""
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    def write_text(self, text: str, *, expected: str | None = None) -> AgentConfig:
+        """Replace the whole file with `text` (from an editor) if it is a valid config.
+
+        `expected` is what `read_text()` gave when the editing began: if the file holds anything
+        else now, someone else wrote it meanwhile, and ConfigConflictError is raised instead of
+        overwriting that (free text cannot be merged key by key).
+        """
         try:
             data = tomlkit.parse(text).unwrap()
         except tomlkit.exceptions.ParseError as exc:
             raise ConfigError(
                 f"{self.path} would not be valid TOML (line {exc.line}, column {exc.col})"
             ) from exc
-        try:
-            config = AgentConfig.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(_describe_errors(exc, str(self.path))) from exc
-        self._write(text)
+        config = self._validate(data, str(self.path))
+        with self._locked():
+            if expected is not None and self.read_text() != expected:
+                raise ConfigConflictError(
+                    f"{self.path} was changed by another program (the Settings dialog or another "
+                    "`jarvis config`/`jarvis exclusions` command) while you edited it; your text "
+                    "was not saved"
+                )
+            self._write(text)
         return config
+
+    @staticmethod
+    def _validate(data: Any, where: str) -> AgentConfig:
+        return validated(AgentConfig, data, where)
 
     def _write(self, text: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -621,12 +693,8 @@ class ConfigStore:
                 os.close(dir_fd)
 
 
-def _strip_none_leaf(data: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    # `none` on a key whose default isn't None means "back to the default".
-    parent: Any = data
-    for key in keys[:-1]:
-        parent = parent[key]
-    info = _field_info(tuple(keys))
-    if parent.get(keys[-1]) is None and info is not None and info.default is not None:
-        del parent[keys[-1]]
-    return data
+def _default_of(keys: list[str]) -> Any:
+    default: Any = _dump(AgentConfig())
+    for key in keys:
+        default = default.get(key) if isinstance(default, dict) else None
+    return default

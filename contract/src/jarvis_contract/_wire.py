@@ -8,13 +8,13 @@ metadata of a newer agent.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 MimeType = Literal["image/jpeg", "image/webp", "image/png"]
-MIME_TYPES: Final[tuple[str, ...]] = ("image/jpeg", "image/webp", "image/png")
+MIME_TYPES: Final[tuple[str, ...]] = get_args(MimeType)
 EXTENSIONS: Final[dict[str, str]] = {"image/jpeg": "jpg", "image/webp": "webp", "image/png": "png"}
 
 API_PREFIX: Final = "/api/v1"

@@ -72,9 +72,9 @@ class SyncWorker:
         self._concurrency = concurrency
         self._on_status = on_status
         self._retry = retry or RetryPolicy()
-        limits = httpx.Timeout(timeout, connect=connect_timeout)
+        self._limits = httpx.Timeout(timeout, connect=connect_timeout)
         self._make_uploader = uploader_factory or (
-            lambda url, n: Uploader(url, max_connections=n, timeout=limits)
+            lambda url, n: Uploader(url, max_connections=n, timeout=self._limits)
         )
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -154,10 +154,22 @@ class SyncWorker:
             self._cond.notify_all()
         self._publish(force=True)
 
-    def configure(self, *, server_url: str | None) -> None:
-        """The server address changed (or was cleared); the token is re-read too."""
+    def configure(
+        self,
+        *,
+        server_url: str | None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+    ) -> None:
+        """The server address or the time limits changed (or the address was cleared); the
+        token is re-read too. A limit left None stays as it is."""
         with self._cond:
-            if server_url != self._server_url:
+            limits = httpx.Timeout(
+                self._limits.read if timeout is None else timeout,
+                connect=self._limits.connect if connect_timeout is None else connect_timeout,
+            )
+            if server_url != self._server_url or limits != self._limits:
+                self._limits = limits
                 if self._uploader is not None:
                     self._retired.append(self._uploader)  # closed at stop; may be mid-request
                 self._server_url = server_url

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from jarvis_agent.capture.rules import default_rules
-from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
+from jarvis_agent.config import ConfigError, ConfigPatch, ConfigStore
 
 
 @pytest.fixture
@@ -112,8 +112,11 @@ def test_environment_overrides_the_file_without_being_saved(tmp_path: Path) -> N
     store = ConfigStore(path, environ=env)
     config = store.load()
     assert config.capture.interval_seconds == 45
-    store.save(
-        config.model_copy(update={"ui": config.ui.model_copy(update={"notifications": False})})
+    store.update(
+        ConfigPatch.between(
+            config,
+            config.model_copy(update={"ui": config.ui.model_copy(update={"notifications": False})}),
+        )
     )
     text = path.read_text()
     assert "interval_seconds = 20" in text
@@ -165,5 +168,5 @@ def test_write_text_refuses_invalid_and_keeps_file(store: ConfigStore) -> None:
 
 def test_saved_file_is_private(store: ConfigStore) -> None:
     """The config file is readable by the user only."""
-    store.save(AgentConfig())
+    store.set_value("capture.quality", "70")
     assert store.path.stat().st_mode & 0o777 == 0o600

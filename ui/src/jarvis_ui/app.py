@@ -70,7 +70,9 @@ class TrayApp:
 
     def _apply_config(self, config: AgentConfig) -> None:
         self.controller.apply_config(config)
-        self.worker.submit(lambda: self.service.apply_config(config), lambda _: None, self._failed)
+        # The dialog has written its changes into the file; the agent takes the file as it is
+        # (writing `config` again could undo what another writer saved in between).
+        self.worker.submit(self.service.reload_config, lambda _: None, self._failed)
 
     def _failed(self, exc: BaseException) -> None:
         self.controller.notify("Settings not applied", str(exc))

@@ -12,23 +12,18 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import simplejpeg  # type: ignore[import-untyped]  # ships a .pyi but no py.typed marker
 from PIL import Image
 
+from jarvis_agent.capture.formats import MIME_TYPES, ImageFormat
 from jarvis_contract import DigestedBytes, MimeType
 
 __all__ = ["EncodedImage", "ImageFormat", "encode_frame", "make_thumbnail", "to_image"]
 
-ImageFormat = Literal["jpeg", "webp", "png"]
-MIME_TYPES: Final[dict[str, MimeType]] = {
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "png": "image/png",
-}
 THUMBNAIL_SIZE: Final = 320
 THUMBNAIL_QUALITY: Final = 70
 WEBP_METHOD: Final = 2  # 0 (fast) .. 6 (small); 4, Pillow's default, costs ~3x more at 1080p
@@ -96,7 +91,7 @@ def encode_image(image: Image.Image, image_format: ImageFormat, quality: int) ->
         image.save(out, "WEBP", quality=quality, method=WEBP_METHOD)
     elif image_format == "png":
         image.save(out, "PNG", compress_level=1)
-    else:  # pragma: no cover - PipelineOptions validates the format
+    else:  # pragma: no cover - the config's choices are the formats
         raise ValueError(f"unknown image format {image_format!r}; use jpeg, webp or png")
     return out.getvalue()
 

@@ -16,15 +16,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, get_args
+from typing import Final
 
 from jarvis_agent.capture.audit import AuditLog
 from jarvis_agent.capture.change import ChangeDetector, Sample, sample_pixels
-from jarvis_agent.capture.encode import ImageFormat, encode_frame, make_thumbnail
+from jarvis_agent.capture.encode import encode_frame, make_thumbnail
+from jarvis_agent.capture.formats import ImageFormat
 from jarvis_agent.capture.ids import new_capture_id
 from jarvis_agent.capture.policy import FrameDecision, decide, exposure_grew
 from jarvis_agent.capture.redact import redact
 from jarvis_agent.capture.rules import ExclusionRule
+from jarvis_agent.config import AgentConfig, CaptureSettings, PrivacySettings, validated
 from jarvis_contract import CaptureMetadata
 from jarvis_platform.grab import Frame, Grabber
 from jarvis_platform.types import DamageSource, Monitor, Platform, Rect
@@ -48,49 +50,64 @@ def _agent_version() -> str:
     return __version__
 
 
+_CAPTURE: Final = CaptureSettings.model_fields
+_PRIVACY: Final = PrivacySettings.model_fields
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
-    """How frames are captured and encoded.
+    """How frames are captured and encoded: the capture options of the config.
 
-    `monitors`: 0-based indices to capture (None = all). `change_threshold`: share of sampled pixels
-    that must differ from the last captured frame (0.001 = 0.1 %). `max_gap_seconds`: capture an
-    unchanged screen anyway after this long. `image_format` "png" is lossless (tests use it).
+    The agent builds them with `from_config`. Defaults and bounds are the config's own
+    (`CaptureSettings`); options made directly (tests, benchmarks) are checked against the same
+    declaration. `monitors`: 0-based indices to capture (None = all). `change_threshold`: share of
+    sampled pixels that must differ from the last captured frame (0.001 = 0.1 %).
+    `max_gap_seconds`: capture an unchanged screen anyway after this long. `image_format` "png" is
+    lossless (tests use it).
     """
 
-    image_format: ImageFormat = "jpeg"
-    quality: int = 80
-    max_dimension: int | None = None
+    image_format: ImageFormat = _CAPTURE["image_format"].default
+    quality: int = _CAPTURE["quality"].default
+    max_dimension: int | None = _CAPTURE["max_dimension"].default
     monitors: frozenset[int] | None = None
-    omit_titles: bool = False
-    omit_app_names: bool = False
-    change_threshold: float = 0.001
-    max_gap_seconds: float = 300.0
+    omit_titles: bool = _PRIVACY["omit_titles"].default
+    omit_app_names: bool = _PRIVACY["omit_app_names"].default
+    change_threshold: float = _CAPTURE["change_threshold"].default
+    max_gap_seconds: float = _CAPTURE["max_gap_seconds"].default
     agent_version: str = field(default_factory=_agent_version)
     thumbnails: bool = True
 
     def __post_init__(self) -> None:
-        formats = get_args(ImageFormat)
-        if self.image_format not in formats:
-            raise ValueError(
-                f"image_format {self.image_format!r} is not supported; use one of {formats}"
-            )
-        if not 1 <= self.quality <= 100:
-            raise ValueError(f"quality {self.quality} is out of range; use 1 to 100 (default 80)")
-        if self.max_dimension is not None and self.max_dimension < 64:
-            raise ValueError(
-                f"max_dimension {self.max_dimension} is too small; use at least 64, or none"
-            )
-        if not 0.0 <= self.change_threshold < 1.0:
-            raise ValueError(
-                f"change_threshold {self.change_threshold} is out of range; use 0 (any change) "
-                "up to below 1"
-            )
-        if self.max_gap_seconds <= 0:
-            raise ValueError(f"max_gap_seconds {self.max_gap_seconds} must be greater than 0")
-        if self.monitors is not None and any(m < 0 for m in self.monitors):
-            raise ValueError(f"monitors {sorted(self.monitors)}: indices start at 0")
+        validated(
+            CaptureSettings,
+            {
+                "image_format": self.image_format,
+                "quality": self.quality,
+                "max_dimension": self.max_dimension,
+                "monitors": None if self.monitors is None else sorted(self.monitors),
+                "change_threshold": self.change_threshold,
+                "max_gap_seconds": self.max_gap_seconds,
+            },
+            "pipeline options",
+            section="capture",
+        )
         if not self.agent_version:
             raise ValueError("agent_version must not be empty")
+
+    @classmethod
+    def from_config(cls, config: AgentConfig) -> PipelineOptions:
+        """The capture pipeline's options from the config."""
+        capture, privacy = config.capture, config.privacy
+        return cls(
+            image_format=capture.image_format,
+            quality=capture.quality,
+            max_dimension=capture.max_dimension,
+            monitors=frozenset(capture.monitors) if capture.monitors is not None else None,
+            omit_titles=privacy.omit_titles,
+            omit_app_names=privacy.omit_app_names,
+            change_threshold=capture.change_threshold,
+            max_gap_seconds=capture.max_gap_seconds,
+        )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ import click
 import tomlkit
 
 from jarvis_agent.capture.rules import ExclusionRule, MatchType, RuleAction, match_rule
-from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
+from jarvis_agent.config import (
+    AgentConfig,
+    ConfigConflictError,
+    ConfigError,
+    ConfigPatch,
+    ConfigStore,
+)
 from jarvis_agent.control import AgentNotRunningError, ControlClient, ControlError, socket_path
 from jarvis_agent.paths import agent_paths
 
@@ -136,7 +142,8 @@ def config_path() -> None:
 def config_edit() -> None:
     """Edit the file in $VISUAL or $EDITOR; it is only saved if it is valid."""
     store = _store()
-    current = store.path.read_text(encoding="utf-8") if store.path.exists() else _TEMPLATE
+    original = store.read_text()
+    current = original or _TEMPLATE
     while True:
         edited = click.edit(current, extension=".toml", require_save=True)
         if edited is None:
@@ -149,7 +156,16 @@ def config_edit() -> None:
         if not click.confirm("Edit again? (No keeps the file as it was)", default=True):
             raise click.ClickException("the config file was left unchanged")
         current = edited
-    store.write_text(edited)
+    try:
+        store.write_text(edited, expected=original)
+    except ConfigConflictError as exc:
+        kept = store.path.with_name(store.path.name + ".edited")
+        kept.write_text(edited, encoding="utf-8")
+        kept.chmod(0o600)
+        raise click.ClickException(
+            f"{exc}. Your text is in {kept}; run `jarvis config edit` again and copy your "
+            "changes over."
+        ) from None
     click.echo(f"Saved {store.path}.")
     _tell_agent()
 
@@ -237,7 +253,7 @@ def exclusions_add(name: str, app: str | None, title: str | None, regex: bool, a
         )
     except ValueError as exc:
         raise click.ClickException(_first_error(exc)) from None
-    _save_rules(store, config, [*config.privacy.rules, rule])
+    _save_rules(store, ConfigPatch.add_rule(rule))
     click.echo(f"Added rule {name!r} ({action}).")
     _tell_agent()
 
@@ -259,7 +275,7 @@ def exclusions_remove(name_or_number: str) -> None:
             )
         removed = found[0]
         rules.remove(removed)
-    _save_rules(store, config, rules)
+    _save_rules(store, ConfigPatch.remove_rule(removed))
     click.echo(f"Removed rule {removed.name!r}.")
     _tell_agent()
 
@@ -287,16 +303,12 @@ def _short(pattern: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
-def _save_rules(store: ConfigStore, config: AgentConfig, rules: list[ExclusionRule]) -> None:
-    # Re-read the file alone so environment overrides are not written into it.
+def _save_rules(store: ConfigStore, patch: ConfigPatch) -> None:
+    # Applied to the file as it is when written: a rule added meanwhile elsewhere stays.
     try:
-        base = store.load_file()
-        store.save(
-            base.model_copy(update={"privacy": base.privacy.model_copy(update={"rules": rules})})
-        )
+        store.update(patch, where="exclusions")
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    del config
 
 
 def _first_error(exc: ValueError) -> str:

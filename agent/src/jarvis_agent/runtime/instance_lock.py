@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-__all__ = ["AgentLock", "AlreadyRunningError", "read_lock_pid"]
+__all__ = ["AgentLock", "AlreadyRunningError", "file_lock", "read_lock_pid"]
 
 
 class AlreadyRunningError(RuntimeError):
@@ -55,6 +56,29 @@ def _try_lock(handle: IO[str]) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) for the `with` block; waits for it.
+
+    Like the agent lock it belongs to the open file, so a writer killed mid-write never leaves
+    the others waiting.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for about 10 s, then OSError
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file drops the lock
 
 
 class AgentLock:

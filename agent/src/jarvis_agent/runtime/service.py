@@ -34,7 +34,7 @@ from typing import Any, Literal
 from jarvis_agent.capture.audit import AuditLog
 from jarvis_agent.capture.gates import evaluate_gates
 from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions, TickResult
-from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
+from jarvis_agent.config import AgentConfig, ConfigError, ConfigPatch, ConfigStore
 from jarvis_agent.control import (
     ControlError,
     ControlReply,
@@ -67,7 +67,7 @@ from jarvis_platform import (
 )
 from jarvis_sync.errors import SyncError
 
-__all__ = ["AgentService", "ServiceError", "TickOutcome", "limit_malloc_arenas", "pipeline_options"]
+__all__ = ["AgentService", "ServiceError", "TickOutcome", "limit_malloc_arenas"]
 
 log = logging.getLogger("jarvis.service")
 
@@ -131,21 +131,6 @@ def _release_free_memory() -> None:
 
 def _local_now() -> datetime:
     return datetime.now().astimezone()
-
-
-def pipeline_options(config: AgentConfig) -> PipelineOptions:
-    """The capture pipeline's options from the config."""
-    capture, privacy = config.capture, config.privacy
-    return PipelineOptions(
-        image_format=capture.image_format,
-        quality=capture.quality,
-        max_dimension=capture.max_dimension,
-        monitors=frozenset(capture.monitors) if capture.monitors is not None else None,
-        omit_titles=privacy.omit_titles,
-        omit_app_names=privacy.omit_app_names,
-        change_threshold=capture.change_threshold,
-        max_gap_seconds=capture.max_gap_seconds,
-    )
 
 
 class AgentService:
@@ -335,6 +320,8 @@ class AgentService:
             server_url=config.server.url,
             token_provider=load_token,
             on_status=self._on_sync_status,
+            timeout=config.server.timeout_seconds,
+            connect_timeout=config.server.connect_timeout_seconds,
         )
         self._sync.start()
 
@@ -385,7 +372,7 @@ class AgentService:
                 platform,
                 self._sink,
                 rules=config.privacy.rules,
-                options=pipeline_options(config),
+                options=PipelineOptions.from_config(config),
                 audit=self._audit,
             )
         return self._pipeline
@@ -763,9 +750,12 @@ class AgentService:
         return result
 
     def apply_config(self, config: AgentConfig) -> None:
-        """Save `config` and use it right away, without a restart."""
-        self._store.save(config)
-        self._apply(config)
+        """Save what `config` changes from the settings in use, and use the result at once.
+
+        Only the changed keys are written, on top of the file as it is now, so what another
+        writer saved since this agent read the file (a new exclusion rule) is kept and used.
+        """
+        self._apply(self._store.update(ConfigPatch.between(self.config, config)))
 
     def reload_config(self) -> AgentConfig:
         """Re-read the file; on an invalid file keep the last good config and raise ConfigError."""
@@ -797,7 +787,8 @@ class AgentService:
         if scheduler is not None and self._started:
             scheduler.run_soon(self._sync_window_trigger)  # on or off, on the worker
         if self._pipeline is not None:
-            self._pipeline.update(rules=config.privacy.rules, options=pipeline_options(config))
+            options = PipelineOptions.from_config(config)
+            self._pipeline.update(rules=config.privacy.rules, options=options)
         if self._audit is not None:
             self._audit.configure(
                 include_titles=not config.privacy.omit_titles,
@@ -809,7 +800,11 @@ class AgentService:
             days = config.outbox.max_age_days
             self._outbox.max_age = timedelta(days=days) if days else None
         if self._sync is not None:
-            self._sync.configure(server_url=config.server.url)
+            self._sync.configure(
+                server_url=config.server.url,
+                timeout=config.server.timeout_seconds,
+                connect_timeout=config.server.connect_timeout_seconds,
+            )
         elif self._use_sync and self._started and config.server.url is not None:
             self._start_sync(config)
         self._board.update(

@@ -4,6 +4,12 @@ Apply validates every tab (messages appear beside the fields; nothing is written
 wrong), then writes the file, the token and the login item on a worker thread, and hands the new
 config to the running agent, which applies it without a restart. OK is Apply, then close. Cancel
 closes without writing what was changed since the last Apply.
+
+The dialog may stay open for minutes while `jarvis exclusions add` or `jarvis config set` write
+the same file. Apply therefore writes only what the user changed here (`ConfigPatch.between` the
+config the dialog loaded and the one its tabs describe), applied to the file as it is then: a rule
+or value written elsewhere meanwhile stays, and the tabs show it after the Apply. Merging rather
+than asking is what users expect of two independent edits; both are kept.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from jarvis_agent.config import AgentConfig, ConfigError
+from jarvis_agent.config import AgentConfig, ConfigError, ConfigPatch
 from jarvis_sync.errors import CredentialsError
 from jarvis_ui.settings.backend import SettingsBackend
 from jarvis_ui.settings.general import GeneralPage
@@ -182,25 +188,30 @@ class SettingsDialog(QDialog):
         known = self.general.autostart.isEnabled()
         autostart_change = autostart if known and autostart != self._autostart else None
         backend = self.backend
+        patch = ConfigPatch.between(self.config, config)
 
         def write() -> AgentConfig:
-            backend.store.save(config)
+            written = backend.store.update(patch, where="Settings") if patch else None
             if token is not None and backend.store_token is not None:
                 backend.store_token(token)
             if autostart_change is not None and backend.set_autostart is not None:
                 backend.set_autostart(autostart_change)
-            return config
+            return written if written is not None else backend.store.load()
 
         self._set_busy(True)
         self.status.setText("Saving…")
         self.worker.submit(
-            write, lambda _: self._written(config, token, autostart_change), self._write_failed
+            write,
+            lambda written: self._written(written, token, autostart_change),
+            self._write_failed,
         )
         return True
 
     def _written(self, config: AgentConfig, token: str | None, autostart: bool | None) -> None:
         self._set_busy(False)
         self.config = config
+        for page in self.pages:  # show what the file holds now, others' changes included
+            page.load(config)
         if token is not None:
             self.server.token_saved()
         if autostart is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QLineEdit, QWidget
 
 from jarvis_agent.capture.gates import DAY_NAMES, ActiveHours
 from jarvis_agent.config import AgentConfig
@@ -67,20 +67,9 @@ class GeneralPage(SettingsPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.interval = QDoubleSpinBox(self)
-        self.interval.setRange(1, 3600)
-        self.interval.setDecimals(0)
-        self.interval.setSuffix(" s")
-        self.add_row(
-            "capture.interval_seconds", "Capture every", self.interval, "Seconds between captures."
-        )
-        self.image_format = QComboBox(self)
-        self.image_format.addItem("JPEG", "jpeg")
-        self.image_format.addItem("WebP", "webp")
-        self.add_row("capture.image_format", "Format", self.image_format)
-        self.quality = QSpinBox(self)
-        self.quality.setRange(1, 100)
-        self.add_row("capture.quality", "Quality", self.quality, "1-100; 80 is a good balance.")
+        self.interval = self.number_row("capture.interval_seconds", "Capture every", suffix=" s")
+        self.image_format = self.choice_row("capture.image_format", "Format", words=str.upper)
+        self.quality = self.number_row("capture.quality", "Quality")
         self.monitors = QLineEdit(self)
         self.monitors.setPlaceholderText("all")
         self.add_row(
@@ -98,37 +87,27 @@ class GeneralPage(SettingsPage):
             "Capture only in these hours, e.g. 09:00-18:00 or 09:00-17:30 on Mon,Tue,Wed,Thu,Fri; "
             "empty means always.",
         )
-        self.idle = QSpinBox(self)
-        self.idle.setRange(10, 86400)
-        self.idle.setSuffix(" s")
-        self.add_row(
-            "privacy.idle_threshold_seconds",
-            "Pause when idle for",
-            self.idle,
-            "No captures after this long without keyboard or mouse input.",
+        self.idle = self.number_row(
+            "privacy.idle_threshold_seconds", "Pause when idle for", suffix=" s"
         )
         self.autostart = QCheckBox("Start Jarvis when I log in", self)
         self.add_row(AUTOSTART_KEY, "", self.autostart)
         for signal in (
-            self.interval.valueChanged,
-            self.image_format.currentIndexChanged,
-            self.quality.valueChanged,
             self.monitors.textEdited,
             self.active_hours.textEdited,
-            self.idle.valueChanged,
             self.autostart.toggled,
         ):
             signal.connect(self.changed)
 
     def load(self, config: AgentConfig) -> None:
         capture, privacy = config.capture, config.privacy
-        self.interval.setValue(capture.interval_seconds)
-        self.image_format.setCurrentIndex(max(0, self.image_format.findData(capture.image_format)))
-        self.quality.setValue(capture.quality)
+        self.set_number("capture.interval_seconds", capture.interval_seconds)
+        self.set_choice("capture.image_format", capture.image_format)
+        self.set_number("capture.quality", capture.quality)
         monitors = capture.monitors
         self.monitors.setText("all" if monitors is None else ", ".join(map(str, monitors)))
         self.active_hours.setText(hours_text(privacy.active_hours))
-        self.idle.setValue(int(privacy.idle_threshold_seconds))
+        self.set_number("privacy.idle_threshold_seconds", privacy.idle_threshold_seconds)
 
     def set_autostart(self, enabled: bool) -> None:
         """Show the platform's current start-at-login state (read off the GUI thread)."""
@@ -139,16 +118,16 @@ class GeneralPage(SettingsPage):
     def collect(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         problems: dict[str, str] = {}
         capture: dict[str, Any] = {
-            "interval_seconds": self.interval.value(),
+            "interval_seconds": self.number("capture.interval_seconds"),
             "image_format": self.image_format.currentData(),
-            "quality": self.quality.value(),
+            "quality": self.number("capture.quality"),
         }
         try:
             capture["monitors"] = parse_monitors(self.monitors.text())
         except ValueError as exc:
             problems["capture.monitors"] = str(exc)
         privacy: dict[str, Any] = {
-            "idle_threshold_seconds": float(self.idle.value()),
+            "idle_threshold_seconds": self.number("privacy.idle_threshold_seconds"),
         }
         try:
             privacy["active_hours"] = parse_hours(self.active_hours.text())

@@ -9,6 +9,7 @@ from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from jarvis_agent.config import AgentConfig
+from jarvis_agent.config_fields import field_spec
 from jarvis_ui.settings.page import SettingsPage
 from jarvis_ui.shortcut import (
     DEFAULT_HOTKEY,
@@ -142,7 +143,8 @@ class HotkeyPage(SettingsPage):
             "ui.pause_hotkey",
             "Pause / resume",
             self.recorder,
-            "Click Record…, then press the combination. It works in every application.",
+            f"{field_spec('ui.pause_hotkey').description} Click Record…, then press the "
+            "combination.",
         )
         self.recorder.setMaximumWidth(320)
         buttons = QHBoxLayout()

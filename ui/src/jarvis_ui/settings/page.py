@@ -3,17 +3,31 @@
 A page maps config keys to widgets and only loads and collects them (the options themselves are
 declared once, in `jarvis_agent.config`): `load(config)` fills the widgets, `collect()` returns the
 values for the keys the page owns plus the problems it can see locally, and `show_error(key, msg)`
-puts a message beside the field of that key.
+puts a message beside the field of that key. Number and choice fields take their range, choices,
+help text and special values (0 = never) from the option's declaration (`number_row`,
+`choice_row`), so the dialog accepts exactly what the config accepts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from jarvis_agent.config import AgentConfig
+from jarvis_agent.config_fields import field_spec
 
 ERROR_STYLE = "color: #c62828;"
 
@@ -41,6 +55,8 @@ class SettingsPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._errors: dict[str, ErrorLabel] = {}
+        self.fields: dict[str, QWidget] = {}  # config key -> its widget
+        self._shown: dict[str, tuple[float, float]] = {}  # key -> (shown, exact value loaded)
         self._outer = QVBoxLayout(self)
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -67,8 +83,82 @@ class SettingsPage(QWidget):
         error.setObjectName(f"error:{key}")
         column.addWidget(error)
         self._errors[key] = error
+        self.fields[key] = field
         self.form.addRow(label, box)
         return error
+
+    def number_row(
+        self, key: str, label: str, *, suffix: str = "", decimals: int = 0
+    ) -> QSpinBox | QDoubleSpinBox:
+        """A spin box for the numeric option `key`: its range, help and special value text
+        (shown at the minimum, e.g. "never" for 0) come from the option's declaration."""
+        spec = field_spec(key)
+        box: QSpinBox | QDoubleSpinBox
+        if spec.kind is int:
+            box, step = QSpinBox(self), 1.0
+        else:
+            box = QDoubleSpinBox(self)
+            box.setDecimals(decimals)
+            step = 10.0**-decimals
+        if spec.minimum is None or spec.maximum is None:
+            raise ValueError(f"{key} has no bounds to give a spin box")
+        low = spec.minimum + step if spec.min_exclusive else spec.minimum
+        high = spec.maximum - step if spec.max_exclusive else spec.maximum
+        if isinstance(box, QSpinBox):
+            box.setRange(int(low), int(high))
+        else:
+            box.setRange(low, high)
+        special = spec.label(low)
+        if special is not None:
+            box.setSpecialValueText(special)
+        box.setSuffix(suffix)
+        self.add_row(key, label, box, spec.description)
+        box.valueChanged.connect(self.changed)
+        return box
+
+    def choice_row(self, key: str, label: str, *, words: Callable[[str], str] = str) -> QComboBox:
+        """A drop-down of the option's declared choices, each shown as `words(choice)`."""
+        spec = field_spec(key)
+        combo = QComboBox(self)
+        for choice in spec.choices or ():
+            combo.addItem(words(choice), choice)
+        self.add_row(key, label, combo, spec.description)
+        combo.currentIndexChanged.connect(self.changed)
+        return combo
+
+    def check_row(self, key: str) -> QCheckBox:
+        """A check box labelled with the option's description."""
+        box = QCheckBox(field_spec(key).description.rstrip("."), self)
+        self.add_row(key, "", box)
+        box.toggled.connect(self.changed)
+        return box
+
+    def set_number(self, key: str, value: float) -> None:
+        """Show `value` in the spin box of `key` without counting as an edit."""
+        box = self.fields[key]
+        assert isinstance(box, QSpinBox | QDoubleSpinBox)
+        blocked = box.blockSignals(True)
+        if isinstance(box, QSpinBox):
+            box.setValue(int(value))
+        else:
+            box.setValue(value)
+        box.blockSignals(blocked)
+        self._shown[key] = (box.value(), value)
+
+    def number(self, key: str) -> float:
+        """The value of `key`: exactly what was loaded unless the user changed it (a spin box
+        rounds to its decimals, and an untouched field must not change the file)."""
+        box = self.fields[key]
+        assert isinstance(box, QSpinBox | QDoubleSpinBox)
+        loaded = self._shown.get(key)
+        return loaded[1] if loaded is not None and box.value() == loaded[0] else box.value()
+
+    def set_choice(self, key: str, value: str) -> None:
+        combo = self.fields[key]
+        assert isinstance(combo, QComboBox)
+        blocked = combo.blockSignals(True)
+        combo.setCurrentIndex(max(0, combo.findData(value)))
+        combo.blockSignals(blocked)
 
     def error_label(self, key: str) -> ErrorLabel:
         """The error line of `key`, created at the bottom of the page if the page has no row."""

@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -150,9 +149,7 @@ class PrivacyPage(SettingsPage):
         self.form.addRow(tester)
         self.form.addRow(self.test_result)
 
-        self.omit_titles = QCheckBox("Leave window titles out of capture metadata and logs", self)
-        self.omit_titles.toggled.connect(self.changed)
-        self.add_row("privacy.omit_titles", "", self.omit_titles)
+        self.omit_titles = self.check_row("privacy.omit_titles")
         self.update_tester()
 
     # rows

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from jarvis_agent.config import AgentConfig
+from jarvis_agent.config_fields import field_spec
 from jarvis_sync.credentials import check_token
 from jarvis_sync.errors import CredentialsError
 from jarvis_ui.connection import ConnectionResult
@@ -40,7 +41,8 @@ class ServerPage(SettingsPage):
             "server.url",
             "Server URL",
             self.url,
-            "Empty: captures are kept in the local encrypted outbox until a server is set.",
+            field_spec("server.url").description
+            + " Empty: captures are kept in the local encrypted outbox until a server is set.",
         )
         self.token = QLineEdit(self)
         # The stored token is never loaded into this field: it can only be replaced.
