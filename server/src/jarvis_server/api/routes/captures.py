@@ -12,7 +12,7 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +42,7 @@ from jarvis_sync.contract import (
     CapturePage,
     CaptureRecord,
     ProblemType,
+    UtcDatetime,
 )
 
 router = APIRouter(prefix=CAPTURES_PATH, tags=["captures"])
@@ -252,18 +253,36 @@ def _encode_cursor(capture: Capture) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# The row number is a 64-bit signed integer on every backend; a larger one was never handed out
+# and would overflow the database driver.
+_MAX_PK = 2**63 - 1
+
+
+def _bad_cursor(why: str) -> ProblemError:
+    return ProblemError(
+        400,
+        ProblemType.VALIDATION,
+        "Bad cursor",
+        f"The cursor is not one this server handed out ({why}); start again without it.",
+    )
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, pk = raw.split("|")
-        return datetime.fromisoformat(when).astimezone(UTC), int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ProblemError(
-            400,
-            ProblemType.VALIDATION,
-            "Bad cursor",
-            "The cursor is not one this server handed out; start again without it.",
-        ) from exc
+        after = datetime.fromisoformat(when)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _bad_cursor("it does not decode to a time and a row number") from None
+    if after.tzinfo is None:
+        raise _bad_cursor("its time has no offset")
+    try:
+        after = after.astimezone(UTC)
+    except OverflowError:
+        raise _bad_cursor("its time lies outside the years 1 to 9999 in UTC") from None
+    if not (pk.isascii() and pk.isdigit()) or int(pk) > _MAX_PK:
+        raise _bad_cursor("its row number is not one of this server's")
+    return after, int(pk)
 
 
 def _visible_to(caller: Caller, device: str | None) -> None:
@@ -288,9 +307,9 @@ async def list_captures(
     caller: CallerDep,
     device: Annotated[str | None, Query(description="Only this device's captures.")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Captured at or after (RFC 3339).")
+        UtcDatetime | None, Query(description="Captured at or after (RFC 3339).")
     ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Captured before (RFC 3339).")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Captured before (RFC 3339).")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CapturePage:
