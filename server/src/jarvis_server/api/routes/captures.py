@@ -27,12 +27,14 @@ from jarvis_server.api.deps import (
 from jarvis_server.api.openapi_docs import UPLOAD_BODY, problems
 from jarvis_server.api.upload import ReceivedUpload, receive_upload
 from jarvis_server.auth import Caller
-from jarvis_server.imagecheck import check_image
+from jarvis_server.core.state import AppState
+from jarvis_server.decodegate import WAITING_PER_DEVICE, DecodeBusy
+from jarvis_server.imagecheck import ImageRefused, Refusal, verify_image
 from jarvis_server.models import Capture, Device
 from jarvis_server.problems import ProblemError
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.records import to_record, utc
-from jarvis_server.storage import RejectedFile
+from jarvis_server.storage import PendingFile, Verify
 from jarvis_server.writer import Written
 from jarvis_sync.contract import (
     CAPTURES_PATH,
@@ -168,21 +170,29 @@ async def _store(
 
     # The file goes first, the row second: a crash in between leaves a file without a row, which
     # the next start removes (the agent still holds the capture and sends it again).
+    verify = partial(
+        verify_image,
+        declared=meta.mime_type,
+        max_pixels=state.settings.max_image_pixels,
+        size=(meta.width, meta.height),
+    )
     try:
-        storage_key = await state.storage.place(
-            pending,
-            str(meta.id),
-            EXTENSIONS[meta.mime_type],
-            meta.captured_at,
-            verify=partial(check_image, declared=meta.mime_type),
-        )
-    except RejectedFile as exc:
+        if meta.mime_type == "image/jpeg":  # walked, never decoded: no turn needed
+            storage_key = await _place(state, pending, meta, verify)
+        else:
+            async with state.decodes.turn(caller.device_id):
+                storage_key = await _place(state, pending, meta, verify)
+    except DecodeBusy:
         raise ProblemError(
-            415,
-            ProblemType.UNSUPPORTED_MEDIA,
-            "Not the declared image",
-            f"Refused: {exc.problem}. Send a JPEG, PNG or WebP image matching mime_type.",
+            429,
+            ProblemType.RATE_LIMITED,
+            "Too many uploads at once",
+            f"Device {caller.device!r} already has {WAITING_PER_DEVICE} uploads waiting to be "
+            "checked; send fewer at once and retry after 1 second.",
+            headers={"Retry-After": "1"},
         ) from None
+    except ImageRefused as exc:
+        raise _image_problem(exc) from None
     capture = Capture(
         id=str(meta.id),
         device_id=caller.device_id,
@@ -234,6 +244,34 @@ async def _store(
         bytes=record.byte_size,
     )
     return record
+
+
+async def _place(
+    state: AppState, pending: PendingFile, meta: CaptureMetadata, verify: Verify
+) -> str:
+    return await state.storage.place(
+        pending, str(meta.id), EXTENSIONS[meta.mime_type], meta.captured_at, verify=verify
+    )
+
+
+def _image_problem(exc: ImageRefused) -> ProblemError:
+    if exc.refusal is Refusal.SIZE_MISMATCH:
+        return _bad_metadata(f"Fix width and height: {exc.problem}.")
+    if exc.refusal is Refusal.TOO_MANY_PIXELS:
+        return ProblemError(
+            413,
+            ProblemType.TOO_LARGE,
+            "Image has too many pixels",
+            f"Refused: {exc.problem}. Send a smaller image or raise JARVIS_MAX_IMAGE_PIXELS "
+            "on the server.",
+        )
+    return ProblemError(
+        415,
+        ProblemType.UNSUPPORTED_MEDIA,
+        "Not the declared image",
+        f"Refused: {exc.problem}. Send one whole JPEG, PNG or WebP image matching mime_type, "
+        "with nothing after it.",
+    )
 
 
 def _row(capture: Capture) -> dict[str, Any]:
