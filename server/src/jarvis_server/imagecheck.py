@@ -13,7 +13,10 @@ server's pixel budget (or than the metadata says) costs nothing but the header r
   pieces, counting the bytes and checking each row's filter type, so memory stays at about a
   megabyte whatever the pixel count: Pillow would hold the whole bitmap (4 bytes per pixel).
 - WebP's RIFF chunks must fill the file exactly; then libwebp (through Pillow) decodes it whole,
-  which the pixel budget bounds, and the memory is handed back to the system afterwards.
+  at about 15 bytes a pixel, which the pixel budget bounds. That memory goes back to the system
+  after a burst without help (libwebp's buffers are single large allocations, so glibc maps and
+  unmaps them): benchmarks/decode_flood.py measured the same RSS after six 8K WebPs with and
+  without a malloc_trim after each decode.
 
 Bytes after the image's end (a JPEG after EOI, a PNG after IEND, a WebP beyond its RIFF size)
 are refused: such a file is a polyglot, an image that carries something else.
@@ -21,8 +24,6 @@ are refused: such a file is a polyglot, an image that carries something else.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import enum
 import io
 import mmap
@@ -70,9 +71,6 @@ _ADAM7: Final = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 
 _ADAM7_ALL: Final = (*_ADAM7, (1, 0, 2, 2), (0, 1, 1, 2))
 _PIL_FORMATS: Final = {"image/jpeg": "JPEG", "image/webp": "WEBP"}
 _INFLATE_PIECE: Final = 1024 * 1024  # the most inflated PNG data held at once
-
-# Decodes at least this large give their memory back to the system once done (see _trim).
-_TRIM_PIXELS: Final = 4_000_000
 
 
 class Refusal(enum.Enum):
@@ -323,32 +321,6 @@ def _pillow(file: BinaryIO, declared: str) -> None:
         raise _Bad(f"it cannot be decoded ({type(exc).__name__})") from None
 
 
-def _malloc_trim() -> None:
-    """Hand freed heap memory back to the system (glibc only; elsewhere a no-op).
-
-    Pillow allocates a decoded image in blocks below glibc's mmap threshold once that threshold
-    has adapted, so after a burst of large decodes the freed blocks stay in the worker threads'
-    arenas: hundreds of megabytes that the process keeps. Measured in benchmarks/decode_flood.py.
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-        libc.malloc_trim  # noqa: B018  (absent outside glibc)
-    except (OSError, AttributeError):
-        return None
-    return libc
-
-
-_LIBC: Final = _load_libc()
-
-
 # --- the check ------------------------------------------------------------------------------
 
 _SIZES: Final = {"image/jpeg": _jpeg_size, "image/png": _png_size, "image/webp": _webp_size}
@@ -424,11 +396,7 @@ def _verify(
             _check_png(data)
         else:
             _check_webp_container(data)
-            try:
-                _pillow(file, declared)
-            finally:
-                if width * height >= _TRIM_PIXELS:
-                    _malloc_trim()
+            _pillow(file, declared)
     except _Bad as exc:
         raise _refuse(declared, str(exc)) from None
     except struct.error:
