@@ -18,9 +18,11 @@ from jarvis_contract._wire import (
     CaptureMetadata,
     CapturePage,
     CaptureRecord,
+    CaptureTime,
     MimeType,
     Problem,
     ProblemType,
+    UtcDatetime,
 )
 
 __version__ = _version("jarvis-contract")
@@ -36,9 +38,11 @@ __all__ = [
     "CaptureMetadata",
     "CapturePage",
     "CaptureRecord",
+    "CaptureTime",
     "DigestedBytes",
     "MimeType",
     "Problem",
     "ProblemType",
+    "UtcDatetime",
     "__version__",
 ]

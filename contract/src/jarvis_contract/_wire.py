@@ -7,11 +7,11 @@ metadata of a newer agent.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Final, Literal, get_args
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal, get_args
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 MimeType = Literal["image/jpeg", "image/webp", "image/png"]
 MIME_TYPES: Final[tuple[str, ...]] = get_args(MimeType)
@@ -22,6 +22,38 @@ CAPTURES_PATH: Final = f"{API_PREFIX}/captures"
 EVENTS_PATH: Final = f"{API_PREFIX}/events"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+
+
+# No capture can have been taken before the Unix epoch: a computer clock cannot be set earlier.
+EARLIEST_CAPTURE: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    # An offset can push an instant just inside year 1 or 9999 outside Python's (and the
+    # storage's) range once it is converted to UTC; say so instead of failing later.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{value.isoformat()} lies outside the years 1 to 9999 once converted to UTC"
+        ) from None
+    return value
+
+
+def _plausible_capture_time(value: datetime) -> datetime:
+    if _representable_in_utc(value).astimezone(UTC) < EARLIEST_CAPTURE:
+        raise ValueError(
+            f"{value.isoformat()} is before 1970-01-01T00:00:00Z; the capturing device's "
+            "clock is wrong"
+        )
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
+"""An RFC 3339 date-time with an offset that still names an instant in years 1-9999 in UTC."""
+
+CaptureTime = Annotated[AwareDatetime, AfterValidator(_plausible_capture_time)]
+"""When a frame was grabbed: a UtcDatetime no earlier than the Unix epoch."""
 
 
 class ProblemType:
@@ -52,7 +84,9 @@ class CaptureMetadata(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: UUID = Field(description="The capture id (UUIDv7), also sent as Idempotency-Key.")
-    captured_at: AwareDatetime = Field(description="When the frame was grabbed, RFC 3339.")
+    captured_at: CaptureTime = Field(
+        description="When the frame was grabbed, RFC 3339; from 1970 to 9999 in UTC."
+    )
     monitor: int = Field(ge=0, le=64, description="Index of the monitor the frame came from.")
     width: int = Field(gt=0, le=65535)
     height: int = Field(gt=0, le=65535)

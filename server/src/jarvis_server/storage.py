@@ -39,6 +39,8 @@ class RejectedFile(Exception):
         self.problem = problem
 
 
+# A check of the received bytes: returns what is wrong, or raises RejectedFile (or a subclass
+# carrying more detail); either way nothing is kept.
 Verify = Callable[[bytes | Path], str | None]
 
 
@@ -227,10 +229,13 @@ class FilesystemStorage:
         # Checked before anything is synced: a refused upload costs no fsync.
         whole = pending._complete_sync()
         if verify is not None:
-            problem = verify(whole if whole is not None else pending.path)
-            if problem is not None:
+            try:
+                problem = verify(whole if whole is not None else pending.path)
+                if problem is not None:
+                    raise RejectedFile(problem)
+            except BaseException:
                 pending._discard_sync()
-                raise RejectedFile(problem)
+                raise
         pending._sync_to_disk(whole)
         tmp = pending.path
         folder = self.root / day

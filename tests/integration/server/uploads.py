@@ -36,6 +36,16 @@ def make_image(
     return out.getvalue()
 
 
+def _size_of(data: bytes) -> tuple[int, int]:
+    """The image's width and height as its header says (the server checks them against the
+    metadata); 64x48 for bytes that are not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, SyntaxError, ValueError):
+        return 64, 48
+
+
 @dataclass
 class Capture:
     """One capture the test will upload: its bytes and the metadata the agent would send."""
@@ -57,12 +67,13 @@ def make_capture(
     **overrides: Any,
 ) -> Capture:
     data = data if data is not None else make_image(mime)
+    width, height = _size_of(data)
     meta: dict[str, Any] = {
         "id": str(capture_id or uuid7()),
         "captured_at": (captured_at or datetime.now(UTC)).isoformat(),
         "monitor": 0,
-        "width": 64,
-        "height": 48,
+        "width": width,
+        "height": height,
         "mime_type": mime,
         "byte_size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),

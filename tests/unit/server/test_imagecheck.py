@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +121,68 @@ def test_spliced_jpeg_is_refused() -> None:
     assert check_image(data[:middle] + b"\xff\x02" + data[middle:], "image/jpeg") is not None
     broken_header = data[:4] + b"\xff\xff" + data[6:]  # APP0's length now runs past the end
     assert check_image(broken_header, "image/jpeg") is not None
+
+
+def _interlaced_png(width: int, height: int, *, bad_filter: bool = False) -> bytes:
+    """An 8-bit RGB Adam7-interlaced PNG (Pillow cannot write one), rows unfiltered."""
+    rng = random.Random(width * 1000 + height)
+    raw = bytearray()
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4)]
+    for x0, y0, dx, dy in [*passes, (1, 0, 2, 2), (0, 1, 1, 2)]:
+        columns = len(range(x0, width, dx))
+        for _ in range(y0, height, dy):
+            if columns:
+                raw += b"\x00" + rng.randbytes(columns * 3)
+    if bad_filter:
+        raw[0] = 9
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return len(body).to_bytes(4, "big") + kind + body + crc.to_bytes(4, "big")
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 1])
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(bytes(raw)))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 2), (9, 5), (33, 17)])
+def test_interlaced_png_passes(size: tuple[int, int]) -> None:
+    """An interlaced PNG that Pillow decodes passes the streaming check (its seven passes are
+    laid out right); one with an unknown row filter is refused, as Pillow refuses it."""
+    good = _interlaced_png(*size)
+    with Image.open(io.BytesIO(good)) as image:
+        image.load()
+    assert check_image(good, "image/png") is None
+    problem = check_image(_interlaced_png(*size, bad_filter=True), "image/png")
+    assert problem is not None
+    assert "filter" in problem
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "LA", "I;16"])
+def test_png_modes_pass_and_trailing_bytes_do_not(mode: str) -> None:
+    """PNGs of every colour type and bit depth Pillow writes pass; the same with a byte after
+    IEND, or without IEND, are refused as trailing data or truncated."""
+    image = Image.new("RGB", (37, 11), (200, 30, 30)).convert(mode if mode != "I;16" else "I")
+    data = _image_of(image.convert(mode) if mode == "I;16" else image)
+    assert check_image(data, "image/png") is None
+    assert "trailing data" in (check_image(data + b"\x00", "image/png") or "")
+    assert "IEND" in (check_image(data[:-12], "image/png") or "")
+
+
+def _image_of(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_pixel_budget_is_checked_from_the_header() -> None:
+    """An image over the pixel budget is refused by its header's size, named in the message."""
+    data = _image("PNG", (300, 200))
+    problem = check_image(data, "image/png", max_pixels=300 * 200 - 1)
+    assert problem is not None
+    assert "300x200" in problem
+    assert check_image(data, "image/png", max_pixels=300 * 200) is None

@@ -17,6 +17,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX: Final = "JARVIS_"
 MIB: Final = 1024 * 1024
+# The agent grabs each monitor alone, and the largest display sold is 8K: 7680x4320 = 33.2 MP
+# (a 4000x4000 frame is 16 MP). A WebP costs about 15 bytes a pixel to check (libwebp's canvas
+# and frame copies, then Pillow's image; measured by benchmarks/decode_flood.py), so this
+# budget bounds one check at 0.5 GB and `decode_concurrency` of them at once. An X screen that
+# spans several monitors as one is larger: raise JARVIS_MAX_IMAGE_PIXELS for it.
+MAX_IMAGE_PIXELS: Final = 7680 * 4320
+# Pillow refuses more than this as a decompression bomb anyway (Image.MAX_IMAGE_PIXELS).
+PILLOW_BOMB_PIXELS: Final = 89_478_485
 
 
 def server_data_dir() -> Path:
@@ -46,6 +54,18 @@ class Settings(BaseSettings):
         default=None, description="Where image files are kept; empty means <data dir>/storage."
     )
     max_upload_bytes: int = Field(default=20 * MIB, gt=0, description="Largest accepted image.")
+    max_image_pixels: int = Field(
+        default=MAX_IMAGE_PIXELS,
+        gt=0,
+        le=PILLOW_BOMB_PIXELS,
+        description="Largest image accepted, in pixels (width x height), checked before decoding.",
+    )
+    decode_concurrency: int = Field(
+        default=2,
+        gt=0,
+        le=64,
+        description="PNG and WebP uploads checked at once (each device one at a time).",
+    )
     rate_limit_per_minute: float = Field(
         default=1200, gt=0, description="Sustained uploads per device and minute."
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jarvis_server.auth import AuthCache
 from jarvis_server.core.config import Settings
+from jarvis_server.decodegate import DecodeGate
 from jarvis_server.events import Broadcaster
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.storage import FilesystemStorage
@@ -26,3 +27,8 @@ class AppState:
     # connection ever finds the database locked and sleeps in its busy handler.
     writer: CaptureWriter
     auth_cache: AuthCache
+    # Turns at checking PNG and WebP images, bounded by the settings (see decodegate).
+    decodes: DecodeGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decodes = DecodeGate(self.settings.decode_concurrency)

@@ -12,7 +12,7 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from jarvis_contract import (
     CapturePage,
     CaptureRecord,
     ProblemType,
+    UtcDatetime,
 )
 from jarvis_server.api.deps import (
     CallerDep,
@@ -36,12 +37,14 @@ from jarvis_server.api.deps import (
 from jarvis_server.api.openapi_docs import UPLOAD_BODY, problems
 from jarvis_server.api.upload import ReceivedUpload, receive_upload
 from jarvis_server.auth import Caller
-from jarvis_server.imagecheck import check_image
+from jarvis_server.core.state import AppState
+from jarvis_server.decodegate import WAITING_PER_DEVICE, DecodeBusy
+from jarvis_server.imagecheck import ImageRefused, Refusal, verify_image
 from jarvis_server.models import Capture, Device
 from jarvis_server.problems import ProblemError
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.records import to_record, utc
-from jarvis_server.storage import RejectedFile
+from jarvis_server.storage import PendingFile, Verify
 from jarvis_server.writer import Written
 
 router = APIRouter(prefix=CAPTURES_PATH, tags=["captures"])
@@ -167,21 +170,29 @@ async def _store(
 
     # The file goes first, the row second: a crash in between leaves a file without a row, which
     # the next start removes (the agent still holds the capture and sends it again).
+    verify = partial(
+        verify_image,
+        declared=meta.mime_type,
+        max_pixels=state.settings.max_image_pixels,
+        size=(meta.width, meta.height),
+    )
     try:
-        storage_key = await state.storage.place(
-            pending,
-            str(meta.id),
-            EXTENSIONS[meta.mime_type],
-            meta.captured_at,
-            verify=partial(check_image, declared=meta.mime_type),
-        )
-    except RejectedFile as exc:
+        if meta.mime_type == "image/jpeg":  # walked, never decoded: no turn needed
+            storage_key = await _place(state, pending, meta, verify)
+        else:
+            async with state.decodes.turn(caller.device_id):
+                storage_key = await _place(state, pending, meta, verify)
+    except DecodeBusy:
         raise ProblemError(
-            415,
-            ProblemType.UNSUPPORTED_MEDIA,
-            "Not the declared image",
-            f"Refused: {exc.problem}. Send a JPEG, PNG or WebP image matching mime_type.",
+            429,
+            ProblemType.RATE_LIMITED,
+            "Too many uploads at once",
+            f"Device {caller.device!r} already has {WAITING_PER_DEVICE} uploads waiting to be "
+            "checked; send fewer at once and retry after 1 second.",
+            headers={"Retry-After": "1"},
         ) from None
+    except ImageRefused as exc:
+        raise _image_problem(exc) from None
     capture = Capture(
         id=str(meta.id),
         device_id=caller.device_id,
@@ -235,6 +246,34 @@ async def _store(
     return record
 
 
+async def _place(
+    state: AppState, pending: PendingFile, meta: CaptureMetadata, verify: Verify
+) -> str:
+    return await state.storage.place(
+        pending, str(meta.id), EXTENSIONS[meta.mime_type], meta.captured_at, verify=verify
+    )
+
+
+def _image_problem(exc: ImageRefused) -> ProblemError:
+    if exc.refusal is Refusal.SIZE_MISMATCH:
+        return _bad_metadata(f"Fix width and height: {exc.problem}.")
+    if exc.refusal is Refusal.TOO_MANY_PIXELS:
+        return ProblemError(
+            413,
+            ProblemType.TOO_LARGE,
+            "Image has too many pixels",
+            f"Refused: {exc.problem}. Send a smaller image or raise JARVIS_MAX_IMAGE_PIXELS "
+            "on the server.",
+        )
+    return ProblemError(
+        415,
+        ProblemType.UNSUPPORTED_MEDIA,
+        "Not the declared image",
+        f"Refused: {exc.problem}. Send one whole JPEG, PNG or WebP image matching mime_type, "
+        "with nothing after it.",
+    )
+
+
 def _row(capture: Capture) -> dict[str, Any]:
     return {c.key: getattr(capture, c.key) for c in Capture.__table__.columns if c.key != "pk"}
 
@@ -252,18 +291,36 @@ def _encode_cursor(capture: Capture) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# The row number is a 64-bit signed integer on every backend; a larger one was never handed out
+# and would overflow the database driver.
+_MAX_PK = 2**63 - 1
+
+
+def _bad_cursor(why: str) -> ProblemError:
+    return ProblemError(
+        400,
+        ProblemType.VALIDATION,
+        "Bad cursor",
+        f"The cursor is not one this server handed out ({why}); start again without it.",
+    )
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, pk = raw.split("|")
-        return datetime.fromisoformat(when).astimezone(UTC), int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ProblemError(
-            400,
-            ProblemType.VALIDATION,
-            "Bad cursor",
-            "The cursor is not one this server handed out; start again without it.",
-        ) from exc
+        after = datetime.fromisoformat(when)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _bad_cursor("it does not decode to a time and a row number") from None
+    if after.tzinfo is None:
+        raise _bad_cursor("its time has no offset")
+    try:
+        after = after.astimezone(UTC)
+    except OverflowError:
+        raise _bad_cursor("its time lies outside the years 1 to 9999 in UTC") from None
+    if not (pk.isascii() and pk.isdigit()) or int(pk) > _MAX_PK:
+        raise _bad_cursor("its row number is not one of this server's")
+    return after, int(pk)
 
 
 def _visible_to(caller: Caller, device: str | None) -> None:
@@ -288,9 +345,9 @@ async def list_captures(
     caller: CallerDep,
     device: Annotated[str | None, Query(description="Only this device's captures.")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Captured at or after (RFC 3339).")
+        UtcDatetime | None, Query(description="Captured at or after (RFC 3339).")
     ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Captured before (RFC 3339).")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Captured before (RFC 3339).")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CapturePage:
