@@ -23,6 +23,7 @@ from jarvis_sync.credentials import (
 )
 from jarvis_sync.errors import (
     CredentialsError,
+    IdentityKeyError,
     KeyringUnavailableError,
     LoginError,
     OutboxError,
@@ -56,6 +57,7 @@ __all__ = [
     "CaptureRecord",
     "CredentialsError",
     "EntryState",
+    "IdentityKeyError",
     "KeyringUnavailableError",
     "LoginError",
     "MimeType",
