@@ -335,8 +335,24 @@ class AgentService:
             server_url=config.server.url,
             token_provider=load_token,
             on_status=self._on_sync_status,
+            allow_insecure_http=config.server.allow_insecure_http,
+            identity_key=self._identity_key(),
         )
         self._sync.start()
+
+    def _identity_key(self) -> bytes | None:
+        """The key a server `jarvis up` started proves itself with, where there is one."""
+        from jarvis_sync.errors import CredentialsError
+        from jarvis_sync.trust import load_identity_key
+
+        path = self._paths.server_identity_key
+        if not path.exists():
+            return None
+        try:
+            return load_identity_key(path)
+        except CredentialsError as exc:
+            log.warning("The local server identity key is not used: %s", exc)
+            return None
 
     def _on_sync_status(self, status: Any) -> None:
         self._sync_status = status
@@ -809,7 +825,10 @@ class AgentService:
             days = config.outbox.max_age_days
             self._outbox.max_age = timedelta(days=days) if days else None
         if self._sync is not None:
-            self._sync.configure(server_url=config.server.url)
+            self._sync.configure(
+                server_url=config.server.url,
+                allow_insecure_http=config.server.allow_insecure_http,
+            )
         elif self._use_sync and self._started and config.server.url is not None:
             self._start_sync(config)
         self._board.update(
