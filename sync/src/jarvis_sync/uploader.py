@@ -200,6 +200,7 @@ class Uploader:
                 CAPTURES_PATH, params={"limit": 1}, headers={"Authorization": f"Bearer {token}"}
             )
         except httpx.TransportError as exc:
+            self._forget_proof()
             raise LoginError(
                 f"{_transport_detail(exc)} at {self.server_url}; check the address and that "
                 "the server is running"
