@@ -12,7 +12,6 @@ byte is sent. That holds even when the URL came from a hand-edited config file.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import urlsplit
@@ -120,8 +119,6 @@ class Uploader:
             urlsplit(self.server_url).port or 80 if is_loopback_http(self.server_url) else None
         )
         self._identity_key = identity_key
-        self._proven = False  # the identity challenge passed on the connections open now
-        self._proof_lock = threading.Lock()
         self._client = httpx.Client(
             base_url=self.server_url,
             timeout=timeout,
@@ -150,24 +147,17 @@ class Uploader:
             # stranger who takes the port after our server stopped is caught too.
             problem = owner_problem(port, uids)
             return None if problem is None else UploadOutcome("untrusted", None, problem)
-        with self._proof_lock:
-            if self._proven:
-                return None
-            if self._identity_key is None:
-                return UploadOutcome("untrusted", None, unknown_owner_problem(port))
-            problem = prove_identity(self._client, self._identity_key, port)
-            self._proven = problem is None
-            return None if problem is None else UploadOutcome("untrusted", None, problem)
+        if self._identity_key is None:
+            return UploadOutcome("untrusted", None, unknown_owner_problem(port))
+        # Before every request, not once: a stranger may take the port between two uploads
+        # after our server stopped. The challenge is a small GET on the same pooled connection.
+        problem = prove_identity(self._client, self._identity_key, port)
+        return None if problem is None else UploadOutcome("untrusted", None, problem)
 
     def destination_problem(self) -> str | None:
         """Why the server may not be sent the token now (None: it may)."""
         refusal = self._refusal()
         return None if refusal is None else refusal.detail
-
-    def _forget_proof(self) -> None:
-        # The connection broke: whoever answers next must prove itself again.
-        with self._proof_lock:
-            self._proven = False
 
     def upload(self, token: str, metadata: CaptureMetadata, data: bytes) -> UploadOutcome:
         """Send one capture; the outcome says whether it is stored, to retry, or refused."""
@@ -186,7 +176,6 @@ class Uploader:
                 data={"metadata": metadata.model_dump_json()},
             )
         except httpx.TransportError as exc:
-            self._forget_proof()
             return UploadOutcome("retry", None, _transport_detail(exc))
         return classify(response.status_code, response.headers, response.content)
 
@@ -200,7 +189,6 @@ class Uploader:
                 CAPTURES_PATH, params={"limit": 1}, headers={"Authorization": f"Bearer {token}"}
             )
         except httpx.TransportError as exc:
-            self._forget_proof()
             raise LoginError(
                 f"{_transport_detail(exc)} at {self.server_url}; check the address and that "
                 "the server is running"
