@@ -39,6 +39,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.fields import FieldInfo
 from tomlkit.container import Container
@@ -50,6 +52,7 @@ from jarvis_agent.capture.rules import ExclusionRule, default_rules
 from jarvis_agent.config_patch import RULES_KEY, ConfigPatch, RuleEdit
 from jarvis_agent.paths import agent_paths
 from jarvis_agent.runtime.instance_lock import file_lock
+from jarvis_sync.trust import url_problem
 
 __all__ = [
     "AgentConfig",
@@ -225,9 +228,27 @@ class PrivacySettings(_Section):
 class ServerSettings(_Section):
     """The Jarvis server captures are uploaded to (the token is in the keyring, not here)."""
 
+    # Declared before `url`, whose validator reads it.
+    allow_insecure_http: bool = Field(
+        False,
+        description="Send the token and captures over plain http to another computer "
+        "(unencrypted; doctor and the tray warn). Loopback http never needs it.",
+    )
     url: HttpUrlText = Field(None, description="Base URL of the server; set by `jarvis login`.")
     connect_timeout_seconds: float = Field(10.0, gt=0, le=300)
     timeout_seconds: float = Field(60.0, gt=0, le=3600, description="Limit for one upload.")
+
+    @field_validator("url")
+    @classmethod
+    def _trusted_transport(cls, url: str | None, info: ValidationInfo) -> str | None:
+        # The rule lives in jarvis_sync.trust, which the uploader applies again before sending.
+        if url is not None:
+            problem = url_problem(
+                url, allow_insecure_http=info.data.get("allow_insecure_http", False)
+            )
+            if problem is not None:
+                raise ValueError(problem)
+        return url
 
 
 class OutboxSettings(_Section):

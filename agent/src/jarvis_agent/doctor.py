@@ -168,6 +168,9 @@ def check_server(config: AgentConfig) -> list[Check]:
                 "run `jarvis login --server https://your-server`",
             )
         ]
+    first = [c for c in (_transport_warning(url), _local_owner(url)) if c is not None]
+    if any(not c.ok and not c.warning for c in first):
+        return first  # a stranger's listener: not even /health is asked
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(  # noqa: S310 - the URL was checked to be http(s) by config
@@ -179,15 +182,17 @@ def check_server(config: AgentConfig) -> list[Check]:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return [
+            *first,
             Check(
                 "server",
                 False,
                 f"{url} is not reachable: {reason}",
                 "check the address (`jarvis config set server.url ...`) and your network",
-            )
+            ),
         ]
     elapsed = (time.perf_counter() - started) * 1000
     checks = [
+        *first,
         Check("server", True, f"{url}/health answered {status} in {elapsed:.0f} ms")
         if status == 200
         else Check(
@@ -195,7 +200,7 @@ def check_server(config: AgentConfig) -> list[Check]:
             False,
             f"{url}/health answered {status} in {elapsed:.0f} ms",
             "the server is up but unhealthy; see its log",
-        )
+        ),
     ]
     try:
         from jarvis_sync.credentials import load_token
@@ -212,6 +217,45 @@ def check_server(config: AgentConfig) -> list[Check]:
             else Check("token", False, "no device token", "run `jarvis login --server URL`")
         )
     return checks
+
+
+def _transport_warning(url: str) -> Check | None:
+    from jarvis_sync.trust import INSECURE_HTTP_OPTION, insecure_remote
+
+    if not insecure_remote(url):
+        return None
+    return Check(
+        "transport",
+        False,
+        f"plain http to {url}: the device token and every capture cross the network "
+        f"unencrypted ({INSECURE_HTTP_OPTION} = true)",
+        "use an https:// address (`jarvis login --server https://...`), then "
+        f"`jarvis config unset {INSECURE_HTTP_OPTION}`",
+        warning=True,
+    )
+
+
+def _local_owner(url: str) -> Check | None:
+    """For plain http to this computer: does the kernel say the listener is this user's?"""
+    from urllib.parse import urlsplit
+
+    from jarvis_sync.trust import is_loopback_http, listener_uids, owner_problem
+
+    if not is_loopback_http(url):
+        return None
+    port = urlsplit(url).port or 80
+    uids = listener_uids(port)
+    if uids is None:
+        return None  # the agent checks with the identity key instead
+    problem = owner_problem(port, uids)
+    if problem is None or not uids:
+        return None  # yours, or nothing listens (the /health check below says so)
+    return Check(
+        "server owner",
+        False,
+        problem,
+        "stop that program, or run `jarvis up --port N` and let it set server.url",
+    )
 
 
 def _existing(path: Path) -> Path:

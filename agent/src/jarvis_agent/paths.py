@@ -34,6 +34,16 @@ class AgentPaths:
         return self.data_dir / "outbox"
 
     @property
+    def server_identity_key(self) -> Path:
+        """The key a local server started by `jarvis up` proves itself with (0600)."""
+        return self.data_dir / "server-identity.key"
+
+    @property
+    def local_server_record(self) -> Path:
+        """Which server `jarvis up` started and which process owns it (for adoption)."""
+        return self.runtime_dir / "local-server.json"
+
+    @property
     def audit_log(self) -> Path:
         return self.log_dir / "audit.jsonl"
 

@@ -7,6 +7,8 @@ metadata of a newer agent.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, get_args
 from uuid import UUID
@@ -22,6 +24,19 @@ CAPTURES_PATH: Final = f"{API_PREFIX}/captures"
 EVENTS_PATH: Final = f"{API_PREFIX}/events"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+# A local server started by `jarvis up` proves it holds the user's identity key here.
+IDENTITY_PATH: Final = "/health/identity"
+IDENTITY_NONCE_PATTERN: Final = r"^[0-9a-f]{32,128}$"
+
+
+def identity_proof(key: bytes, port: int, nonce: str) -> str:
+    """HMAC-SHA256 of the client's nonce and the port the server answers on (hex).
+
+    The port is in it so that a program on another port cannot relay the challenge to the real
+    server and pass its answer off as its own.
+    """
+    message = f"jarvis-identity-v1\n{port}\n{nonce}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 # No capture can have been taken before the Unix epoch: a computer clock cannot be set earlier.
@@ -138,3 +153,9 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+class IdentityProof(BaseModel):
+    """The answer to an identity challenge: `identity_proof(key, port, nonce)`."""
+
+    proof: str = Field(pattern=r"^[0-9a-f]{64}$")

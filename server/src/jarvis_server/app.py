@@ -35,7 +35,8 @@ Every error is an RFC 9457 problem document (`application/problem+json`) with a 
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, identity_key: bytes | None = None) -> FastAPI:
+    """The app; with `identity_key`, /health/identity answers challenges with it."""
     settings = settings or get_settings()
     broadcaster = Broadcaster()
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.broadcaster = broadcaster
+    app.state.identity_key = identity_key
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(captures.router)

@@ -132,6 +132,17 @@ async def _check_storage(settings: Settings) -> None:
         ) from exc
 
 
+def _identity_key(settings: Settings) -> bytes | None:
+    from jarvis_server.identity import IdentityKeyError, read_identity_key
+
+    if settings.identity_key_file is None:
+        return None
+    try:
+        return read_identity_key(settings.identity_key_file.expanduser())
+    except IdentityKeyError as exc:
+        raise StartupError(f"JARVIS_IDENTITY_KEY_FILE: {exc}") from exc
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, "--version", prog_name="jarvis-server", message="%(prog)s %(version)s"
@@ -154,11 +165,12 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     from jarvis_server.logs import configure_logging
 
     settings = _settings()
+    identity_key = _identity_key(settings)
     url = _database_url(settings)
     asyncio.run(_check_storage(settings))
     _ensure_schema(settings, url, no_migrate=no_migrate)
     configure_logging(settings.server_log_level, json=settings.server_log_json)
-    app = create_app(settings)
+    app = create_app(settings, identity_key=identity_key)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:

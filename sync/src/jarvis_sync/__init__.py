@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     )
     from jarvis_sync.errors import (
         CredentialsError,
+        IdentityKeyError,
         KeyringUnavailableError,
         LoginError,
         OutboxError,
@@ -50,6 +51,7 @@ _HOMES: dict[str, str] = {
     "store_token": "credentials",
     "use_secrets_file": "credentials",
     "CredentialsError": "errors",
+    "IdentityKeyError": "errors",
     "KeyringUnavailableError": "errors",
     "LoginError": "errors",
     "OutboxError": "errors",
@@ -97,6 +99,7 @@ __all__ = [
     "BlobCipher",
     "CredentialsError",
     "EntryState",
+    "IdentityKeyError",
     "KeyringUnavailableError",
     "LoginError",
     "Outbox",

@@ -5,7 +5,8 @@
     │   ├── OutboxFullError         the byte cap or the disk is full and nothing could be evicted
     │   └── OutboxKeyError          the outbox key cannot open what was sealed with another key
     ├── CredentialsError            the token or the outbox key could not be read or stored
-    │   └── KeyringUnavailableError no working OS keyring backend
+    │   ├── KeyringUnavailableError no working OS keyring backend
+    │   └── IdentityKeyError        the local server identity key is missing, damaged or exposed
     └── UploadError                 the server refused the login check (see `LoginError`)
         └── LoginError              the token was refused or the server could not be reached
 
@@ -37,6 +38,10 @@ class CredentialsError(SyncError):
 
 class KeyringUnavailableError(CredentialsError):
     """No working OS keyring backend; the message names the fix."""
+
+
+class IdentityKeyError(CredentialsError):
+    """The identity key file is missing, unreadable, malformed or readable by others."""
 
 
 class UploadError(SyncError):

@@ -3,6 +3,10 @@
 `classify` is the pure decision (status + headers + body -> outcome); `Uploader` is the thin
 driver around httpx. Transport errors (refused, reset, timed out, reply cut short) become
 "retry" outcomes here, so nothing above this module sees an httpx exception.
+
+Before the token leaves, every request checks the destination (`jarvis_sync.trust`): an address
+the rule refuses, or a loopback port held by someone else, gets an "untrusted" outcome and no
+byte is sent. That holds even when the URL came from a hand-edited config file.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -23,8 +28,16 @@ from jarvis_contract import (
 )
 from jarvis_sync.errors import LoginError
 from jarvis_sync.retry import parse_retry_after
+from jarvis_sync.trust import (
+    is_loopback_http,
+    listener_uids,
+    owner_problem,
+    prove_identity,
+    unknown_owner_problem,
+    url_problem,
+)
 
-OutcomeKind = Literal["done", "retry", "auth", "dead"]
+OutcomeKind = Literal["done", "retry", "auth", "dead", "untrusted"]
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
 _DEAD_STATUSES: Final = frozenset({400, 413, 415, 422})
@@ -97,8 +110,15 @@ class Uploader:
         max_connections: int = 4,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        allow_insecure_http: bool = False,
+        identity_key: bytes | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        self._url_problem = url_problem(self.server_url, allow_insecure_http=allow_insecure_http)
+        self._local_port = (
+            urlsplit(self.server_url).port or 80 if is_loopback_http(self.server_url) else None
+        )
+        self._identity_key = identity_key
         self._client = httpx.Client(
             base_url=self.server_url,
             timeout=timeout,
@@ -110,8 +130,40 @@ class Uploader:
             headers={"User-Agent": "jarvis-agent"},
         )
 
+    def _refusal(self) -> UploadOutcome | None:
+        """What stops the token from going out now (None: it may). See `jarvis_sync.trust`."""
+        if self._url_problem is not None:
+            return UploadOutcome("untrusted", None, self._url_problem)
+        port = self._local_port
+        if port is None:
+            return None  # https
+        uids = listener_uids(port)
+        if uids is not None:
+            if not uids:  # our server is down: an outage, not a stranger
+                return UploadOutcome(
+                    "retry", None, f"cannot connect to the server: nothing listens on port {port}"
+                )
+            # The kernel names the owner of the socket: checked before every request, so a
+            # stranger who takes the port after our server stopped is caught too.
+            problem = owner_problem(port, uids)
+            return None if problem is None else UploadOutcome("untrusted", None, problem)
+        if self._identity_key is None:
+            return UploadOutcome("untrusted", None, unknown_owner_problem(port))
+        # Before every request, not once: a stranger may take the port between two uploads
+        # after our server stopped. The challenge is a small GET on the same pooled connection.
+        problem = prove_identity(self._client, self._identity_key, port)
+        return None if problem is None else UploadOutcome("untrusted", None, problem)
+
+    def destination_problem(self) -> str | None:
+        """Why the server may not be sent the token now (None: it may)."""
+        refusal = self._refusal()
+        return None if refusal is None else refusal.detail
+
     def upload(self, token: str, metadata: CaptureMetadata, data: bytes) -> UploadOutcome:
         """Send one capture; the outcome says whether it is stored, to retry, or refused."""
+        refusal = self._refusal()
+        if refusal is not None:
+            return refusal
         name = f"{metadata.id}.{EXTENSIONS[metadata.mime_type]}"
         try:
             response = self._client.post(
@@ -129,6 +181,9 @@ class Uploader:
 
     def check_token(self, token: str) -> None:
         """Ask the server whether it accepts `token`; LoginError with the reason if not."""
+        refused = self.destination_problem()
+        if refused is not None:
+            raise LoginError(refused)
         try:
             response = self._client.get(
                 CAPTURES_PATH, params={"limit": 1}, headers={"Authorization": f"Bearer {token}"}

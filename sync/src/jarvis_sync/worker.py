@@ -3,7 +3,9 @@
 `concurrency` sender threads each claim one capture at a time, so after an outage the queue drains
 at full speed with at most that many uploads in flight. Transport failures, 408, 429 and 5xx
 close a shared gate for a backoff period (one backoff step per round of failures, not per
-capture) so an outage costs one attempt per period, not one per queued capture.
+capture) so an outage costs one attempt per period, not one per queued capture. A server the
+uploader will not trust (`jarvis_sync.trust`) closes the gate the same way: nothing is sent, the
+capture stays queued, and the state is "untrusted" until it proves itself or the address changes.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from jarvis_sync.uploader import Uploader, UploadOutcome
 
 log = logging.getLogger("jarvis.sync")
 
-SyncState = Literal["idle", "syncing", "offline", "auth_required", "not_configured"]
+SyncState = Literal["idle", "syncing", "offline", "auth_required", "not_configured", "untrusted"]
 _IDLE_CHECK: Final = 30.0  # seconds between age-cap checks while nothing happens
 _STATUS_INTERVAL: Final = 0.25  # at most this often while draining, so the UI is not flooded
 
@@ -64,6 +66,8 @@ class SyncWorker:
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
         uploader_factory: Callable[[str, int], Uploader] | None = None,
+        allow_insecure_http: bool = False,
+        identity_key: bytes | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"sync concurrency must be at least 1, got {concurrency}")
@@ -73,8 +77,15 @@ class SyncWorker:
         self._on_status = on_status
         self._retry = retry or RetryPolicy()
         self._limits = httpx.Timeout(timeout, connect=connect_timeout)
+        self._allow_insecure_http = allow_insecure_http
         self._make_uploader = uploader_factory or (
-            lambda url, n: Uploader(url, max_connections=n, timeout=self._limits)
+            lambda url, n: Uploader(
+                url,
+                max_connections=n,
+                timeout=self._limits,
+                allow_insecure_http=self._allow_insecure_http,
+                identity_key=identity_key,
+            )
         )
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -86,6 +97,7 @@ class SyncWorker:
         self._token: str | None = None
         self._token_error: str | None = None
         self._auth_failed_for: str | None = None  # the token the server refused
+        self._untrusted = False  # the last attempt found a server we may not send to
         self._gate_until = 0.0  # monotonic time before which nothing is sent
         self._gate_epoch = 0
         self._failures = 0  # rounds of retryable failures in a row
@@ -160,16 +172,22 @@ class SyncWorker:
         server_url: str | None,
         timeout: float | None = None,
         connect_timeout: float | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
-        """The server address or the time limits changed (or the address was cleared); the
-        token is re-read too. A limit left None stays as it is."""
+        """The server address, the time limits or the plain-http opt-in changed (or the address
+        was cleared); the token is re-read too. A limit left None stays as it is."""
         with self._cond:
             limits = httpx.Timeout(
                 self._limits.read if timeout is None else timeout,
                 connect=self._limits.connect if connect_timeout is None else connect_timeout,
             )
-            if server_url != self._server_url or limits != self._limits:
+            if (
+                server_url != self._server_url
+                or limits != self._limits
+                or allow_insecure_http != self._allow_insecure_http
+            ):
                 self._limits = limits
+                self._allow_insecure_http = allow_insecure_http
                 if self._uploader is not None:
                     self._retired.append(self._uploader)  # closed at stop; may be mid-request
                 self._server_url = server_url
@@ -180,6 +198,7 @@ class SyncWorker:
                 )
             self._refresh_token()
             self._auth_failed_for = None
+            self._untrusted = False
             self._gate_until = 0.0
             self._gate_epoch += 1
             self._failures = 0
@@ -229,7 +248,7 @@ class SyncWorker:
         if self._auth_failed_for is not None:
             return "auth_required"
         if self._gate_until > time.monotonic():
-            return "offline"
+            return "untrusted" if self._untrusted else "offline"
         return "syncing" if self._in_flight else "idle"
 
     def _blocked_for_locked(self) -> float | None:
@@ -330,6 +349,7 @@ class SyncWorker:
                 stale = epoch != self._gate_epoch and self._gate_until > time.monotonic()
                 was_failing = self._failures > 0 and not stale
                 if not stale:
+                    self._untrusted = False
                     self._failures = 0
                     self._last_error = None
                     self._next_attempt = None
@@ -352,6 +372,16 @@ class SyncWorker:
                 message = self._last_error
             self._failure_log.failure(message)
             self._publish(force=True)
+        elif outcome.kind == "untrusted":
+            # Not the capture's fault and not the server's answer: nothing was sent. Keep it
+            # without counting an attempt, and look again after a backoff step.
+            self._outbox.release(entry.id)
+            self._close_gate(outcome, epoch)
+            with self._cond:
+                self._untrusted = True
+                self._last_error = f"not sending to {self._server_url}: {outcome.detail}"
+                message = self._last_error
+            self._note_failure(message)
         else:
             gate = self._close_gate(outcome, epoch)
             # This capture's own backoff grows with its own attempts, so a capture that keeps

@@ -55,7 +55,7 @@ def test_port_taken_by_another_program_is_named() -> None:
         other.bind(("127.0.0.1", 0))
         other.listen()
         port = other.getsockname()[1]
-        with pytest.raises(UpError, match=f"Port {port} .* not a Jarvis server.*--port"):
+        with pytest.raises(UpError, match=f"Cannot use port {port} .*--port"):
             ensure_server(port, say=lambda _: None)
 
 

@@ -77,3 +77,25 @@ def test_headline_explains_pauses_and_problems() -> None:
 def test_relative_times(delta: timedelta, text: str) -> None:
     """Relative times read naturally."""
     assert ago(NOW - delta, NOW) == text
+
+
+def test_plain_http_to_another_computer_is_shown_as_a_warning() -> None:
+    """With the insecure-http opt-in the tooltip warns that captures go unencrypted; https and
+    this computer's own http server give no warning."""
+    insecure = _status(server_url="http://192.168.1.5:8765")
+    assert "⚠ Unencrypted: captures go to 192.168.1.5:8765 over plain http" in tooltip(
+        insecure, NOW
+    )
+    assert "Unencrypted" not in tooltip(_status(), NOW)
+    assert "Unencrypted" not in tooltip(_status(server_url="http://127.0.0.1:8765"), NOW)
+
+
+def test_a_server_the_agent_will_not_trust_needs_attention() -> None:
+    """A stranger on the server's port: nothing is sent, the icon asks for attention and the
+    headline says why."""
+    refused = _status(
+        state="untrusted",
+        last_error="not sending to http://127.0.0.1:8765: port 8765 is held by uid 1001",
+    )
+    assert tray_state(refused) is TrayState.ATTENTION
+    assert "held by uid 1001" in headline(refused, NOW)

@@ -187,3 +187,22 @@ def test_first_run_without_a_server_opens_the_server_tab(
         assert "No server set" in app.controller.window.details.text()
     finally:
         app.close()
+
+
+def test_plain_http_opt_in_shows_a_warning_in_the_menu(
+    qtbot: QtBot, controller: TrayController, service: AgentService
+) -> None:
+    """With server.allow_insecure_http and an http address of another computer, the menu shows
+    a warning line; back on https it is gone."""
+    store = ConfigStore()
+    assert not controller.insecure_action.isVisible()
+    store.set_value("server.allow_insecure_http", "true")
+    store.set_value("server.url", "http://192.168.1.5:8765")
+    service.reload_config()
+    qtbot.waitUntil(lambda: controller.insecure_action.isVisible())
+    assert controller.insecure_action.text() == (
+        "⚠ Unencrypted: captures go to 192.168.1.5:8765 over plain http"
+    )
+    store.set_value("server.url", "https://jarvis.example.com")
+    service.reload_config()
+    qtbot.waitUntil(lambda: not controller.insecure_action.isVisible())

@@ -1,7 +1,9 @@
 """The settings dialog's "Test connection": is the server there, and does it take our token?
 
 Blocking (httpx); the dialog runs it on a worker thread. The token is sent only in the
-Authorization header and never appears in the result or in log lines.
+Authorization header and never appears in the result or in log lines, and only to a server the
+agent may trust (jarvis_sync.trust): an address the rule refuses gets no request at all, and a
+loopback port held by another user's program gets no token.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from jarvis_contract import CAPTURES_PATH
+from jarvis_sync.trust import is_loopback_http, local_server_problem, url_problem
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -31,10 +34,18 @@ class ConnectionResult:
 
 
 def check_connection(
-    url: str, token: str | None, *, timeout: httpx.Timeout = TIMEOUT
+    url: str,
+    token: str | None,
+    *,
+    timeout: httpx.Timeout = TIMEOUT,
+    allow_insecure_http: bool = False,
+    identity_key: bytes | None = None,
 ) -> ConnectionResult:
     """GET /health, then an authenticated GET of one capture; never raises."""
     base = url.rstrip("/")
+    refused = url_problem(base, allow_insecure_http=allow_insecure_http)
+    if refused is not None:
+        return ConnectionResult(False, None, None, f"Nothing was sent: {refused}.")
     try:
         with httpx.Client(base_url=base, timeout=timeout, follow_redirects=False) as client:
             started = time.perf_counter()
@@ -55,6 +66,13 @@ def check_connection(
                     f"Reachable ({latency:.0f} ms), but no token is stored: paste the device "
                     "token from `jarvis-server token create` and Apply.",
                 )
+            if is_loopback_http(base):
+                port = httpx.URL(base).port or 80
+                refused = local_server_problem(client, port, identity_key)
+                if refused is not None:
+                    return ConnectionResult(
+                        True, None, latency, f"The token was not sent: {refused}."
+                    )
             reply = client.get(
                 CAPTURES_PATH, params={"limit": 1}, headers={"Authorization": f"Bearer {token}"}
             )

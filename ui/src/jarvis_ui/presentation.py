@@ -6,13 +6,16 @@ Pure functions of `AgentStatus` and the clock, so every wording is tested withou
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from jarvis_agent.runtime.state import AgentState, AgentStatus
+from jarvis_sync.trust import insecure_remote
 from jarvis_ui.icons import TrayState
 
 # Sync states (jarvis_sync's worker) that need the user: nothing leaves until they act.
-# (jarvis_sync.worker.SyncState: idle, syncing, offline, auth_required, not_configured)
-ATTENTION_SYNC_STATES = frozenset({"auth_required"})
+# (jarvis_sync.worker.SyncState: idle, syncing, offline, auth_required, not_configured,
+# untrusted)
+ATTENTION_SYNC_STATES = frozenset({"auth_required", "untrusted"})
 OFFLINE_SYNC_STATES = frozenset({"offline"})
 SYNCING_SYNC_STATES = frozenset({"syncing"})
 _IDLE_STATES = {
@@ -80,9 +83,21 @@ def headline(status: AgentStatus, now: datetime) -> str:
     return state.label
 
 
+def transport_warning(status: AgentStatus) -> str | None:
+    """A warning while captures go over plain http to another computer (the opt-in is on)."""
+    url = status.sync.server_url
+    if not insecure_remote(url):
+        return None
+    assert url is not None
+    return f"Unencrypted: captures go to {urlsplit(url).netloc} over plain http"
+
+
 def tooltip(status: AgentStatus, now: datetime) -> str:
     """The tray tooltip: the state, the queue and the last successful upload."""
     lines = [f"Jarvis — {headline(status, now)}"]
+    warning = transport_warning(status)
+    if warning is not None:
+        lines.append(f"⚠ {warning}")
     queued = status.sync.queued
     lines.append(f"{queued} capture{'s' if queued != 1 else ''} queued")
     if status.sync.last_success_at is not None:

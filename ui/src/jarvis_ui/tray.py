@@ -24,7 +24,7 @@ from jarvis_agent.runtime.state import AgentStatus
 from jarvis_ui.agent import AgentControl
 from jarvis_ui.hotkey import HotkeyBridge
 from jarvis_ui.icons import TrayState, state_icon
-from jarvis_ui.presentation import headline, tooltip, tray_state
+from jarvis_ui.presentation import headline, tooltip, transport_warning, tray_state
 from jarvis_ui.shortcut import display_hotkey
 from jarvis_ui.status_window import StatusWindow
 from jarvis_ui.workers import Worker, inbox
@@ -74,6 +74,10 @@ class TrayController(QObject):
         self.menu = QMenu()
         self.header = self.menu.addAction("Jarvis")
         self.header.setEnabled(False)
+        # Shown only while the opt-in sends captures over plain http to another computer.
+        self.insecure_action = self.menu.addAction("")
+        self.insecure_action.setEnabled(False)
+        self.insecure_action.setVisible(False)
         self.menu.addSeparator()
         self.pause_action = self._action("Pause", self.toggle_pause)
         self.pause_menu = self.menu.addMenu("Pause for")
@@ -186,6 +190,9 @@ class TrayController(QObject):
         if self.tray is not None:
             self.tray.setToolTip(tip)
         self.header.setText(text)
+        warning = transport_warning(status)
+        self.insecure_action.setText(f"⚠ {warning}" if warning else "")
+        self.insecure_action.setVisible(warning is not None)
         paused = status.paused
         self.pause_action.setText("Resume" if paused else "Pause")
         self.pause_action.setIcon(state_icon(TrayState.CAPTURING if paused else TrayState.PAUSED))

@@ -4,10 +4,25 @@ The server runs as a child process on its embedded defaults (SQLite and storage 
 data dir, or $JARVIS_HOME/server). The token is read from `jarvis-server token create`'s stdout
 and goes straight into the keyring: never into process arguments, files or log lines. A second
 `jarvis up` reuses a server that already answers and a token the server still accepts.
+
+Nothing is sent to a program on the port until it proves it is this user's own server: on Linux
+the kernel must say the listening socket is this user's, and always the server must answer a
+challenge with the user's identity key, a 0600 file whose path `jarvis up` gives the server it
+starts (JARVIS_IDENTITY_KEY_FILE, never in argv). A stranger on the port gets a random nonce and
+nothing else, and the user gets an error naming the port.
+
+The server dies with its owner: on Linux the kernel sends it SIGTERM when `jarvis up` dies
+(PR_SET_PDEATHSIG, even after kill -9); elsewhere, and as a second line, a record in the runtime
+dir lets the next `jarvis up` adopt a server whose owner is gone and stop it on quit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,57 +30,121 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
 import httpx
 
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
-from jarvis_sync import credentials
+from jarvis_sync import CredentialsError, credentials
+from jarvis_sync.trust import listener_uids, load_identity_key, owner_problem, prove_identity
 from jarvis_ui.connection import check_connection
 
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 SERVER_START_SECONDS = 60.0  # first start migrates a fresh SQLite database
 HEALTH_TIMEOUT = httpx.Timeout(2.0)
+IDENTITY_KEY_ENV: Final = "JARVIS_IDENTITY_KEY_FILE"
+_PR_SET_PDEATHSIG: Final = 1
 
 
 class UpError(RuntimeError):
     """`jarvis up` cannot continue; the message says what went wrong and what to do."""
 
 
+def _alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate the process there
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x00100000, False, pid)  # SYNCHRONIZE
+        if not handle:
+            return False
+        try:
+            return bool(kernel32.WaitForSingleObject(handle, 0) == 0x102)  # WAIT_TIMEOUT
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):  # a zombie has ended; only its parent waits
+        stat_fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return stat_fields[0] != "Z"
+    return True
+
+
 @dataclass
 class LocalServer:
-    """The server `jarvis up` uses; `process` is set only when this run started it."""
+    """The server `jarvis up` uses: `process` when this run started it, `adopted_pid` when it
+    took over one whose owner died; neither when another live `jarvis up` owns it."""
 
     url: str
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    adopted_pid: int | None = None
 
     @property
     def started_here(self) -> bool:
-        return self.process is not None
+        return self.process is not None or self.adopted_pid is not None
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop the server if this run started it (SIGTERM, then SIGKILL after `timeout`)."""
+        """Stop the server if this run owns it (SIGTERM, then SIGKILL after `timeout`)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        adopted, self.adopted_pid = self.adopted_pid, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if adopted is not None:
+            _stop_pid(adopted, timeout)
+        with contextlib.suppress(OSError):
+            agent_paths().local_server_record.unlink()
 
 
-def server_answers(url: str) -> bool:
-    """Whether a Jarvis server answers /health at `url`."""
+def _stop_pid(pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def identity_key() -> bytes:
+    """The user's identity key (made on first use), which the local server proves itself with."""
+    paths = agent_paths().ensure()
     try:
-        reply = httpx.get(f"{url}/health", timeout=HEALTH_TIMEOUT)
-    except httpx.HTTPError:
-        return False
-    return reply.status_code == 200
+        return load_identity_key(paths.server_identity_key, create=True)
+    except CredentialsError as exc:
+        raise UpError(str(exc)) from None
+
+
+def local_server_problem(port: int, key: bytes) -> str | None:
+    """Why the listener on 127.0.0.1:`port` is not this user's own Jarvis server (None: it is).
+
+    Only a random nonce is sent to find out.
+    """
+    uids = listener_uids(port)
+    if uids is not None:
+        problem = owner_problem(port, uids)
+        if problem is not None:
+            return problem
+    url = f"http://{LOCAL_HOST}:{port}"
+    with httpx.Client(base_url=url, timeout=HEALTH_TIMEOUT, follow_redirects=False) as client:
+        return prove_identity(client, key, port)
+
+
+def _stranger_error(port: int, problem: str) -> UpError:
+    return UpError(
+        f"Cannot use port {port} on {LOCAL_HOST}: {problem}. Stop that program, or run "
+        f"`jarvis up --port N` with a free port N."
+    )
 
 
 def _server_argv(*args: str) -> list[str]:
@@ -86,17 +165,70 @@ def _tail(path: Path, lines: int = 8) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def ensure_server(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) -> LocalServer:
-    """The local server at 127.0.0.1:`port`: the one already answering, or a new child process."""
+def _die_with_owner() -> Callable[[], None] | None:
+    """A pre-exec hook (Linux): the kernel sends the server SIGTERM when this process dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    owner = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != owner:  # the owner died before the hook ran
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return hook
+
+
+def _write_record(port: int, server_pid: int) -> None:
+    record = agent_paths().local_server_record
+    data = json.dumps({"port": port, "pid": server_pid, "owner": os.getpid()}).encode()
+    temp = record.with_name(record.name + ".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(temp, record)
+
+
+def _orphan_pid(port: int) -> int | None:
+    """The pid of a server an earlier `jarvis up` started on `port` and no longer owns."""
+    try:
+        record = json.loads(agent_paths().local_server_record.read_text(encoding="utf-8"))
+        pid, owner, recorded_port = int(record["pid"]), int(record["owner"]), int(record["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if recorded_port != port or _alive(owner) or not _alive(pid):
+        return None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    # Where the kernel tells, make sure the pid was not reused by some other program.
+    with contextlib.suppress(OSError):
+        if b"jarvis_server" not in cmdline.read_bytes():
+            return None
+    return pid
+
+
+def ensure_server(
+    port: int = DEFAULT_PORT, say: Callable[[str], None] = print, *, key: bytes | None = None
+) -> LocalServer:
+    """This user's server at 127.0.0.1:`port`: one that proves it is, or a new child process."""
     url = f"http://{LOCAL_HOST}:{port}"
-    if server_answers(url):
+    key = key if key is not None else identity_key()
+    if _port_taken(port):
+        problem = local_server_problem(port, key)
+        if problem is not None:
+            raise _stranger_error(port, problem)
+        orphan = _orphan_pid(port)
+        if orphan is not None:
+            _write_record(port, orphan)
+            say(
+                f"Server: adopted the local Jarvis server at {url} that an earlier `jarvis up` "
+                f"left running (pid {orphan}); it stops when you quit"
+            )
+            return LocalServer(url, adopted_pid=orphan)
         say(f"Server: using the Jarvis server already running at {url}")
         return LocalServer(url)
-    if _port_taken(port):
-        raise UpError(
-            f"Port {port} on {LOCAL_HOST} is taken by a program that is not a Jarvis server; "
-            f"stop it, or run `jarvis up --port N` with a free port."
-        )
     paths = agent_paths().ensure()
     log_path = paths.log_dir / "server.log"
     log_file: IO[bytes] = log_path.open("ab")
@@ -106,14 +238,20 @@ def ensure_server(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) 
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env={**os.environ, IDENTITY_KEY_ENV: str(paths.server_identity_key)},
             start_new_session=True,  # Ctrl+C in the terminal reaches us; we stop the server
+            preexec_fn=_die_with_owner(),  # one prctl call between fork and exec
         )
     finally:
         log_file.close()
     server = LocalServer(url, process, log_path)
+    _write_record(port, process.pid)
     deadline = time.monotonic() + SERVER_START_SECONDS
-    while not server_answers(url):
+    while (problem := local_server_problem(port, key)) is not None:
         if process.poll() is not None:
+            server.stop()
+            if _port_taken(port):  # someone else bound the port first
+                raise _stranger_error(port, local_server_problem(port, key) or problem)
             raise UpError(
                 f"The local Jarvis server exited with code {process.returncode} at start-up. "
                 f"Its log ({log_path}) ends with:\n{_tail(log_path)}"
@@ -122,7 +260,7 @@ def ensure_server(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) 
             server.stop()
             raise UpError(
                 f"The local Jarvis server did not answer at {url} within "
-                f"{SERVER_START_SECONDS:.0f} s; see {log_path}."
+                f"{SERVER_START_SECONDS:.0f} s ({problem}); see {log_path}."
             )
         time.sleep(0.2)
     say(f"Server: started a local Jarvis server at {url} (log: {log_path})")
@@ -133,15 +271,15 @@ def device_name() -> str:
     return (socket.gethostname().split(".")[0] or "this-computer")[:128]
 
 
-def ensure_token(url: str, say: Callable[[str], None] = print) -> bool:
+def ensure_token(url: str, say: Callable[[str], None] = print, *, key: bytes | None = None) -> bool:
     """A token the server at `url` accepts, in the keyring; True if a new one was created."""
     stored = credentials.load_token()
     if stored is not None:
-        result = check_connection(url, stored)
+        result = check_connection(url, stored, identity_key=key)
         if result.token_valid:
             say("Token: the device token in the keyring is valid; reusing it")
             return False
-        if not result.reachable:
+        if not result.reachable or result.token_valid is None:
             raise UpError(result.message)
         say("Token: the server refused the stored token; creating a new one")
     name = device_name()
@@ -160,7 +298,7 @@ def ensure_token(url: str, say: Callable[[str], None] = print) -> bool:
             f"`jarvis-server token create --device {name}` failed ({done.returncode}): "
             f"{done.stderr.strip() or 'no message'}"
         )
-    accepted = check_connection(url, token).token_valid
+    accepted = check_connection(url, token, identity_key=key).token_valid
     if not accepted:
         # The server answering there keeps its tokens elsewhere (another JARVIS_HOME or database).
         raise UpError(
@@ -190,9 +328,10 @@ def up(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) -> int:
     problem = display_problem()
     if problem is not None:  # before starting anything that would need stopping again
         raise NoDisplayError(problem)
-    server = ensure_server(port, say)
+    key = identity_key()
+    server = ensure_server(port, say, key=key)
     try:
-        ensure_token(server.url, say)
+        ensure_token(server.url, say, key=key)
         point_agent_at(server.url, say)
         say("Tray: starting Jarvis (quit it from the tray menu)")
         return run_tray()

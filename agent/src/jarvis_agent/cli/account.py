@@ -18,13 +18,17 @@ from jarvis_agent.control import AgentNotRunningError, ControlClient, ControlErr
 from jarvis_agent.paths import agent_paths
 from jarvis_sync import CredentialsError, LoginError, Uploader, delete_token, store_token
 from jarvis_sync.credentials import check_token
+from jarvis_sync.trust import insecure_remote
 
 __all__ = ["register"]
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str, *, allow_insecure_http: bool) -> str:
+    # Before any network I/O: an address the rule refuses is never contacted.
     try:
-        checked = ServerSettings.model_validate({"url": url}).url
+        checked = ServerSettings.model_validate(
+            {"url": url, "allow_insecure_http": allow_insecure_http}
+        ).url
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
         raise click.BadParameter(f"{url!r}: {reason}", param_hint="'--server'") from None
@@ -64,20 +68,31 @@ def _tell_agent() -> str:
     metavar="URL",
     help="Base URL of the Jarvis server, e.g. https://jarvis.example.com",
 )
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Accept a plain http:// address of another computer: the token and captures cross "
+    "the network unencrypted (saved as server.allow_insecure_http; doctor and the tray warn).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def login(server_url: str, as_json: bool) -> None:
+def login(server_url: str, allow_insecure_http: bool, as_json: bool) -> None:
     """Log this device in to a Jarvis server.
 
     The device token is read from standard input, or asked for without echo in a terminal;
     it is never accepted as an argument. It is checked with the server, then kept in the OS
     keyring; the server address is saved in the config file.
     """
-    url = _check_url(server_url)
+    store = ConfigStore(agent_paths().config_file)
+    try:
+        allow = allow_insecure_http or store.load().server.allow_insecure_http
+    except ConfigError:
+        allow = allow_insecure_http
+    url = _check_url(server_url, allow_insecure_http=allow)
     try:
         token = check_token(_read_token())
     except CredentialsError as exc:
         raise click.ClickException(str(exc)) from None
-    uploader = Uploader(url, max_connections=1)
+    uploader = Uploader(url, max_connections=1, allow_insecure_http=allow)
     try:
         uploader.check_token(token)
     except LoginError as exc:
@@ -89,16 +104,33 @@ def login(server_url: str, as_json: bool) -> None:
     except CredentialsError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        ConfigStore(agent_paths().config_file).set_value("server.url", url)
+        if allow_insecure_http:  # first: the address below is only valid with it
+            store.set_value("server.allow_insecure_http", "true")
+        store.set_value("server.url", url)
     except ConfigError as exc:
         raise click.ClickException(
             f"the token is stored, but the server address could not be saved: {exc}"
         ) from None
     agent = _tell_agent()
     if as_json:
-        click.echo(json.dumps({"logged_in": True, "server_url": url, "agent": agent}))
+        click.echo(
+            json.dumps(
+                {
+                    "logged_in": True,
+                    "server_url": url,
+                    "insecure_http": insecure_remote(url),
+                    "agent": agent,
+                }
+            )
+        )
     else:
         click.echo(f"Logged in to {url}. The token is in the OS keyring.")
+        if insecure_remote(url):
+            click.echo(
+                f"Warning: plain http: the token and captures go to {url} unencrypted "
+                "(server.allow_insecure_http is on).",
+                err=True,
+            )
         click.echo(f"The agent is {agent}.")
 
 

@@ -322,8 +322,24 @@ class AgentService:
             on_status=self._on_sync_status,
             timeout=config.server.timeout_seconds,
             connect_timeout=config.server.connect_timeout_seconds,
+            allow_insecure_http=config.server.allow_insecure_http,
+            identity_key=self._identity_key(),
         )
         self._sync.start()
+
+    def _identity_key(self) -> bytes | None:
+        """The key a server `jarvis up` started proves itself with, where there is one."""
+        from jarvis_sync.errors import CredentialsError
+        from jarvis_sync.trust import load_identity_key
+
+        path = self._paths.server_identity_key
+        if not path.exists():
+            return None
+        try:
+            return load_identity_key(path)
+        except CredentialsError as exc:
+            log.warning("The local server identity key is not used: %s", exc)
+            return None
 
     def _on_sync_status(self, status: Any) -> None:
         self._sync_status = status
@@ -804,6 +820,7 @@ class AgentService:
                 server_url=config.server.url,
                 timeout=config.server.timeout_seconds,
                 connect_timeout=config.server.connect_timeout_seconds,
+                allow_insecure_http=config.server.allow_insecure_http,
             )
         elif self._use_sync and self._started and config.server.url is not None:
             self._start_sync(config)

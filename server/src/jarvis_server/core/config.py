@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: float = Field(
         default=15.0, gt=0, description="Interval of SSE heartbeat comments on /api/v1/events."
     )
+    identity_key_file: Path | None = Field(
+        default=None,
+        description="A 0600 key file; with it, GET /health/identity proves this server holds "
+        "it (set by `jarvis up` for the local server it starts).",
+    )
     server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
     server_log_json: bool = Field(default=False, description="Log JSON lines instead of text.")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jarvis_agent.config import AgentConfig, ConfigStore
+from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
 from jarvis_ui.connection import ConnectionResult, check_connection
 
 
@@ -34,7 +34,11 @@ class SettingsBackend:
         token = typed_token
         if token is None and self.load_token is not None:
             token = self.load_token()
-        return check_connection(url, token)
+        try:
+            allow = self.store.load().server.allow_insecure_http
+        except ConfigError:
+            allow = False  # fail closed: the opt-in cannot be read
+        return check_connection(url, token, allow_insecure_http=allow)
 
 
 def _autostart_enabled() -> bool:

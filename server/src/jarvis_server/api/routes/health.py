@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from jarvis_contract import ProblemType
+from jarvis_contract import (
+    IDENTITY_NONCE_PATTERN,
+    IDENTITY_PATH,
+    IdentityProof,
+    ProblemType,
+    identity_proof,
+)
 from jarvis_server import __version__
 from jarvis_server.api.deps import StateDep
 from jarvis_server.api.openapi_docs import problems
@@ -63,3 +69,32 @@ async def health_storage(state: StateDep) -> Health:
             headers={"Retry-After": "5"},
         ) from exc
     return Health()
+
+
+@router.get(
+    IDENTITY_PATH.removeprefix("/health"),
+    summary="Prove this server holds the local user's identity key",
+    response_model=IdentityProof,
+    responses={**problems(400), 404: {"description": "Started without an identity key"}},
+)
+async def health_identity(
+    request: Request,
+    nonce: Annotated[str, Query(pattern=IDENTITY_NONCE_PATTERN, description="Client's nonce.")],
+) -> IdentityProof:
+    """HMAC of the nonce and the port this connection reached, keyed by JARVIS_IDENTITY_KEY_FILE.
+
+    `jarvis up` checks it before it sends a token to a server on a loopback port, so a stranger
+    listening there gets nothing.
+    """
+    key: bytes | None = request.app.state.identity_key
+    if key is None:
+        raise ProblemError(
+            404,
+            ProblemType.NOT_FOUND,
+            "No identity key",
+            "This server was started without JARVIS_IDENTITY_KEY_FILE.",
+        )
+    # The port of the socket the client reached, not one it names: a relay on another port
+    # gets a proof its client rejects.
+    server = request.scope.get("server") or ("", 0)
+    return IdentityProof(proof=identity_proof(key, int(server[1] or 0), nonce))
