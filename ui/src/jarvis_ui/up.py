@@ -8,6 +8,7 @@ and goes straight into the keyring: never into process arguments, files or log l
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -99,7 +100,12 @@ def ensure_server(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) 
         )
     paths = agent_paths().ensure()
     log_path = paths.log_dir / "server.log"
-    log_file: IO[bytes] = log_path.open("ab")
+    # Private: the server logs device names and capture ids. 0600 whatever the umask, and an
+    # older log left readable by others is tightened too (the server also checks its stderr).
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    if os.name == "posix":
+        os.fchmod(fd, 0o600)
+    log_file: IO[bytes] = os.fdopen(fd, "ab")
     try:
         process = subprocess.Popen(
             _server_argv("serve", "--host", LOCAL_HOST, "--port", str(port)),
