@@ -14,6 +14,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
@@ -22,9 +23,33 @@ import aiofiles
 import aiofiles.os
 import anyio.to_thread
 
+from jarvis_server.filemodes import is_loose, make_private_dir, open_private
+
 TEMP_DIR: Final = ".tmp"
+# Files no row lists, moved aside at start (never deleted) until `storage purge-quarantine`.
+QUARANTINE_DIR: Final = ".quarantine"
+_SPECIAL: Final = frozenset({TEMP_DIR, QUARANTINE_DIR})
 _FLUSH_BYTES: Final = 1024 * 1024  # bounded memory per upload; fewer thread hops than per chunk
 _READ_CHUNK: Final = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StorageScan:
+    """What a storage directory holds: image files by key with their mtime, quarantined keys,
+    and folders or files whose mode is not private."""
+
+    exists: bool
+    files: dict[str, float]
+    quarantined: frozenset[str]
+    loose: tuple[Path, ...]
+
+
+def _note_loose(path: Path, loose: list[Path]) -> None:
+    try:
+        if is_loose(path.lstat().st_mode):
+            loose.append(path)
+    except FileNotFoundError:
+        pass
 
 
 class StorageError(Exception):
@@ -65,13 +90,14 @@ class PendingFile:
         return self._sha.hexdigest()
 
     def _create(self) -> BinaryIO:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            file = self.path.open("xb")
+            fd = open_private(self.path, flags)
         except FileNotFoundError:  # the temp area was removed under a running server
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            file = self.path.open("xb")
+            make_private_dir(self.path.parent)
+            fd = open_private(self.path, flags)
         self._created = True
-        return file
+        return os.fdopen(fd, "wb")
 
     async def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -150,6 +176,14 @@ class Storage(Protocol):
 
     async def keys(self) -> set[str]: ...
 
+    async def scan(self) -> StorageScan: ...
+
+    async def quarantine(self, key: str) -> None: ...
+
+    async def restore(self, key: str) -> None: ...
+
+    async def purge_quarantine(self) -> int: ...
+
     async def purge_temp(self) -> int: ...
 
     async def probe(self) -> None: ...
@@ -163,17 +197,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _makedirs_durable(path: Path, root: Path) -> None:
-    """Create path and fsync every parent whose entry changed, up to root."""
+def _makedirs_durable(path: Path) -> None:
+    """Create path (0700) and fsync every parent whose entry changed."""
     if path.is_dir():
         return
-    missing = []
-    p = path
-    while not p.exists() and p != root:
-        missing.append(p)
-        p = p.parent
-    path.mkdir(parents=True, exist_ok=True)
-    for created in reversed(missing):
+    for created in make_private_dir(path):
         _fsync_dir(created.parent)
 
 
@@ -183,10 +211,10 @@ class FilesystemStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.temp = root / TEMP_DIR
+        self.quarantine_dir = root / QUARANTINE_DIR
 
     def _prepare(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.temp.mkdir(exist_ok=True)
+        make_private_dir(self.temp)
 
     async def probe(self) -> None:
         """Check that files can be created, synced and removed; StorageError says why not."""
@@ -234,7 +262,7 @@ class FilesystemStorage:
         pending._sync_to_disk(whole)
         tmp = pending.path
         folder = self.root / day
-        _makedirs_durable(folder, self.root)
+        _makedirs_durable(folder)
         key = f"{day}/{capture_id}.{ext}"
         while True:
             try:
@@ -278,18 +306,84 @@ class FilesystemStorage:
             await aiofiles.os.remove(self.path(key))
 
     async def keys(self) -> set[str]:
-        return await anyio.to_thread.run_sync(self._keys_sync)
+        return set((await self.scan()).files)
 
-    def _keys_sync(self) -> set[str]:
-        found: set[str] = set()
+    async def scan(self) -> StorageScan:
+        """What the directory holds, read without changing anything."""
+        return await anyio.to_thread.run_sync(self._scan_sync)
+
+    def _scan_sync(self) -> StorageScan:
+        files: dict[str, float] = {}
+        quarantined: set[str] = set()
+        loose: list[Path] = []
         if not self.root.is_dir():
-            return found
+            return StorageScan(exists=False, files={}, quarantined=frozenset(), loose=())
         for dirpath, dirnames, filenames in os.walk(self.root):
-            if Path(dirpath) == self.root:
-                dirnames[:] = [d for d in dirnames if d != TEMP_DIR]
+            folder = Path(dirpath)
+            if folder == self.root:
+                dirnames[:] = [d for d in dirnames if d not in _SPECIAL]
+            for name in dirnames:
+                _note_loose(folder / name, loose)
             for name in filenames:
-                found.add(Path(dirpath, name).relative_to(self.root).as_posix())
-        return found
+                path = folder / name
+                try:
+                    info = path.lstat()
+                except FileNotFoundError:
+                    continue
+                if is_loose(info.st_mode):
+                    loose.append(path)
+                files[path.relative_to(self.root).as_posix()] = info.st_mtime
+        _note_loose(self.root, loose)
+        for special in _SPECIAL:
+            _note_loose(self.root / special, loose)
+        if self.quarantine_dir.is_dir():
+            for dirpath, dirnames, filenames in os.walk(self.quarantine_dir):
+                for name in dirnames:
+                    _note_loose(Path(dirpath, name), loose)
+                for name in filenames:
+                    path = Path(dirpath, name)
+                    _note_loose(path, loose)
+                    quarantined.add(path.relative_to(self.quarantine_dir).as_posix())
+        return StorageScan(
+            exists=True, files=files, quarantined=frozenset(quarantined), loose=tuple(loose)
+        )
+
+    async def quarantine(self, key: str) -> None:
+        """Move a file no row lists to the quarantine folder, under the same relative path."""
+        await anyio.to_thread.run_sync(self._move, self.path(key), self._quarantined(key))
+
+    async def restore(self, key: str) -> None:
+        """Move a quarantined file back to its place (a row lists it again)."""
+        await anyio.to_thread.run_sync(self._move, self._quarantined(key), self.path(key))
+
+    def _quarantined(self, key: str) -> Path:
+        resolved = (self.quarantine_dir / key).resolve()
+        if not resolved.is_relative_to(self.quarantine_dir.resolve()):
+            raise ValueError("storage key escapes the quarantine directory")
+        return resolved
+
+    def _move(self, source: Path, target: Path) -> None:
+        _makedirs_durable(target.parent)
+        if target.exists():  # never replace: keep both
+            target = target.with_name(f"{target.stem}.{secrets.token_hex(4)}{target.suffix}")
+        os.rename(source, target)
+        _fsync_dir(target.parent)
+        _fsync_dir(source.parent)
+
+    async def purge_quarantine(self) -> int:
+        """Delete every quarantined file (only ever on the operator's explicit request)."""
+        return await anyio.to_thread.run_sync(self._purge_quarantine_sync)
+
+    def _purge_quarantine_sync(self) -> int:
+        removed = 0
+        if not self.quarantine_dir.is_dir():
+            return removed
+        for dirpath, _dirnames, filenames in os.walk(self.quarantine_dir):
+            for name in filenames:
+                with contextlib.suppress(FileNotFoundError):
+                    Path(dirpath, name).unlink()
+                    removed += 1
+        return removed
 
     async def purge_temp(self) -> int:
         """Remove uploads that never finished (the server stopped mid-request)."""
