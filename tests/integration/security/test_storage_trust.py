@@ -128,6 +128,9 @@ def test_a_start_with_the_storage_volume_missing_deletes_nothing(make: Factory) 
     assert not server.storage_dir.exists(), "a refused start creates nothing"
     server.storage_dir.mkdir()  # the mount point of an unmounted volume: empty
     _assert_refused(server, "is the volume mounted?", "holds only 0 of the 3")
+    check = server.cli("storage", "check", check=False)
+    assert check.returncode == 1
+    assert "serve would refuse" in check.stdout
 
     server.storage_dir.rmdir()
     volume.rename(server.storage_dir)
@@ -162,22 +165,25 @@ def test_a_database_that_lists_none_of_the_files_is_refused(make: Factory) -> No
 def test_a_capture_whose_file_is_gone_is_marked_not_deleted(make: Factory) -> None:
     """A row whose image file was deleted is kept and marked: the API record carries
     image_missing_since and the image answers 404 saying so, /health/storage is "degraded" with
-    the count, the log counts it in one line. Only `storage purge-missing` deletes the row, and
-    only with --yes (without a terminal it refuses and changes nothing)."""
+    the count, the log counts it in one line. A file that comes back is re-linked by
+    `storage repair`. Only `storage purge-missing` deletes a row, and only with --yes (without a
+    terminal it refuses and changes nothing)."""
     server = make()
     server.start()
     token, captures = _store(server, 4)
     server.stop()
-    lost = captures[1]
+    lost, back = captures[1], captures[2]
     _file_of(server, lost).unlink()
+    back_file = _file_of(server, back)
+    back_file.rename(aside := server.home / "aside.jpg")
 
     server.start()
     records = {str(r.id): r for r in server.captures()}
     assert set(records) == {c.id for c in captures}
-    assert records[lost.id].image_missing_since is not None
-    assert [c.id for c in captures if records[c.id].image_missing_since is None] == [
-        c.id for c in captures if c is not lost
-    ]
+    assert {i for i, r in records.items() if r.image_missing_since is not None} == {
+        lost.id,
+        back.id,
+    }
     with server.client(token) as client:
         body = assert_problem(
             client.get(f"{CAPTURES_PATH}/{lost.id}/image"), 404, ProblemType.NOT_FOUND
@@ -186,14 +192,17 @@ def test_a_capture_whose_file_is_gone_is_marked_not_deleted(make: Factory) -> No
         health = client.get("/health/storage")
     assert health.status_code == 200
     assert health.json()["status"] == "degraded"
-    assert health.json()["captures_missing_file"] == 1
+    assert health.json()["captures_missing_file"] == 2
     log = server.log_path.read_text()
     [line] = [ln for ln in log.splitlines() if "captures without their image file" in ln]
-    assert "captures=1" in line
-    assert "captures_marked_missing=1" in log
+    assert "captures=2" in line
+    assert "captures_marked_missing=2" in log
+    assert "captures marked missing:  2" in server.cli("storage", "check").stdout
 
-    check = server.cli("storage", "check")
-    assert "captures marked missing:  1" in check.stdout
+    aside.rename(back_file)
+    server.cli("storage", "repair")
+    assert server.image_bytes(back.id) == back.data
+    assert [str(r.id) for r in server.captures() if r.image_missing_since] == [lost.id]
 
     refused = subprocess.run(
         [sys.executable, "-m", "jarvis_server", "storage", "purge-missing"],
@@ -263,7 +272,7 @@ def _umask(mask: int) -> Iterator[None]:
         os.umask(old)
 
 
-@pytest.mark.parametrize("mask", [0o022, 0o000])
+@pytest.mark.parametrize("mask", [0o022, 0o000], ids=["umask-022", "umask-000"])
 def test_server_files_are_private_whatever_the_umask(tmp_path: Path, mask: int) -> None:
     """Under umask 022 and 000, everything `serve` and its CLI create is private: the data dir
     and every storage folder 0700; the database with its -wal/-shm, the images and the log

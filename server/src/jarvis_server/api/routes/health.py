@@ -29,8 +29,9 @@ class StorageHealth(BaseModel):
 
     status: Literal["ok", "degraded"] = "ok"
     version: str = __version__
-    captures_missing_file: int = Field(
-        description="Captures whose image file was gone at the last start or repair; see "
+    captures_missing_file: int | None = Field(
+        description="Captures whose image file was gone at the last start or repair (null "
+        "while the database does not answer); see "
         "`jarvis-server storage check`, removed only by `jarvis-server storage purge-missing`."
     )
     detail: str | None = None
@@ -75,10 +76,13 @@ async def health_storage(state: StateDep) -> StorageHealth:
             f"{exc}; check JARVIS_STORAGE_DIR (free space, permissions).",
             headers={"Retry-After": "5"},
         ) from exc
-    async with state.sessions() as session:
-        missing = await missing_count(session)
+    try:
+        async with state.sessions() as session:
+            missing: int | None = await missing_count(session)
+    except Exception:
+        missing = None  # the database is down: /health/db says so; the directory is fine
     if not missing:
-        return StorageHealth(captures_missing_file=0)
+        return StorageHealth(captures_missing_file=missing)
     return StorageHealth(
         status="degraded",
         captures_missing_file=missing,
