@@ -60,8 +60,9 @@ def create_app(settings: Settings | None = None, *, reconciled: bool = False) ->
         )
         broadcaster.bind(asyncio.get_running_loop())
         try:
-            await storage.probe()
-            if not reconciled:
+            if reconciled:
+                await storage.probe()
+            else:  # judges the directory before the probe creates anything in it
                 done = await reconcile(state.sessions, storage)
                 warn_fixed_modes(done.fixed_modes)
             app.state.jarvis = state

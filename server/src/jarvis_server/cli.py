@@ -147,7 +147,11 @@ def _tighten_server_files(settings: Settings, url: URL) -> list[Path | str]:
     if db is not None:
         paths += [db.with_name(db.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
     fixed: list[Path | str] = list(tighten(p for p in paths if p.exists()))
-    for fd, name in ((sys.stderr.fileno(), "the log on stderr"), (sys.stdout.fileno(), "stdout")):
+    for stream, name in ((sys.stderr, "the log on stderr"), (sys.stdout, "stdout")):
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):  # not backed by a file descriptor
+            continue
         if tighten_stream(fd):
             fixed.append(name)
     return fixed
