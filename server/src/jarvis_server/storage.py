@@ -29,6 +29,8 @@ TEMP_DIR: Final = ".tmp"
 # Files no row lists, moved aside at start (never deleted) until `storage purge-quarantine`.
 QUARANTINE_DIR: Final = ".quarantine"
 _SPECIAL: Final = frozenset({TEMP_DIR, QUARANTINE_DIR})
+# Not ours: a storage directory at the root of an ext4 volume holds the filesystem's own folder.
+_NOT_OURS: Final = frozenset({"lost+found"})
 _FLUSH_BYTES: Final = 1024 * 1024  # bounded memory per upload; fewer thread hops than per chunk
 _READ_CHUNK: Final = 256 * 1024
 
@@ -50,6 +52,35 @@ def _note_loose(path: Path, loose: list[Path]) -> None:
             loose.append(path)
     except FileNotFoundError:
         pass
+
+
+def _walk(
+    folder: str,
+    prefix: str,
+    files: dict[str, float],
+    loose: list[Path],
+    *,
+    skip: frozenset[str],
+) -> None:
+    """Collect regular files under `folder` as key -> mtime, and entries with loose modes.
+
+    os.scandir with string keys: one lstat per file (for its mtime and mode) and no pathlib
+    objects, so a start over a million captures costs little more than listing them.
+    An unreadable folder raises: it must not look like an empty one."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name in skip:
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if is_loose(info.st_mode):
+                loose.append(Path(entry.path))
+            if entry.is_dir(follow_symlinks=False):
+                _walk(entry.path, f"{prefix}{entry.name}/", files, loose, skip=frozenset())
+            elif entry.is_file(follow_symlinks=False):
+                files[prefix + entry.name] = info.st_mtime
 
 
 class StorageError(Exception):
@@ -309,41 +340,26 @@ class FilesystemStorage:
         return set((await self.scan()).files)
 
     async def scan(self) -> StorageScan:
-        """What the directory holds, read without changing anything."""
-        return await anyio.to_thread.run_sync(self._scan_sync)
+        """What the directory holds, read without changing anything. A folder that cannot be
+        read raises StorageError: its files must not be taken for missing ones."""
+        try:
+            return await anyio.to_thread.run_sync(self._scan_sync)
+        except OSError as exc:
+            where = exc.filename or self.root
+            raise StorageError(f"cannot read {where} ({exc.strerror or exc})") from exc
 
     def _scan_sync(self) -> StorageScan:
-        files: dict[str, float] = {}
-        quarantined: set[str] = set()
-        loose: list[Path] = []
         if not self.root.is_dir():
             return StorageScan(exists=False, files={}, quarantined=frozenset(), loose=())
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            folder = Path(dirpath)
-            if folder == self.root:
-                dirnames[:] = [d for d in dirnames if d not in _SPECIAL]
-            for name in dirnames:
-                _note_loose(folder / name, loose)
-            for name in filenames:
-                path = folder / name
-                try:
-                    info = path.lstat()
-                except FileNotFoundError:
-                    continue
-                if is_loose(info.st_mode):
-                    loose.append(path)
-                files[path.relative_to(self.root).as_posix()] = info.st_mtime
+        files: dict[str, float] = {}
+        loose: list[Path] = []
         _note_loose(self.root, loose)
+        _walk(str(self.root), "", files, loose, skip=_SPECIAL | _NOT_OURS)
         for special in _SPECIAL:
             _note_loose(self.root / special, loose)
+        quarantined: dict[str, float] = {}
         if self.quarantine_dir.is_dir():
-            for dirpath, dirnames, filenames in os.walk(self.quarantine_dir):
-                for name in dirnames:
-                    _note_loose(Path(dirpath, name), loose)
-                for name in filenames:
-                    path = Path(dirpath, name)
-                    _note_loose(path, loose)
-                    quarantined.add(path.relative_to(self.quarantine_dir).as_posix())
+            _walk(str(self.quarantine_dir), "", quarantined, loose, skip=frozenset())
         return StorageScan(
             exists=True, files=files, quarantined=frozenset(quarantined), loose=tuple(loose)
         )
