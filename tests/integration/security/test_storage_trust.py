@@ -297,27 +297,20 @@ def test_server_files_are_private_whatever_the_umask(tmp_path: Path, mask: int) 
     assert log_mode == 0o600
 
 
-def test_jarvis_up_server_log_is_private(tmp_path: Path) -> None:
+def test_jarvis_up_server_log_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`jarvis up`'s local server writes its log 0600 under umask 022 (it was 0644)."""
     from jarvis_ui.up import ensure_server
     from tests.support.postgres import free_port
 
-    old_home = os.environ.get("JARVIS_HOME")
-    os.environ["JARVIS_HOME"] = str(tmp_path)
+    monkeypatch.setenv("JARVIS_HOME", str(tmp_path))
+    with _umask(0o022):
+        server = ensure_server(free_port(), say=lambda _: None)
     try:
-        with _umask(0o022):
-            server = ensure_server(free_port(), say=lambda _: None)
-        try:
-            assert server.log_path is not None
-            assert stat.S_IMODE(server.log_path.stat().st_mode) == 0o600
-            assert stat.S_IMODE((tmp_path / "server").stat().st_mode) == 0o700
-        finally:
-            server.stop()
+        assert server.log_path is not None
+        assert stat.S_IMODE(server.log_path.stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "server").stat().st_mode) == 0o700
     finally:
-        if old_home is None:
-            del os.environ["JARVIS_HOME"]
-        else:
-            os.environ["JARVIS_HOME"] = old_home
+        server.stop()
 
 
 def test_loose_modes_left_by_an_older_server_are_fixed_with_one_warning(tmp_path: Path) -> None:
