@@ -173,13 +173,20 @@ class LiveServer:
                     return items
 
     def stored_files(self) -> list[Path]:
-        """Image files in storage (not unfinished uploads)."""
+        """Image files in storage (not unfinished uploads, not quarantined files)."""
         root = self.storage_dir
         if not root.is_dir():
             return []
         return sorted(
-            p for p in root.rglob("*") if p.is_file() and ".tmp" not in p.relative_to(root).parts
+            p
+            for p in root.rglob("*")
+            if p.is_file() and not {".tmp", ".quarantine"} & set(p.relative_to(root).parts)
         )
+
+    def quarantined_files(self) -> list[Path]:
+        """Files start-up moved aside because no row listed them."""
+        folder = self.storage_dir / ".quarantine"
+        return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
     def temp_files(self) -> list[Path]:
         """Unfinished uploads in the storage's temporary area."""

@@ -133,6 +133,11 @@ class CaptureRecord(BaseModel):
     window_title: str | None
     redacted_regions: int
     agent_version: str
+    image_missing_since: datetime | None = Field(
+        default=None,
+        description="When the server found this capture's image file gone from its storage "
+        "(the record is kept until an operator purges it); null while the file is in place.",
+    )
 
 
 class CapturePage(BaseModel):

@@ -25,7 +25,7 @@ from jarvis_server.core.state import AppState
 from jarvis_server.events import Broadcaster
 from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import RateLimiter
-from jarvis_server.reconcile import reconcile
+from jarvis_server.reconcile import reconcile, warn_fixed_modes
 from jarvis_server.storage import FilesystemStorage
 from jarvis_server.writer import CaptureWriter
 
@@ -35,8 +35,15 @@ Every error is an RFC 9457 problem document (`application/problem+json`) with a 
 """
 
 
-def create_app(settings: Settings | None = None, *, identity_key: bytes | None = None) -> FastAPI:
-    """The app; with `identity_key`, /health/identity answers challenges with it."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    identity_key: bytes | None = None,
+    reconciled: bool = False,
+) -> FastAPI:
+    """The app; with `identity_key`, /health/identity answers challenges with it. Its lifespan
+    reconciles storage first unless the caller (`serve`) already did, so that a refusal is one
+    clear line rather than a failed lifespan."""
     settings = settings or get_settings()
     broadcaster = Broadcaster()
 
@@ -59,8 +66,11 @@ def create_app(settings: Settings | None = None, *, identity_key: bytes | None =
         )
         broadcaster.bind(asyncio.get_running_loop())
         try:
-            await storage.probe()
-            await reconcile(state.sessions, storage)
+            if reconciled:
+                await storage.probe()
+            else:  # judges the directory before the probe creates anything in it
+                done = await reconcile(state.sessions, storage)
+                warn_fixed_modes(done.fixed_modes)
             app.state.jarvis = state
             yield
         finally:

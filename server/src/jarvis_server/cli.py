@@ -10,12 +10,13 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
 import click
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server import __version__
 from jarvis_server.core.config import Settings, SettingsError, get_settings
@@ -26,6 +27,12 @@ from jarvis_server.core.db import (
     is_sqlite,
     parse_database_url,
     sqlite_path,
+)
+from jarvis_server.filemodes import (
+    PRIVATE_UMASK,
+    make_private_dir,
+    tighten,
+    tighten_stream,
 )
 from jarvis_server.migrate import SCHEMA_REVISION, current_revision
 from jarvis_server.storage import FilesystemStorage, StorageError
@@ -65,7 +72,7 @@ def _database_url(settings: Settings) -> URL:
     path = sqlite_path(url)
     if path is not None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
         except OSError as exc:
             raise StartupError(
                 f"{DB_VAR}: cannot create the directory of the SQLite file {path.parent} "
@@ -123,13 +130,50 @@ def _ensure_schema(settings: Settings, url: URL, *, no_migrate: bool) -> None:
     )
 
 
-async def _check_storage(settings: Settings) -> None:
-    try:
-        await FilesystemStorage(settings.effective_storage_dir).probe()
-    except StorageError as exc:
-        raise StartupError(
-            f"{STORAGE_VAR}: {exc}; set {STORAGE_VAR} (or JARVIS_HOME) to a writable directory"
-        ) from exc
+def _storage_error(exc: StorageError) -> StartupError:
+    from jarvis_server.reconcile import StorageRootError
+
+    if isinstance(exc, StorageRootError):
+        return StartupError(f"{STORAGE_VAR}: {exc}")
+    return StartupError(
+        f"{STORAGE_VAR}: {exc}; set {STORAGE_VAR} (or JARVIS_HOME) to a writable directory"
+    )
+
+
+def _tighten_server_files(settings: Settings, url: URL) -> list[Path | str]:
+    """Make the data dir, the SQLite files and a log file on stderr private; what changed."""
+    paths = [settings.data_dir]
+    db = sqlite_path(url)
+    if db is not None:
+        paths += [db.with_name(db.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    fixed: list[Path | str] = list(tighten(p for p in paths if p.exists()))
+    for stream, name in ((sys.stderr, "the log on stderr"), (sys.stdout, "stdout")):
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):  # not backed by a file descriptor
+            continue
+        if tighten_stream(fd):
+            fixed.append(name)
+    return fixed
+
+
+def _with_storage(
+    settings: Settings,
+    url: URL,
+    work: Callable[[async_sessionmaker[AsyncSession], FilesystemStorage], Awaitable[T]],
+) -> T:
+    """Run `work(sessions, storage)` against this server's database and storage directory."""
+
+    async def run() -> T:
+        engine = create_engine(url)
+        try:
+            return await work(
+                create_sessionmaker(engine), FilesystemStorage(settings.effective_storage_dir)
+            )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def _identity_key(settings: Settings) -> bytes | None:
@@ -149,6 +193,8 @@ def _identity_key(settings: Settings) -> bytes | None:
 )
 def cli() -> None:
     """Jarvis ingest server."""
+    # Everything this process creates (database, -wal/-shm, folders, images) is private.
+    os.umask(PRIVATE_UMASK)
 
 
 @cli.command()
@@ -163,14 +209,21 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
 
     from jarvis_server.app import create_app
     from jarvis_server.logs import configure_logging
+    from jarvis_server.reconcile import reconcile, warn_fixed_modes
 
     settings = _settings()
     identity_key = _identity_key(settings)
-    url = _database_url(settings)
-    asyncio.run(_check_storage(settings))
-    _ensure_schema(settings, url, no_migrate=no_migrate)
     configure_logging(settings.server_log_level, json=settings.server_log_json)
-    app = create_app(settings, identity_key=identity_key)
+    url = _database_url(settings)
+    fixed = _tighten_server_files(settings, url)
+    _ensure_schema(settings, url, no_migrate=no_migrate)
+    try:
+        done = _with_storage(settings, url, reconcile)
+    except StorageError as exc:
+        warn_fixed_modes(fixed)
+        raise _storage_error(exc) from exc
+    warn_fixed_modes([*fixed, *done.fixed_modes])
+    app = create_app(settings, identity_key=identity_key, reconciled=True)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -271,6 +324,119 @@ def token_revoke(name: str) -> None:
     if not _run_db(_settings(), False, lambda s: revoke_device(s, name)):
         raise StartupError(f"no device named {name!r}; see `jarvis-server token list`")
     click.echo(f"device {name!r} revoked", err=True)
+
+
+@cli.group()
+def storage() -> None:
+    """Check the storage directory against the database; repair or purge on request."""
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Go on only with --yes or an interactive yes: these commands change stored captures."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise StartupError(f"{question} Nothing was changed; pass --yes to confirm")
+    click.confirm(question, abort=True, err=True)
+
+
+def _storage_run(
+    work: Callable[[async_sessionmaker[AsyncSession], FilesystemStorage], Awaitable[T]],
+) -> T:
+    settings = _settings()
+    url = _database_url(settings)
+    _ensure_schema(settings, url, no_migrate=False)
+    return _with_storage(settings, url, work)
+
+
+@storage.command("check")
+def storage_check() -> None:
+    """Report rows without their image file, files without a row and quarantined files;
+    change nothing. Exits 1 when `serve` would refuse this storage directory."""
+    from jarvis_server.reconcile import refusal_message, survey
+    from jarvis_server.storage_plan import CRASH_WINDOW
+
+    async def work(
+        sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage
+    ) -> tuple[str, bool]:
+        found = await survey(sessions, store)
+        plan = found.plan
+        hours = CRASH_WINDOW.total_seconds() / 3600
+        lines = [
+            f"storage directory:        {store.root}"
+            + ("" if found.scan.exists else " (does not exist)"),
+            f"captures with their file: {plan.present} of {plan.listed}",
+            f"captures whose file is gone (not yet marked): {len(plan.mark_missing)}",
+            f"captures marked missing:  {plan.still_missing + len(plan.found_again)}"
+            f" (file back: {len(plan.found_again) + len(plan.restore)})",
+            f"files no capture lists:   {len(plan.quarantine)} older than {hours:g} h"
+            f" (moved to quarantine at the next start), {len(plan.recent_orphans)} recent",
+            f"quarantined files:        {len(found.scan.quarantined)} in {store.quarantine_dir}",
+        ]
+        if plan.refusal is not None:
+            lines.append(f"serve would refuse: {refusal_message(plan, store, found.scan)}")
+        else:
+            lines.append("serve would start")
+        return "\n".join(lines), plan.refusal is None
+
+    report, trusted = _storage_run(work)
+    click.echo(report)
+    if not trusted:
+        sys.exit(1)
+
+
+@storage.command("repair")
+@click.option("--yes", is_flag=True, help="Do not ask, even when the directory looks wrong.")
+def storage_repair(yes: bool) -> None:
+    """Do now what a start does: mark captures whose file is gone as missing, clear the mark of
+    those whose file is back, move old files no capture lists to quarantine. Deletes nothing."""
+    from jarvis_server.reconcile import reconcile, refusal_message, survey
+
+    async def work(sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage) -> str:
+        found = await survey(sessions, store)
+        if found.plan.refusal is not None:
+            click.echo(f"warning: {refusal_message(found.plan, store, found.scan)}", err=True)
+            _confirm("Repair this storage directory all the same?", yes)
+        done = await reconcile(sessions, store, force=True)
+        plan = done.plan
+        return (
+            f"marked missing: {len(plan.mark_missing)}; found again: "
+            f"{len(plan.found_again) + len(plan.restore)}; moved to quarantine: "
+            f"{len(plan.quarantine)}; nothing deleted"
+        )
+
+    click.echo(_storage_run(work), err=True)
+
+
+@storage.command("purge-missing")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def storage_purge_missing(yes: bool) -> None:
+    """Delete the records of captures marked missing whose image file is still gone."""
+    from jarvis_server.reconcile import missing_count, purge_missing
+
+    async def work(sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage) -> int:
+        async with sessions() as session:
+            marked = await missing_count(session)
+        if not marked:
+            return 0
+        _confirm(f"Delete the records of {marked} captures whose image file is gone?", yes)
+        return await purge_missing(sessions, store)
+
+    purged = _storage_run(work)
+    click.echo(f"deleted {purged} capture records whose image file was gone", err=True)
+
+
+@storage.command("purge-quarantine")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def storage_purge_quarantine(yes: bool) -> None:
+    """Delete the quarantined files (image files no capture record listed)."""
+    settings = _settings()
+    store = FilesystemStorage(settings.effective_storage_dir)
+    count = len(asyncio.run(store.scan()).quarantined)
+    if count:
+        _confirm(f"Delete {count} quarantined files in {store.quarantine_dir}?", yes)
+    purged = asyncio.run(store.purge_quarantine()) if count else 0
+    click.echo(f"deleted {purged} quarantined files", err=True)
 
 
 @cli.command(hidden=True)

@@ -76,5 +76,10 @@ class Capture(Base):
     redacted_regions: Mapped[int] = mapped_column(Integer, default=0)
     agent_version: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    # Set when start-up found the image file gone from storage; the row is kept (the volume may
+    # come back) until `jarvis-server storage purge-missing` removes it on request.
+    file_missing_since: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
 
     device: Mapped[Device] = relationship(lazy="joined", innerjoin=True)

@@ -1,53 +1,200 @@
-"""Start-up reconciliation: after a crash, every row has its file and every file its row."""
+"""Start-up reconciliation of rows and files, and the operator's explicit storage repairs.
+
+The decisions are made by `storage_plan.plan_reconciliation` from what the database and the
+directory hold; this module reads both, refuses a directory that looks wrong as a whole, and
+applies the plan. Nothing here deletes a capture: only `purge_missing` and `purge_quarantine`,
+run by an operator who asked for them, remove rows or files.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jarvis_server.filemodes import describe_fixed, tighten
 from jarvis_server.models import Capture
-from jarvis_server.storage import FilesystemStorage
+from jarvis_server.storage import FilesystemStorage, StorageError, StorageScan
+from jarvis_server.storage_plan import Plan, Refusal, Row, plan_reconciliation
 
 log = structlog.get_logger(__name__)
+
+_BATCH: Final = 500  # rows per UPDATE/DELETE, far below every backend's parameter limit
+STORAGE_VAR: Final = "JARVIS_STORAGE_DIR"
+DB_VAR: Final = "JARVIS_DATABASE_URL"
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StorageRootError(StorageError):
+    """The storage directory does not look like the one the database describes; nothing was
+    changed. The message names the directory and the settings to check."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """The plan, and the scan it was made from."""
+
+    plan: Plan
+    scan: StorageScan
 
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
+    """What a reconciliation did."""
+
+    plan: Plan
     temp_files: int
-    orphan_files: int
-    orphan_rows: int
+    fixed_modes: list[Path]
+
+
+def refusal_message(plan: Plan, storage: FilesystemStorage, scan: StorageScan) -> str:
+    root = storage.root
+    if plan.refusal is Refusal.FILES_GONE:
+        where = "does not exist" if not scan.exists else f"holds only {plan.present}"
+        return (
+            f"the storage directory {root} {where} of the {plan.listed} image files the database "
+            f"lists: is the volume mounted? Check {STORAGE_VAR} (and {DB_VAR}). Nothing was "
+            "changed. `jarvis-server storage check` shows what is missing; if those files are "
+            "truly gone, `jarvis-server storage repair` marks their captures missing"
+        )
+    return (
+        f"the storage directory {root} holds {len(plan.quarantine)} image files the database "
+        f"does not list (and {plan.present + len(plan.found_again)} that it does): is {DB_VAR} "
+        f"the database of this storage, and {STORAGE_VAR} the storage of this database? Nothing "
+        "was changed; `jarvis-server storage check` shows the counts"
+    )
+
+
+async def survey(
+    sessions: async_sessionmaker[AsyncSession],
+    storage: FilesystemStorage,
+    clock: Clock = _utcnow,
+) -> Survey:
+    """Read the rows and the directory and decide, changing nothing."""
+    scan = await storage.scan()
+    async with sessions() as session:
+        result = await session.execute(
+            select(Capture.pk, Capture.storage_key, Capture.file_missing_since)
+        )
+        rows = [Row(pk, key, missing) for pk, key, missing in result.tuples()]
+    plan = plan_reconciliation(rows, scan.files, scan.quarantined, clock())
+    return Survey(plan, scan)
 
 
 async def reconcile(
-    sessions: async_sessionmaker[AsyncSession], storage: FilesystemStorage
+    sessions: async_sessionmaker[AsyncSession],
+    storage: FilesystemStorage,
+    *,
+    clock: Clock = _utcnow,
+    force: bool = False,
 ) -> Reconciliation:
-    """Remove unfinished uploads, files no row points to, and rows whose file is gone.
+    """Bring rows and files in line without deleting anything: rows whose file is gone are
+    marked missing, marks are cleared when the file is back, files no row lists are moved to
+    quarantine once older than the crash window, and loose modes are made private.
 
-    Files are placed before their row commits, so a crash between the two leaves a file without
-    a row (removed here; the agent still holds the capture and sends it again). Runs before the
-    server accepts requests, so no upload in flight is mistaken for an orphan.
+    Raises StorageRootError, having changed nothing but modes, when the directory looks wrong
+    as a whole (unless `force`: the operator's `storage repair`). Run before the server accepts
+    requests, so no upload of this server is in flight.
     """
+    found = await survey(sessions, storage, clock)
+    plan = found.plan
+    fixed = tighten(found.scan.loose)
+    if plan.refusal is not None and not force:
+        raise StorageRootError(refusal_message(plan, storage, found.scan), plan)
+    await storage.probe()
     temp = await storage.purge_temp()
-    files = await storage.keys()
+    for key in plan.restore:
+        await storage.restore(key)
+    for key in plan.quarantine:
+        await storage.quarantine(key)
+    now = clock()
     async with sessions() as session:
-        rows = dict((await session.execute(select(Capture.storage_key, Capture.pk))).tuples().all())
-        orphan_files = files - rows.keys()
-        missing = [pk for key, pk in rows.items() if key not in files]
-        for key in orphan_files:
-            await storage.delete(key)
-        for start in range(0, len(missing), 500):
-            batch = missing[start : start + 500]
-            await session.execute(delete(Capture).where(Capture.pk.in_(batch)))
+        for start in range(0, len(plan.mark_missing), _BATCH):
+            batch = plan.mark_missing[start : start + _BATCH]
+            await session.execute(
+                update(Capture)
+                .where(Capture.pk.in_(batch), Capture.file_missing_since.is_(None))
+                .values(file_missing_since=now)
+            )
+        for start in range(0, len(plan.found_again), _BATCH):
+            batch = plan.found_again[start : start + _BATCH]
+            await session.execute(
+                update(Capture).where(Capture.pk.in_(batch)).values(file_missing_since=None)
+            )
         await session.commit()
-    result = Reconciliation(temp, len(orphan_files), len(missing))
-    if temp or orphan_files or missing:
+    if temp or plan.changes:
         log.warning(
-            "reconciled storage with database",
-            unfinished_uploads=temp,
-            files_without_row=len(orphan_files),
-            rows_without_file=len(missing),
+            "reconciled storage with database; nothing deleted",
+            unfinished_uploads_removed=temp,
+            captures_marked_missing=len(plan.mark_missing),
+            captures_found_again=len(plan.found_again) + len(plan.restore),
+            files_quarantined=len(plan.quarantine),
+            quarantine=str(storage.quarantine_dir),
         )
-    return result
+    if plan.recent_orphans:
+        log.info("files without a row left alone (recent)", files=len(plan.recent_orphans))
+    missing = plan.still_missing + len(plan.mark_missing)
+    if missing:
+        log.warning(
+            "captures without their image file",
+            captures=missing,
+            hint="see `jarvis-server storage check`; `storage purge-missing` removes them",
+        )
+    return Reconciliation(plan, temp, fixed)
+
+
+async def missing_count(session: AsyncSession) -> int:
+    """Captures marked missing (their image file was gone at the last start or repair)."""
+    count = await session.scalar(
+        select(func.count()).select_from(Capture).where(Capture.file_missing_since.is_not(None))
+    )
+    return int(count or 0)
+
+
+async def purge_missing(
+    sessions: async_sessionmaker[AsyncSession], storage: FilesystemStorage
+) -> int:
+    """Delete the rows marked missing whose file is still absent (checked again now)."""
+    scan = await storage.scan()
+    async with sessions() as session:
+        result = await session.execute(
+            select(Capture.pk, Capture.storage_key).where(Capture.file_missing_since.is_not(None))
+        )
+        gone = [
+            pk
+            for pk, key in result.tuples()
+            if key not in scan.files and key not in scan.quarantined
+        ]
+        for start in range(0, len(gone), _BATCH):
+            await session.execute(
+                delete(Capture).where(Capture.pk.in_(gone[start : start + _BATCH]))
+            )
+        await session.commit()
+    if gone:
+        log.warning("purged captures whose image file was missing", captures=len(gone))
+    return len(gone)
+
+
+def warn_fixed_modes(fixed: Sequence[Path | str]) -> None:
+    """One warning line naming what start-up made private."""
+    if fixed:
+        log.warning(
+            "made files private to this user (were readable by others)",
+            count=len(fixed),
+            paths=describe_fixed(fixed),
+        )

@@ -31,5 +31,8 @@ def to_record(capture: Capture, device: str | None = None) -> CaptureRecord:
             "window_title": capture.window_title,
             "redacted_regions": capture.redacted_regions,
             "agent_version": capture.agent_version,
+            "image_missing_since": (
+                utc(capture.file_missing_since) if capture.file_missing_since else None
+            ),
         }
     )

@@ -14,6 +14,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
@@ -22,9 +23,64 @@ import aiofiles
 import aiofiles.os
 import anyio.to_thread
 
+from jarvis_server.filemodes import is_loose, make_private_dir, open_private
+
 TEMP_DIR: Final = ".tmp"
+# Files no row lists, moved aside at start (never deleted) until `storage purge-quarantine`.
+QUARANTINE_DIR: Final = ".quarantine"
+_SPECIAL: Final = frozenset({TEMP_DIR, QUARANTINE_DIR})
+# Not ours: a storage directory at the root of an ext4 volume holds the filesystem's own folder.
+_NOT_OURS: Final = frozenset({"lost+found"})
 _FLUSH_BYTES: Final = 1024 * 1024  # bounded memory per upload; fewer thread hops than per chunk
 _READ_CHUNK: Final = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StorageScan:
+    """What a storage directory holds: image files by key with their mtime, quarantined keys,
+    and folders or files whose mode is not private."""
+
+    exists: bool
+    files: dict[str, float]
+    quarantined: frozenset[str]
+    loose: tuple[Path, ...]
+
+
+def _note_loose(path: Path, loose: list[Path]) -> None:
+    try:
+        if is_loose(path.lstat().st_mode):
+            loose.append(path)
+    except FileNotFoundError:
+        pass
+
+
+def _walk(
+    folder: str,
+    prefix: str,
+    files: dict[str, float],
+    loose: list[Path],
+    *,
+    skip: frozenset[str],
+) -> None:
+    """Collect regular files under `folder` as key -> mtime, and entries with loose modes.
+
+    os.scandir with string keys: one lstat per file (for its mtime and mode) and no pathlib
+    objects, so a start over a million captures costs little more than listing them.
+    An unreadable folder raises: it must not look like an empty one."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name in skip:
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if is_loose(info.st_mode):
+                loose.append(Path(entry.path))
+            if entry.is_dir(follow_symlinks=False):
+                _walk(entry.path, f"{prefix}{entry.name}/", files, loose, skip=frozenset())
+            elif entry.is_file(follow_symlinks=False):
+                files[prefix + entry.name] = info.st_mtime
 
 
 class StorageError(Exception):
@@ -67,13 +123,14 @@ class PendingFile:
         return self._sha.hexdigest()
 
     def _create(self) -> BinaryIO:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            file = self.path.open("xb")
+            fd = open_private(self.path, flags)
         except FileNotFoundError:  # the temp area was removed under a running server
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            file = self.path.open("xb")
+            make_private_dir(self.path.parent)
+            fd = open_private(self.path, flags)
         self._created = True
-        return file
+        return os.fdopen(fd, "wb")
 
     async def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -152,6 +209,14 @@ class Storage(Protocol):
 
     async def keys(self) -> set[str]: ...
 
+    async def scan(self) -> StorageScan: ...
+
+    async def quarantine(self, key: str) -> None: ...
+
+    async def restore(self, key: str) -> None: ...
+
+    async def purge_quarantine(self) -> int: ...
+
     async def purge_temp(self) -> int: ...
 
     async def probe(self) -> None: ...
@@ -165,17 +230,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _makedirs_durable(path: Path, root: Path) -> None:
-    """Create path and fsync every parent whose entry changed, up to root."""
+def _makedirs_durable(path: Path) -> None:
+    """Create path (0700) and fsync every parent whose entry changed."""
     if path.is_dir():
         return
-    missing = []
-    p = path
-    while not p.exists() and p != root:
-        missing.append(p)
-        p = p.parent
-    path.mkdir(parents=True, exist_ok=True)
-    for created in reversed(missing):
+    for created in make_private_dir(path):
         _fsync_dir(created.parent)
 
 
@@ -185,10 +244,10 @@ class FilesystemStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.temp = root / TEMP_DIR
+        self.quarantine_dir = root / QUARANTINE_DIR
 
     def _prepare(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.temp.mkdir(exist_ok=True)
+        make_private_dir(self.temp)
 
     async def probe(self) -> None:
         """Check that files can be created, synced and removed; StorageError says why not."""
@@ -239,7 +298,7 @@ class FilesystemStorage:
         pending._sync_to_disk(whole)
         tmp = pending.path
         folder = self.root / day
-        _makedirs_durable(folder, self.root)
+        _makedirs_durable(folder)
         key = f"{day}/{capture_id}.{ext}"
         while True:
             try:
@@ -283,18 +342,69 @@ class FilesystemStorage:
             await aiofiles.os.remove(self.path(key))
 
     async def keys(self) -> set[str]:
-        return await anyio.to_thread.run_sync(self._keys_sync)
+        return set((await self.scan()).files)
 
-    def _keys_sync(self) -> set[str]:
-        found: set[str] = set()
+    async def scan(self) -> StorageScan:
+        """What the directory holds, read without changing anything. A folder that cannot be
+        read raises StorageError: its files must not be taken for missing ones."""
+        try:
+            return await anyio.to_thread.run_sync(self._scan_sync)
+        except OSError as exc:
+            where = exc.filename or self.root
+            raise StorageError(f"cannot read {where} ({exc.strerror or exc})") from exc
+
+    def _scan_sync(self) -> StorageScan:
         if not self.root.is_dir():
-            return found
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            if Path(dirpath) == self.root:
-                dirnames[:] = [d for d in dirnames if d != TEMP_DIR]
+            return StorageScan(exists=False, files={}, quarantined=frozenset(), loose=())
+        files: dict[str, float] = {}
+        loose: list[Path] = []
+        _note_loose(self.root, loose)
+        _walk(str(self.root), "", files, loose, skip=_SPECIAL | _NOT_OURS)
+        for special in _SPECIAL:
+            _note_loose(self.root / special, loose)
+        quarantined: dict[str, float] = {}
+        if self.quarantine_dir.is_dir():
+            _walk(str(self.quarantine_dir), "", quarantined, loose, skip=frozenset())
+        return StorageScan(
+            exists=True, files=files, quarantined=frozenset(quarantined), loose=tuple(loose)
+        )
+
+    async def quarantine(self, key: str) -> None:
+        """Move a file no row lists to the quarantine folder, under the same relative path."""
+        await anyio.to_thread.run_sync(self._move, self.path(key), self._quarantined(key))
+
+    async def restore(self, key: str) -> None:
+        """Move a quarantined file back to its place (a row lists it again)."""
+        await anyio.to_thread.run_sync(self._move, self._quarantined(key), self.path(key))
+
+    def _quarantined(self, key: str) -> Path:
+        resolved = (self.quarantine_dir / key).resolve()
+        if not resolved.is_relative_to(self.quarantine_dir.resolve()):
+            raise ValueError("storage key escapes the quarantine directory")
+        return resolved
+
+    def _move(self, source: Path, target: Path) -> None:
+        _makedirs_durable(target.parent)
+        if target.exists():  # never replace: keep both
+            target = target.with_name(f"{target.stem}.{secrets.token_hex(4)}{target.suffix}")
+        os.rename(source, target)
+        _fsync_dir(target.parent)
+        _fsync_dir(source.parent)
+
+    async def purge_quarantine(self) -> int:
+        """Delete every quarantined file (only ever on the operator's explicit request)."""
+        return await anyio.to_thread.run_sync(self._purge_quarantine_sync)
+
+    def _purge_quarantine_sync(self) -> int:
+        removed = 0
+        if not self.quarantine_dir.is_dir():
+            return removed
+        for dirpath, _dirnames, filenames in os.walk(self.quarantine_dir):
             for name in filenames:
-                found.add(Path(dirpath, name).relative_to(self.root).as_posix())
-        return found
+                with contextlib.suppress(FileNotFoundError):
+                    Path(dirpath, name).unlink()
+                    removed += 1
+        return removed
 
     async def purge_temp(self) -> int:
         """Remove uploads that never finished (the server stopped mid-request)."""

@@ -1,9 +1,10 @@
 """A killed server leaves no orphans: start-up reconciliation of rows, files and unfinished
-uploads."""
+uploads, which marks and quarantines but never deletes a capture."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -49,8 +50,9 @@ def _wait_for(condition: Callable[[], bool], server: LiveServer) -> None:
 def test_sigkill_mid_upload_leaves_no_orphan_after_restart(server: LiveServer) -> None:
     """SIGKILL while a large upload streams in (past what the server buffers in memory, so it
     is spilling to a temporary file): after restart there is no temporary file and no row for
-    it, a file left without a row and a row left without a file are both gone, intact
-    captures are untouched, and the interrupted capture can simply be sent again."""
+    it, an old file left without a row is moved to quarantine (not deleted), a row left without
+    its file is kept and marked missing, intact captures are untouched, and the interrupted
+    capture can simply be sent again."""
     token = server.create_token("laptop")
     intact, lost_file = make_capture(), make_capture()
     with server.client(token) as client:
@@ -67,17 +69,26 @@ def test_sigkill_mid_upload_leaves_no_orphan_after_restart(server: LiveServer) -
         sock.close()
     assert server.temp_files(), "the killed upload should have left its temporary file"
 
-    # What a crash between "file placed" and "row committed" leaves, and a file lost on disk.
+    # What a crash between "file placed" and "row committed" leaves (two hours ago, past the
+    # crash window), and a file lost on disk.
     orphan = server.storage_dir / "2026" / "01" / "01" / f"{make_capture().id}.jpg"
     orphan.parent.mkdir(parents=True)
-    orphan.write_bytes(make_image())
+    orphan.write_bytes(orphan_bytes := make_image())
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
     [lost] = [p for p in server.stored_files() if p.name.startswith(lost_file.id)]
     lost.unlink()
 
     server.start()
     assert server.temp_files() == []
     assert not orphan.exists()
-    assert [str(r.id) for r in server.captures()] == [intact.id]
+    [quarantined] = server.quarantined_files()
+    assert quarantined.name == orphan.name
+    assert quarantined.read_bytes() == orphan_bytes
+    records = {str(r.id): r for r in server.captures()}
+    assert set(records) == {intact.id, lost_file.id}
+    assert records[intact.id].image_missing_since is None
+    assert records[lost_file.id].image_missing_since is not None
     assert [p.name for p in server.stored_files()] == [f"{intact.id}.jpg"]
     assert server.image_bytes(intact.id) == intact.data
 

@@ -231,7 +231,12 @@ def ensure_server(
         return LocalServer(url)
     paths = agent_paths().ensure()
     log_path = paths.log_dir / "server.log"
-    log_file: IO[bytes] = log_path.open("ab")
+    # Private: the server logs device names and capture ids. 0600 whatever the umask, and an
+    # older log left readable by others is tightened too (the server also checks its stderr).
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    if os.name == "posix":
+        os.fchmod(fd, 0o600)
+    log_file: IO[bytes] = os.fdopen(fd, "ab")
     try:
         process = subprocess.Popen(
             _server_argv("serve", "--host", LOCAL_HOST, "--port", str(port)),

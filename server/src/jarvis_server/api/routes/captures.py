@@ -169,7 +169,7 @@ async def _store(
         )
 
     # The file goes first, the row second: a crash in between leaves a file without a row, which
-    # the next start removes (the agent still holds the capture and sends it again).
+    # a later start moves to quarantine (the agent still holds the capture and sends it again).
     verify = partial(
         verify_image,
         declared=meta.mime_type,
@@ -434,8 +434,9 @@ async def get_image(
             404,
             ProblemType.NOT_FOUND,
             "Image file missing",
-            f"Capture {capture_id} is recorded but its file is gone from storage; "
-            "restart the server to reconcile.",
+            f"Capture {capture_id} is recorded but its image file is gone from storage; the "
+            "record is kept. The server's operator can see why with `jarvis-server storage "
+            "check` (an unmounted volume?).",
         )
     return StreamingResponse(
         state.storage.read(capture.storage_key),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from jarvis_contract import (
@@ -19,6 +19,7 @@ from jarvis_server import __version__
 from jarvis_server.api.deps import StateDep
 from jarvis_server.api.openapi_docs import problems
 from jarvis_server.problems import ProblemError
+from jarvis_server.reconcile import missing_count
 from jarvis_server.storage import StorageError
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -27,6 +28,19 @@ router = APIRouter(prefix="/health", tags=["health"])
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str = __version__
+
+
+class StorageHealth(BaseModel):
+    """The storage directory is writable; "degraded" while captures miss their image file."""
+
+    status: Literal["ok", "degraded"] = "ok"
+    version: str = __version__
+    captures_missing_file: int | None = Field(
+        description="Captures whose image file was gone at the last start or repair (null "
+        "while the database does not answer); see "
+        "`jarvis-server storage check`, removed only by `jarvis-server storage purge-missing`."
+    )
+    detail: str | None = None
 
 
 @router.get("", summary="The server process answers", response_model=Health)
@@ -53,11 +67,11 @@ async def health_db(state: StateDep) -> Health:
 
 @router.get(
     "/storage",
-    summary="The storage directory is writable",
-    response_model=Health,
+    summary="The storage directory is writable; captures missing their file are counted",
+    response_model=StorageHealth,
     responses=problems(503),
 )
-async def health_storage(state: StateDep) -> Health:
+async def health_storage(state: StateDep) -> StorageHealth:
     try:
         await state.storage.probe()
     except StorageError as exc:
@@ -68,7 +82,19 @@ async def health_storage(state: StateDep) -> Health:
             f"{exc}; check JARVIS_STORAGE_DIR (free space, permissions).",
             headers={"Retry-After": "5"},
         ) from exc
-    return Health()
+    try:
+        async with state.sessions() as session:
+            missing: int | None = await missing_count(session)
+    except Exception:
+        missing = None  # the database is down: /health/db says so; the directory is fine
+    if not missing:
+        return StorageHealth(captures_missing_file=missing)
+    return StorageHealth(
+        status="degraded",
+        captures_missing_file=missing,
+        detail=f"{missing} captures have no image file in {state.storage.root}; their records "
+        "are kept (image_missing_since). Run `jarvis-server storage check`.",
+    )
 
 
 @router.get(
