@@ -12,7 +12,9 @@ from fastapi.openapi.utils import get_openapi
 
 from jarvis_server import __version__
 from jarvis_server.api.routes import captures, events, health
+from jarvis_server.api.upload import max_request_bytes
 from jarvis_server.auth import AuthCache
+from jarvis_server.bodyguard import BodyGuard
 from jarvis_server.core.config import Settings, get_settings
 from jarvis_server.core.db import (
     create_engine,
@@ -75,6 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.broadcaster = broadcaster
+    app.add_middleware(
+        BodyGuard,
+        max_body_bytes=max_request_bytes(settings.max_upload_bytes),
+        max_upload_bytes=settings.max_upload_bytes,
+        body_timeout=settings.request_body_timeout_seconds,
+    )
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(captures.router)

@@ -59,6 +59,26 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: float = Field(
         default=15.0, gt=0, description="Interval of SSE heartbeat comments on /api/v1/events."
     )
+    request_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Longest wait for a request's headers, from the connection (or the previous "
+        "response) on; a client slower than that is disconnected.",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest wait for the next piece of a request body (answered with 408).",
+    )
+    response_send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest a response may wait for a client that does not read it; then the "
+        "connection is dropped.",
+    )
     server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
     server_log_json: bool = Field(default=False, description="Log JSON lines instead of text.")
 

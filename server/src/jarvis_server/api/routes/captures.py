@@ -95,7 +95,7 @@ async def _stored(session: AsyncSession, device_id: int, capture_id: UUID) -> Ca
             "description": "Replay: this capture was already stored with the same content",
             "model": CaptureRecord,
         },
-        **problems(400, 401, 403, 413, 415, 422, 429, 503),
+        **problems(400, 401, 403, 408, 413, 415, 422, 429, 503),
     },
     openapi_extra=UPLOAD_BODY,
 )
