@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,6 +28,7 @@ from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile
 from jarvis_server.storage import FilesystemStorage
+from jarvis_server.tokenwatch import watch_stream_tokens
 from jarvis_server.writer import CaptureWriter
 from jarvis_sync.contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
 
@@ -63,7 +64,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await storage.probe()
             await reconcile(state.sessions, storage)
             app.state.jarvis = state
-            yield
+            watch = asyncio.create_task(
+                watch_stream_tokens(broadcaster, sessions, settings.events_token_recheck_seconds)
+            )
+            try:
+                yield
+            finally:
+                watch.cancel()
+                with suppress(asyncio.CancelledError):
+                    await watch
         finally:
             broadcaster.close()
             await engine.dispose()

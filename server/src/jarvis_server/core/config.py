@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: float = Field(
         default=15.0, gt=0, description="Interval of SSE heartbeat comments on /api/v1/events."
     )
+    events_token_recheck_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often open event streams' tokens are checked against the database; "
+        "a stream of a revoked or replaced token ends at the next check.",
+    )
     request_header_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -208,6 +208,7 @@ async def _store(
         # Revoked or replaced since this token was last verified: nothing of it is kept.
         await state.storage.delete(storage_key)
         state.auth_cache.forget(caller.token_hash)
+        state.events.end_tokens({caller.token_hash})
         raise revoked(caller.device) if written is Written.REVOKED else unknown_token()
     if written is Written.EXISTS:
         # This device already stored this capture id: a replay (same bytes) or a conflict.
