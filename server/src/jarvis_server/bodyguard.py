@@ -42,7 +42,10 @@ class BodyGuard:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            # Connection: close, so the unread body is never waited for.
+            # Answered before a byte of the body is read. The connection stays open so that
+            # uvicorn discards a body that does come (closing with unread data would reset the
+            # connection and the client might never see this answer); keep-alive and the
+            # header timeout bound how long.
             response = problem_response(
                 413,
                 ProblemType.TOO_LARGE,
@@ -51,7 +54,6 @@ class BodyGuard:
                 f"{self.max_upload_bytes} bytes. Send a smaller image or raise "
                 "JARVIS_MAX_UPLOAD_BYTES on the server.",
                 instance=scope["path"],
-                headers=_CLOSE,
             )
             await response(scope, receive, send)
             return
