@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,7 +13,9 @@ from fastapi.openapi.utils import get_openapi
 from jarvis_contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
 from jarvis_server import __version__
 from jarvis_server.api.routes import captures, events, health
+from jarvis_server.api.upload import max_request_bytes
 from jarvis_server.auth import AuthCache
+from jarvis_server.bodyguard import BodyGuard
 from jarvis_server.core.config import Settings, get_settings
 from jarvis_server.core.db import (
     create_engine,
@@ -27,6 +29,7 @@ from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
 from jarvis_server.storage import FilesystemStorage
+from jarvis_server.tokenwatch import watch_stream_tokens
 from jarvis_server.writer import CaptureWriter
 
 DESCRIPTION = """Ingest API of Jarvis, a privacy-first desktop capture agent.
@@ -72,7 +75,15 @@ def create_app(
                 done = await reconcile(state.sessions, storage)
                 warn_fixed_modes(done.fixed_modes)
             app.state.jarvis = state
-            yield
+            watch = asyncio.create_task(
+                watch_stream_tokens(broadcaster, sessions, settings.events_token_recheck_seconds)
+            )
+            try:
+                yield
+            finally:
+                watch.cancel()
+                with suppress(asyncio.CancelledError):
+                    await watch
         finally:
             broadcaster.close()
             await engine.dispose()
@@ -87,6 +98,12 @@ def create_app(
     )
     app.state.broadcaster = broadcaster
     app.state.identity_key = identity_key
+    app.add_middleware(
+        BodyGuard,
+        max_body_bytes=max_request_bytes(settings.max_upload_bytes),
+        max_upload_bytes=settings.max_upload_bytes,
+        body_timeout=settings.request_body_timeout_seconds,
+    )
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(captures.router)

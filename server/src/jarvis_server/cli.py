@@ -208,6 +208,7 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     import uvicorn
 
     from jarvis_server.app import create_app
+    from jarvis_server.connections import guarded_protocol
     from jarvis_server.logs import configure_logging
     from jarvis_server.reconcile import reconcile, warn_fixed_modes
 
@@ -236,11 +237,17 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(
+            header_timeout=settings.request_header_timeout_seconds,
+            send_timeout=settings.response_send_timeout_seconds,
+        ),
         access_log=False,
         log_level=settings.server_log_level.lower(),
         timeout_graceful_shutdown=10,
         server_header=False,
+        # On every response, uvicorn's own error replies included: no browser may guess that
+        # an image or a document is HTML and run it.
+        headers=[("X-Content-Type-Options", "nosniff")],
     )
     server = Server(config)
     server.run()

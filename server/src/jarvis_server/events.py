@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from typing import Final
 
 from jarvis_contract import CaptureRecord
@@ -13,10 +14,14 @@ _CLOSED: Final = None
 
 
 class Broadcaster:
-    """Each subscriber has its own bounded queue; one that falls behind is dropped, not awaited."""
+    """Each subscriber has its own bounded queue; one that falls behind is dropped, not awaited.
+
+    Each queue belongs to the token (hash) that opened it, so the streams of a token that was
+    revoked or replaced can be ended (`end_tokens`, driven by `tokenwatch`).
+    """
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[CaptureRecord | None]] = set()
+        self._queues: dict[asyncio.Queue[CaptureRecord | None], str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
@@ -24,23 +29,39 @@ class Broadcaster:
         self._loop = loop
         self.closed = False
 
-    def subscribe(self) -> asyncio.Queue[CaptureRecord | None]:
-        """A new queue of records; None in it means the stream is over. Pair with unsubscribe."""
+    def subscribe(self, token_hash: str) -> asyncio.Queue[CaptureRecord | None]:
+        """A new queue of records for a stream opened with this token; None in it means the
+        stream is over. Pair with unsubscribe."""
         queue: asyncio.Queue[CaptureRecord | None] = asyncio.Queue(_QUEUE_SIZE)
         if self.closed:
             queue.put_nowait(_CLOSED)
-        self._queues.add(queue)
+        self._queues[queue] = token_hash
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[CaptureRecord | None]) -> None:
-        self._queues.discard(queue)
+        self._queues.pop(queue, None)
+
+    def tokens(self) -> set[str]:
+        """The token hashes that have a stream open."""
+        return set(self._queues.values())
+
+    def end_tokens(self, token_hashes: Collection[str]) -> int:
+        """End every stream of these tokens now; how many were ended."""
+        ended = [q for q, token_hash in self._queues.items() if token_hash in token_hashes]
+        for queue in ended:
+            del self._queues[queue]
+            # What is still queued was stored after the token may have stopped: not sent.
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(_CLOSED)
+        return len(ended)
 
     def publish(self, record: CaptureRecord) -> None:
         for queue in list(self._queues):
             try:
                 queue.put_nowait(record)
             except asyncio.QueueFull:
-                self._queues.discard(queue)
+                del self._queues[queue]
                 self._end(queue)
 
     @staticmethod

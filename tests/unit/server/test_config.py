@@ -49,6 +49,27 @@ def test_bad_value_names_the_variable(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize(
+    "variable",
+    [
+        "JARVIS_EVENTS_TOKEN_RECHECK_SECONDS",
+        "JARVIS_REQUEST_HEADER_TIMEOUT_SECONDS",
+        "JARVIS_REQUEST_BODY_TIMEOUT_SECONDS",
+        "JARVIS_RESPONSE_SEND_TIMEOUT_SECONDS",
+    ],
+)
+@pytest.mark.parametrize("value", ["0", "-1", "100000", "soon"])
+def test_timeouts_must_be_positive_and_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """A timeout of zero, below zero, beyond its bound or not a number stops the server with
+    the variable named: none of them may switch a deadline off."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+@pytest.mark.parametrize(
     ("raw", "driver"),
     [
         ("sqlite:////tmp/x.db", "sqlite+aiosqlite"),

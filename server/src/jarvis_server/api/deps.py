@@ -35,7 +35,10 @@ async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session (and its pooled connection) is closed when the route returns,
+# not when the response has been sent, so a client reading an image slowly, or not at all,
+# holds no database connection while the body streams.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 _WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="jarvis"'}

@@ -11,6 +11,7 @@ _DESCRIPTIONS: Final = {
     401: "Missing or unknown token",
     403: "Device revoked, or not allowed to read this",
     404: "No such capture",
+    408: "The request body stopped arriving; nothing was stored, retry",
     413: "Image larger than the server accepts",
     415: "Not multipart, or not an image of the declared type",
     422: "The capture id is already stored with different content",

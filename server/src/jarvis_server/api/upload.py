@@ -19,6 +19,13 @@ MAX_METADATA_BYTES: Final = 64 * 1024
 # Multipart framing and the metadata part ride on top of the file; allow for them in
 # the early Content-Length check so only uploads that must be too large are refused unread.
 _ENVELOPE_SLACK: Final = MAX_METADATA_BYTES + 16 * 1024
+
+
+def max_request_bytes(max_upload_bytes: int) -> int:
+    """The largest request body an upload of an image of `max_upload_bytes` can need."""
+    return max_upload_bytes + _ENVELOPE_SLACK
+
+
 # After refusing an upload, read (and drop) this much more so the client sees the reply
 # instead of a reset connection; past it, the connection is simply closed.
 _DRAIN_LIMIT: Final = 64 * 1024 * 1024

@@ -84,6 +84,33 @@ class Settings(BaseSettings):
         description="A 0600 key file; with it, GET /health/identity proves this server holds "
         "it (set by `jarvis up` for the local server it starts).",
     )
+    events_token_recheck_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often open event streams' tokens are checked against the database; "
+        "a stream of a revoked or replaced token ends at the next check.",
+    )
+    request_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Longest wait for a request's headers, from the connection (or the previous "
+        "response) on; a client slower than that is disconnected.",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest wait for the next piece of a request body (answered with 408).",
+    )
+    response_send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest a response may wait for a client that does not read it; then the "
+        "connection is dropped.",
+    )
     server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
     server_log_json: bool = Field(default=False, description="Log JSON lines instead of text.")
 

@@ -98,7 +98,7 @@ async def _stored(session: AsyncSession, device_id: int, capture_id: UUID) -> Ca
             "description": "Replay: this capture was already stored with the same content",
             "model": CaptureRecord,
         },
-        **problems(400, 401, 403, 413, 415, 422, 429, 503),
+        **problems(400, 401, 403, 408, 413, 415, 422, 429, 503),
     },
     openapi_extra=UPLOAD_BODY,
 )
@@ -219,6 +219,7 @@ async def _store(
         # Revoked or replaced since this token was last verified: nothing of it is kept.
         await state.storage.delete(storage_key)
         state.auth_cache.forget(caller.token_hash)
+        state.events.end_tokens({caller.token_hash})
         raise revoked(caller.device) if written is Written.REVOKED else unknown_token()
     if written is Written.EXISTS:
         # This device already stored this capture id: a replay (same bytes) or a conflict.

@@ -31,7 +31,8 @@ async def events(state: StateDep, caller: CallerDep) -> StreamingResponse:
     """Device tokens see their own captures; admin tokens see every device's."""
     heartbeat = state.settings.events_heartbeat_seconds
     # Subscribe before the response starts, so nothing stored after the client sees 200 is missed.
-    queue = state.events.subscribe()
+    # The stream ends when the token is revoked or replaced (see tokenwatch).
+    queue = state.events.subscribe(caller.token_hash)
 
     async def stream() -> AsyncIterator[str]:
         try:
