@@ -94,3 +94,56 @@ def test_package_declares_what_it_imports(package: str) -> None:
         if not {canonicalize_name(d) for d in providers.get(module, [module])} & _declared(package)
     }
     assert missing == set()
+
+
+# Only these talk HTTP to the server: jarvis_sync's client, and the server itself.
+HTTP_OWNERS = {"jarvis_sync", "jarvis_server"}
+HTTP_MODULES = {"httpx", "urllib.request", "requests", "http.client", "aiohttp"}
+HEALTH_OWNERS = {"jarvis_contract", "jarvis_server"}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _http_imports(tree: ast.AST) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        else:
+            continue
+        found |= {n for n in names for m in HTTP_MODULES if n == m or n.startswith(f"{m}.")}
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_only_the_sync_client_talks_http_to_the_server(package: str) -> None:
+    """Outside jarvis_sync and jarvis_server no module imports an HTTP client (httpx,
+    urllib.request, ...) or spells the health path: they call jarvis_sync's ServerClient, and
+    the paths come from jarvis_contract."""
+    wrong: set[str] = set()
+    for path in sorted(PACKAGES[package].rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        where = path.relative_to(ROOT)
+        if package not in HTTP_OWNERS:
+            wrong |= {f"{where} imports {name}" for name in _http_imports(tree)}
+        if package not in HEALTH_OWNERS:
+            skip = _docstrings(tree)
+            wrong |= {
+                f"{where}:{node.lineno} spells {node.value!r}"
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and "/health" in node.value
+                and id(node) not in skip
+            }
+    assert wrong == set()

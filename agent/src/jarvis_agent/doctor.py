@@ -1,7 +1,7 @@
 """`jarvis doctor`: one line per thing the agent needs, OK or FAIL with what to do.
 
 Checks the config, the display server, a real test grab, the keyring (backend and a round trip on a
-throwaway entry), the server (GET /health, with latency) and the token, the disk space for the
+throwaway entry), the server (its health check, with latency) and the token, the disk space for the
 outbox, and whether an agent is running. Nothing here prints a secret.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,39 +166,43 @@ def check_server(config: AgentConfig) -> list[Check]:
                 "run `jarvis login --server https://your-server`",
             )
         ]
-    first = [c for c in (_transport_warning(url), _local_owner(url)) if c is not None]
-    if any(not c.ok and not c.warning for c in first):
-        return first  # a stranger's listener: not even /health is asked
-    started = time.perf_counter()
+    from jarvis_sync import ServerClient, ServerUnreachableError, UntrustedServerError
+
+    warning = _transport_warning(url)
+    first = [] if warning is None else [warning]
     try:
-        with urllib.request.urlopen(  # noqa: S310 - the URL was checked to be http(s) by config
-            f"{url}/health", timeout=config.server.connect_timeout_seconds
-        ) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+        with ServerClient(
+            url,
+            timeout=config.server.connect_timeout_seconds,
+            allow_insecure_http=config.server.allow_insecure_http,
+        ) as server:
+            health = server.health()
+    except UntrustedServerError as exc:  # another user's listener: it was asked nothing
+        return [
+            *first,
+            Check(
+                "server owner",
+                False,
+                str(exc),
+                "stop that program, or run `jarvis up --port N` and let it set server.url",
+            ),
+        ]
+    except ServerUnreachableError as exc:
         return [
             *first,
             Check(
                 "server",
                 False,
-                f"{url} is not reachable: {reason}",
+                f"{url} is not reachable: {exc.reason}",
                 "check the address (`jarvis config set server.url ...`) and your network",
             ),
         ]
-    elapsed = (time.perf_counter() - started) * 1000
+    said = f"{health.url} answered {health.status} in {health.latency_ms:.0f} ms"
     checks = [
         *first,
-        Check("server", True, f"{url}/health answered {status} in {elapsed:.0f} ms")
-        if status == 200
-        else Check(
-            "server",
-            False,
-            f"{url}/health answered {status} in {elapsed:.0f} ms",
-            "the server is up but unhealthy; see its log",
-        ),
+        Check("server", True, said)
+        if health.ok
+        else Check("server", False, said, "the server is up but unhealthy; see its log"),
     ]
     try:
         from jarvis_sync.credentials import load_token
@@ -232,29 +234,6 @@ def _transport_warning(url: str) -> Check | None:
         "use an https:// address (`jarvis login --server https://...`), then "
         f"`jarvis config unset {INSECURE_HTTP_OPTION}`",
         warning=True,
-    )
-
-
-def _local_owner(url: str) -> Check | None:
-    """For plain http to this computer: does the kernel say the listener is this user's?"""
-    from urllib.parse import urlsplit
-
-    from jarvis_sync.trust import is_loopback_http, listener_uids, owner_problem
-
-    if not is_loopback_http(url):
-        return None
-    port = urlsplit(url).port or 80
-    uids = listener_uids(port)
-    if uids is None:
-        return None  # the agent checks with the identity key instead
-    problem = owner_problem(port, uids)
-    if problem is None or not uids:
-        return None  # yours, or nothing listens (the /health check below says so)
-    return Check(
-        "server owner",
-        False,
-        problem,
-        "stop that program, or run `jarvis up --port N` and let it set server.url",
     )
 
 

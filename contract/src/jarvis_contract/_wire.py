@@ -24,8 +24,10 @@ CAPTURES_PATH: Final = f"{API_PREFIX}/captures"
 EVENTS_PATH: Final = f"{API_PREFIX}/events"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+# The server answers here while its process runs (no token needed).
+HEALTH_PATH: Final = "/health"
 # A local server started by `jarvis up` proves it holds the user's identity key here.
-IDENTITY_PATH: Final = "/health/identity"
+IDENTITY_PATH: Final = f"{HEALTH_PATH}/identity"
 IDENTITY_NONCE_PATTERN: Final = r"^[0-9a-f]{32,128}$"
 
 

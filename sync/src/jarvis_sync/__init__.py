@@ -1,4 +1,4 @@
-"""Jarvis sync: the encrypted outbox, the uploader, the sync worker and keyring credentials.
+"""Jarvis sync: the encrypted outbox, the server client, the sync worker and keyring credentials.
 
 The wire contract they speak lives in `jarvis_contract`. Names load on first use (PEP 562), so
 `import jarvis_sync.credentials` or a CLI command that needs one piece does not pay for the
@@ -11,6 +11,7 @@ from typing import Any as _Any
 
 if TYPE_CHECKING:
     from jarvis_sync.cipher import BlobCipher
+    from jarvis_sync.client import Health, ServerClient
     from jarvis_sync.credentials import (
         delete_token,
         load_token,
@@ -22,12 +23,15 @@ if TYPE_CHECKING:
         CredentialsError,
         IdentityKeyError,
         KeyringUnavailableError,
-        LoginError,
         OutboxError,
         OutboxFullError,
         OutboxKeyError,
+        ServerError,
+        ServerUnreachableError,
         SyncError,
-        UploadError,
+        TokenRefusedError,
+        UnexpectedReplyError,
+        UntrustedServerError,
     )
     from jarvis_sync.outbox import Outbox
     from jarvis_sync.outbox_models import (
@@ -38,13 +42,16 @@ if TYPE_CHECKING:
         RecentState,
         WhenFull,
     )
+    from jarvis_sync.replies import UploadOutcome, classify
     from jarvis_sync.retry import RetryPolicy, parse_retry_after, set_testing
-    from jarvis_sync.uploader import Uploader, UploadOutcome, classify
+    from jarvis_sync.uploader import Uploader
     from jarvis_sync.worker import SyncState, SyncStatus, SyncWorker
 
 # Each public name and the module that defines it.
 _HOMES: dict[str, str] = {
     "BlobCipher": "cipher",
+    "Health": "client",
+    "ServerClient": "client",
     "delete_token": "credentials",
     "load_token": "credentials",
     "outbox_key": "credentials",
@@ -53,12 +60,15 @@ _HOMES: dict[str, str] = {
     "CredentialsError": "errors",
     "IdentityKeyError": "errors",
     "KeyringUnavailableError": "errors",
-    "LoginError": "errors",
     "OutboxError": "errors",
     "OutboxFullError": "errors",
     "OutboxKeyError": "errors",
+    "ServerError": "errors",
+    "ServerUnreachableError": "errors",
     "SyncError": "errors",
-    "UploadError": "errors",
+    "TokenRefusedError": "errors",
+    "UnexpectedReplyError": "errors",
+    "UntrustedServerError": "errors",
     "Outbox": "outbox",
     "EntryState": "outbox_models",
     "OutboxEntry": "outbox_models",
@@ -70,8 +80,8 @@ _HOMES: dict[str, str] = {
     "parse_retry_after": "retry",
     "set_testing": "retry",
     "Uploader": "uploader",
-    "UploadOutcome": "uploader",
-    "classify": "uploader",
+    "UploadOutcome": "replies",
+    "classify": "replies",
     "SyncState": "worker",
     "SyncStatus": "worker",
     "SyncWorker": "worker",
@@ -99,9 +109,9 @@ __all__ = [
     "BlobCipher",
     "CredentialsError",
     "EntryState",
+    "Health",
     "IdentityKeyError",
     "KeyringUnavailableError",
-    "LoginError",
     "Outbox",
     "OutboxEntry",
     "OutboxError",
@@ -111,11 +121,16 @@ __all__ = [
     "RecentCapture",
     "RecentState",
     "RetryPolicy",
+    "ServerClient",
+    "ServerError",
+    "ServerUnreachableError",
     "SyncError",
     "SyncState",
     "SyncStatus",
     "SyncWorker",
-    "UploadError",
+    "TokenRefusedError",
+    "UnexpectedReplyError",
+    "UntrustedServerError",
     "UploadOutcome",
     "Uploader",
     "WhenFull",

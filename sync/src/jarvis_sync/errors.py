@@ -7,9 +7,13 @@
     ├── CredentialsError            the token or the outbox key could not be read or stored
     │   ├── KeyringUnavailableError no working OS keyring backend
     │   └── IdentityKeyError        the local server identity key is missing, damaged or exposed
-    └── UploadError                 the server refused the login check (see `LoginError`)
-        └── LoginError              the token was refused or the server could not be reached
+    └── ServerError                 an exchange with the server did not succeed (`ServerClient`)
+        ├── ServerUnreachableError  no usable answer: refused, timed out, cut short, bad address
+        ├── UntrustedServerError    the trust rule refused the server; nothing with the token left
+        ├── TokenRefusedError       the server refused the device token (401, 403)
+        └── UnexpectedReplyError    the server answered something else (404, 5xx, ...)
 
+httpx's errors stop at `jarvis_sync.client`: it raises these, chained with `raise ... from`.
 Messages say what is wrong and what to do; none ever contains a token or a key.
 """
 
@@ -44,9 +48,30 @@ class IdentityKeyError(CredentialsError):
     """The identity key file is missing, unreadable, malformed or readable by others."""
 
 
-class UploadError(SyncError):
-    """An exchange with the server failed in a way the caller must report."""
+class ServerError(SyncError):
+    """An exchange with the server did not succeed; `status` is the HTTP status if one came."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-class LoginError(UploadError):
-    """`login` could not confirm the token with the server; nothing was stored."""
+class ServerUnreachableError(ServerError):
+    """No usable answer. `reason` is the short cause ("the server did not answer in time")."""
+
+    def __init__(self, message: str, *, reason: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+class UntrustedServerError(ServerError):
+    """The trust rule (`jarvis_sync.trust`) refused the server before the token was sent."""
+
+
+class TokenRefusedError(ServerError):
+    """The server answered 401 (unknown token) or 403 (known but refused, e.g. revoked)."""
+
+
+class UnexpectedReplyError(ServerError):
+    """The server answered, but not as a Jarvis server does (no capture API, an error, ...)."""

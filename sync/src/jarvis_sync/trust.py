@@ -11,7 +11,8 @@ The rule (DESIGN: "a token or a capture goes only to a server the agent can trus
   `jarvis doctor` and the tray show as a warning.
 
 Every "problem" here is a sentence for the user (what is wrong, what to do) or None when the
-destination may be trusted. None of them contains a token.
+destination may be trusted. None of them contains a token. Nothing here talks to the server:
+`jarvis_sync.client` applies these rules before each request that carries the token.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import ValidationError
 
-from jarvis_contract import IDENTITY_PATH, IdentityProof, identity_proof
+from jarvis_contract import IdentityProof, identity_proof
 from jarvis_sync.errors import IdentityKeyError
 
 __all__ = [
@@ -39,9 +39,9 @@ __all__ = [
     "is_loopback_http",
     "listener_uids",
     "load_identity_key",
-    "local_server_problem",
+    "new_nonce",
     "owner_problem",
-    "prove_identity",
+    "proof_problem",
     "unknown_owner_problem",
     "url_problem",
 ]
@@ -215,39 +215,24 @@ def load_identity_key(path: Path, *, create: bool = False) -> bytes:
     return key
 
 
-def prove_identity(client: httpx.Client, key: bytes, port: int) -> str | None:
-    """Challenge the server behind `client` to prove it holds `key`; a problem, or None if it did.
+def new_nonce() -> str:
+    """A fresh random challenge for the identity check (all that is sent to find out)."""
+    return secrets.token_hex(32)
 
-    Only a random nonce is sent, never a token.
-    """
-    nonce = secrets.token_hex(32)
+
+def proof_problem(key: bytes, port: int, nonce: str, status: int, body: bytes) -> str | None:
+    """Why the reply (`status`, `body`) to the challenge `nonce` is no proof that the server on
+    loopback `port` holds `key` (None: it is). Pure; `jarvis_sync.client` asks the question."""
     try:
-        reply = client.get(IDENTITY_PATH, params={"nonce": nonce})
-    except httpx.HTTPError as exc:
-        return f"no answer to the identity check ({type(exc).__name__})"
-    try:
-        proof = IdentityProof.model_validate_json(reply.content).proof
+        proof = IdentityProof.model_validate_json(body).proof
     except ValidationError:
         proof = ""
-    if reply.status_code != 200 or not hmac.compare_digest(proof, identity_proof(key, port, nonce)):
+    if status != 200 or not hmac.compare_digest(proof, identity_proof(key, port, nonce)):
         return (
             f"the program on port {port} could not prove it is your Jarvis server "
             "(it does not hold your identity key); it was sent nothing"
         )
     return None
-
-
-def local_server_problem(client: httpx.Client, port: int, identity_key: bytes | None) -> str | None:
-    """Why the listener on loopback `port` is not this user's server (None: it is).
-
-    The kernel's word where it can be read (Linux), else the identity challenge.
-    """
-    uids = listener_uids(port)
-    if uids is not None:
-        return owner_problem(port, uids)
-    if identity_key is None:
-        return unknown_owner_problem(port)
-    return prove_identity(client, identity_key, port)
 
 
 def unknown_owner_problem(port: int) -> str:

@@ -25,8 +25,9 @@ from jarvis_sync.errors import CredentialsError, OutboxError
 from jarvis_sync.logsummary import FailureLog
 from jarvis_sync.outbox import Outbox
 from jarvis_sync.outbox_models import OutboxEntry
+from jarvis_sync.replies import UploadOutcome
 from jarvis_sync.retry import RetryPolicy
-from jarvis_sync.uploader import Uploader, UploadOutcome
+from jarvis_sync.uploader import Uploader
 
 log = logging.getLogger("jarvis.sync")
 

@@ -364,7 +364,7 @@ def test_uploader_to_a_local_listener_refuses_without_proof(
     from jarvis_contract import IDENTITY_PATH
 
     stranger = strangers("127.0.0.1", free_port())
-    monkeypatch.setattr("jarvis_sync.uploader.listener_uids", lambda port: None, raising=False)
+    monkeypatch.setattr("jarvis_sync.client.listener_uids", lambda port: None)
     uploader = Uploader(stranger.url, identity_key=secrets.token_bytes(32))
     metadata, data = capture()
     outcome = uploader.upload("a-device-token", metadata, data)

@@ -32,18 +32,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
-import httpx
-
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
-from jarvis_sync import CredentialsError, credentials
-from jarvis_sync.trust import listener_uids, load_identity_key, owner_problem, prove_identity
-from jarvis_ui.connection import check_connection
+from jarvis_sync import (
+    CredentialsError,
+    ServerClient,
+    ServerError,
+    TokenRefusedError,
+    credentials,
+)
+from jarvis_sync.trust import load_identity_key
 
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 SERVER_START_SECONDS = 60.0  # first start migrates a fresh SQLite database
-HEALTH_TIMEOUT = httpx.Timeout(2.0)
+HEALTH_TIMEOUT = 2.0  # seconds: a local server answers at once
 IDENTITY_KEY_ENV: Final = "JARVIS_IDENTITY_KEY_FILE"
 _PR_SET_PDEATHSIG: Final = 1
 
@@ -130,14 +133,9 @@ def local_server_problem(port: int, key: bytes) -> str | None:
 
     Only a random nonce is sent to find out.
     """
-    uids = listener_uids(port)
-    if uids is not None:
-        problem = owner_problem(port, uids)
-        if problem is not None:
-            return problem
     url = f"http://{LOCAL_HOST}:{port}"
-    with httpx.Client(base_url=url, timeout=HEALTH_TIMEOUT, follow_redirects=False) as client:
-        return prove_identity(client, key, port)
+    with ServerClient(url, timeout=HEALTH_TIMEOUT, identity_key=key) as server:
+        return server.identity_problem()
 
 
 def _stranger_error(port: int, problem: str) -> UpError:
@@ -276,17 +274,24 @@ def device_name() -> str:
     return (socket.gethostname().split(".")[0] or "this-computer")[:128]
 
 
+def _check_token(url: str, token: str, key: bytes | None) -> None:
+    with ServerClient(url, identity_key=key) as server:
+        server.check_token(token)
+
+
 def ensure_token(url: str, say: Callable[[str], None] = print, *, key: bytes | None = None) -> bool:
     """A token the server at `url` accepts, in the keyring; True if a new one was created."""
     stored = credentials.load_token()
     if stored is not None:
-        result = check_connection(url, stored, identity_key=key)
-        if result.token_valid:
+        try:
+            _check_token(url, stored, key)
+        except TokenRefusedError:
+            say("Token: the server refused the stored token; creating a new one")
+        except ServerError as exc:
+            raise UpError(f"Cannot check the stored device token: {exc}.") from None
+        else:
             say("Token: the device token in the keyring is valid; reusing it")
             return False
-        if not result.reachable or result.token_valid is None:
-            raise UpError(result.message)
-        say("Token: the server refused the stored token; creating a new one")
     name = device_name()
     done = subprocess.run(
         _server_argv("token", "create", "--device", name),
@@ -303,14 +308,17 @@ def ensure_token(url: str, say: Callable[[str], None] = print, *, key: bytes | N
             f"`jarvis-server token create --device {name}` failed ({done.returncode}): "
             f"{done.stderr.strip() or 'no message'}"
         )
-    accepted = check_connection(url, token, identity_key=key).token_valid
-    if not accepted:
+    try:
+        _check_token(url, token, key)
+    except TokenRefusedError:
         # The server answering there keeps its tokens elsewhere (another JARVIS_HOME or database).
         raise UpError(
             f"The server at {url} does not accept a token created from this computer's server "
             "data: it was started with another data directory or database. Stop that server, "
             "or run `jarvis up --port N` to start a local one on another port."
-        )
+        ) from None
+    except ServerError as exc:
+        raise UpError(f"Cannot check the new device token: {exc}.") from None
     credentials.store_token(token)
     del token
     say(f"Token: created a device token for {name!r} and stored it in the keyring")

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from jarvis_agent.config import ConfigError, ConfigStore, ServerSettings
 from jarvis_agent.control import AgentNotRunningError, ControlClient, ControlError, socket_path
 from jarvis_agent.paths import agent_paths
-from jarvis_sync import CredentialsError, LoginError, Uploader, delete_token, store_token
+from jarvis_sync import CredentialsError, ServerClient, ServerError, delete_token, store_token
 from jarvis_sync.credentials import check_token
 from jarvis_sync.trust import insecure_remote
 
@@ -92,13 +92,11 @@ def login(server_url: str, allow_insecure_http: bool, as_json: bool) -> None:
         token = check_token(_read_token())
     except CredentialsError as exc:
         raise click.ClickException(str(exc)) from None
-    uploader = Uploader(url, max_connections=1, allow_insecure_http=allow)
     try:
-        uploader.check_token(token)
-    except LoginError as exc:
+        with ServerClient(url, allow_insecure_http=allow) as server:
+            server.check_token(token)
+    except ServerError as exc:
         raise click.ClickException(f"login failed: {exc}; nothing was saved") from None
-    finally:
-        uploader.close()
     try:
         store_token(token)
     except CredentialsError as exc:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from jarvis_contract import (
+    HEALTH_PATH,
     IDENTITY_NONCE_PATTERN,
     IDENTITY_PATH,
     IdentityProof,
@@ -22,7 +23,7 @@ from jarvis_server.problems import ProblemError
 from jarvis_server.reconcile import missing_count
 from jarvis_server.storage import StorageError
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(prefix=HEALTH_PATH, tags=["health"])
 
 
 class Health(BaseModel):
@@ -98,7 +99,7 @@ async def health_storage(state: StateDep) -> StorageHealth:
 
 
 @router.get(
-    IDENTITY_PATH.removeprefix("/health"),
+    IDENTITY_PATH.removeprefix(HEALTH_PATH),
     summary="Prove this server holds the local user's identity key",
     response_model=IdentityProof,
     responses={**problems(400), 404: {"description": "Started without an identity key"}},
