@@ -1,7 +1,9 @@
 """Per-frame cost of the capture pipeline, stage by stage, beside two baselines.
 
 Runs on a real X server it starts itself (Xvfb + openbox, from tests/support/desktop.py) at
-1920x1080 and 3840x2160, with xterms full of text and one excluded (redacted) window on screen.
+1920x1080 and 3840x2160, with xterms full of text and one excluded (redacted) window on screen;
+at 1920x1080 also on a real headless sway (tests/support/wayland.py: foot windows, one excluded;
+frames by wlr-screencopy), printed as a column beside X11, with the idle CPU of sway's window watch.
 
     uv run python benchmarks/capture_pipeline.py [--frames N] [--sizes 1920x1080,3840x2160]
 
@@ -40,10 +42,13 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import structural_similarity
 from tests.support.desktop import Desktop, start_desktop
+from tests.support.wayland import start_sway
 
 from jarvis_agent.capture.pipeline import STAGES, CapturePipeline, PipelineOptions
 from jarvis_agent.capture.rules import default_rules
 from jarvis_contract import CaptureMetadata
+from jarvis_platform.sway import SwayPlatform
+from jarvis_platform.types import Platform
 from jarvis_platform.x11 import X11Platform
 from jarvis_sync import Outbox
 from jarvis_sync.cipher import new_key
@@ -160,9 +165,8 @@ class JarvisFigures(NamedTuple):
     windows: int
 
 
-def run_jarvis(desktop: Desktop, frames: int) -> JarvisFigures:
+def run_jarvis(platform: Platform, frames: int) -> JarvisFigures:
     """Median stage times (wall and CPU) of changed frames and unchanged ones, bytes, windows."""
-    platform = X11Platform(desktop.display)
     options = PipelineOptions(agent_version="bench")
     with outbox_sink() as (sink, _outbox):
         pipeline = CapturePipeline(platform, sink, rules=default_rules(), options=options)
@@ -185,7 +189,7 @@ def run_jarvis(desktop: Desktop, frames: int) -> JarvisFigures:
             assert not result.captured, result
             unchanged.append(sum(result.timings.values()))
             unchanged_cpu.append(sum(result.cpu_timings.values()))
-        windows = len([w for w in platform.windows() if not w.popup])  # WM check windows
+        windows = len([w for w in platform.windows() if not w.popup and not w.hidden])
         pipeline.close()
     platform.close()
     return JarvisFigures(
@@ -258,31 +262,72 @@ def verdict(value: float, target: float) -> str:
     return f"{'meets' if value <= target else 'MISSES'} target <= {target:.0f} ms"
 
 
-def bench_size(width: int, height: int, frames: int) -> None:
+def run_sway(frames: int, idle_seconds: float) -> tuple[JarvisFigures, float]:
+    """The same pipeline on a real headless sway at 1920x1080 (foot windows, one excluded), and
+    the CPU seconds per minute of the sway window watch while nothing happens."""
+    sway = start_sway()
+    try:
+        for n in range(3):
+            sway.spawn_foot(f"term{n}", f"term {n}", background=f"{40 * n:02x}6060")
+        sway.spawn_foot("KeePassXC", "Passwords.kdbx - KeePassXC")
+        sway.command('[title="^term 0$"]', "focus")
+        platform = SwayPlatform(str(sway.ipc_socket), str(sway.wayland_socket))
+        try:
+            figures = run_jarvis(platform, frames)
+            watch = platform.watch_active_window(lambda _: None, on_error=lambda _: None)
+            time.sleep(1.0)
+            before = time.process_time()
+            time.sleep(idle_seconds)
+            idle_cpu = (time.process_time() - before) * 60.0 / idle_seconds
+            watch.stop()
+        finally:
+            platform.close()
+    finally:
+        sway.stop()
+    return figures, idle_cpu
+
+
+def bench_size(width: int, height: int, frames: int, sway: bool, idle_seconds: float) -> None:
     desktop = start_desktop(width, height)
     os.environ["DISPLAY"] = desktop.display  # mss in the pipeline opens $DISPLAY
     try:
         fill_desktop(desktop)
-        jarvis = run_jarvis(desktop, frames)
+        jarvis = run_jarvis(X11Platform(desktop.display), frames)
         pixel_unchanged = run_unchanged(desktop, frames, damage=False)
         downscaled = run_downscaled(desktop, frames, 1280)
         a_changed, a_unchanged, a_size = run_baseline_a(desktop, frames)
         b_changed, b_unchanged, b_size = run_baseline_b(desktop, frames)
     finally:
         desktop.stop()
+    wayland: JarvisFigures | None = None
+    if sway and (width, height) == (1920, 1080):
+        wayland, idle_cpu = run_sway(frames, idle_seconds)
     stages, total, unchanged = jarvis.stages, jarvis.total, jarvis.unchanged
     print(
         f"\n== {width}x{height}  ({jarvis.windows} windows on screen, {frames} frames, median;"
         f" {load_average()}) =="
     )
-    print("Jarvis stages, changed frame (ms):   wall      CPU")
+    print(
+        "Jarvis stages, changed frame (ms):   wall      CPU"
+        + ("   sway wall  sway CPU" if wayland else "")
+    )
     for stage in STAGES:
-        print(f"  {stage:<9} {stages[stage]:8.2f} {jarvis.cpu_stages[stage]:8.2f}")
+        line = f"  {stage:<9} {stages[stage]:8.2f} {jarvis.cpu_stages[stage]:8.2f}"
+        if wayland:
+            line += f"  {wayland.stages[stage]:9.2f} {wayland.cpu_stages[stage]:9.2f}"
+        print(line)
     without_enqueue = total - stages["enqueue"]
     print(
         f"  {'total':<9} {total:8.2f} {jarvis.cpu_total:8.2f}   "
         f"({without_enqueue:.2f} wall without enqueue)   {jarvis.size} B JPEG"
     )
+    if wayland:
+        print(
+            f"  sway total {wayland.total:.2f} wall, {wayland.cpu_total:.2f} CPU "
+            f"({wayland.windows} windows, {wayland.size} B JPEG); unchanged frame rejected by "
+            f"the pixel check: {wayland.unchanged:.2f} ms; sway window watch idle: "
+            f"{idle_cpu * 1000:.1f} ms CPU per minute"
+        )
     print(
         f"Jarvis, unchanged frame rejected: {unchanged:.2f} ms with X DAMAGE (no grab; "
         f"{jarvis.unchanged_cpu:.2f} ms CPU), {pixel_unchanged:.2f} ms by the pixel check "
@@ -320,11 +365,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=30, help="frames per measurement")
     parser.add_argument("--sizes", default="1920x1080,3840x2160", help="screen sizes, WxH,...")
+    parser.add_argument("--no-sway", action="store_true", help="skip the sway column (1080p)")
+    parser.add_argument("--idle-seconds", type=float, default=30.0, help="sway watch idle span")
     args = parser.parse_args()
     print(f"capture pipeline benchmark: Python {sys.version.split()[0]}, {pin_to_one_core()}")
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.lower().split("x"))
-        bench_size(width, height, args.frames)
+        bench_size(width, height, args.frames, not args.no_sway, args.idle_seconds)
 
 
 if __name__ == "__main__":

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.server",
     "tests.support.keyring",
     "tests.support.desktop",
+    "tests.support.wayland",
 ]

@@ -77,33 +77,42 @@ def check_config(store: ConfigStore) -> tuple[Check, AgentConfig | None]:
 
 
 def check_display() -> Check:
-    from jarvis_platform import UnsupportedSessionError, check_session
+    """The backend in use and why, with every backend's verdict (the ones not chosen too)."""
+    from jarvis_platform import choose
 
-    try:
-        kind = check_session()
-    except UnsupportedSessionError as exc:
-        return Check("display server", False, str(exc), "run Jarvis inside an X11 session")
-    if kind == "x11":
-        import os
-
-        return Check("display server", True, f"X11 (DISPLAY={os.environ.get('DISPLAY')})")
-    return Check("display server", True, kind)
+    choice = choose()
+    verdicts = "; ".join(v.line() for v in choice.verdicts)
+    if not choice.viable:
+        return Check(
+            "display server",
+            False,
+            f"no backend fits this session. Verdicts: {verdicts}",
+            choice.verdicts[-1].reason,
+        )
+    return Check(
+        "display server", True, f"{choice.backend.name} backend in use. Verdicts: {verdicts}"
+    )
 
 
 def check_capture() -> Check:
+    from jarvis_platform import FrameProvider, get_platform
     from jarvis_platform.grab import Grabber
 
     started = time.perf_counter()
-    grabber = Grabber()
+    platform = get_platform()
     try:
-        monitors = grabber.monitors()
-        if not monitors:
-            return Check("screen capture", False, "no monitor found", "check the display")
-        frame = grabber.grab(monitors[0])
-        width, height, drawn = frame.width, frame.height, bool(frame.pixels[..., :3].any())
-        frame.wipe()
+        frames = platform.frame_source() if isinstance(platform, FrameProvider) else Grabber()
+        try:
+            monitors = frames.monitors()
+            if not monitors:
+                return Check("screen capture", False, "no monitor found", "check the display")
+            frame = frames.grab(monitors[0])
+            width, height, drawn = frame.width, frame.height, bool(frame.pixels[..., :3].any())
+            frame.wipe()
+        finally:
+            frames.close()
     finally:
-        grabber.close()
+        platform.close()
     elapsed = (time.perf_counter() - started) * 1000
     detail = f"grabbed {width}x{height} from monitor 0 of {len(monitors)} in {elapsed:.0f} ms"
     if not drawn:

@@ -13,43 +13,15 @@ import contextlib
 import mmap
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import mss
 import numpy as np
-import numpy.typing as npt
 
 from jarvis_platform.errors import PlatformError
-from jarvis_platform.types import Monitor, Rect
+from jarvis_platform.types import Frame, Monitor, Pixels, Rect
 
 __all__ = ["Frame", "Grabber"]
-
-Pixels = npt.NDArray[np.uint8]
-
-
-@dataclass(slots=True)
-class Frame:
-    """One monitor's pixels: `pixels` is (height, width, 4) BGRA and writable.
-
-    The pixels stay valid until the same thread grabs the same monitor again (they may live in
-    a buffer the next grab of that monitor reuses).
-    """
-
-    monitor: Monitor
-    pixels: Pixels
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
-
-    def wipe(self) -> None:
-        """Overwrite every pixel (a dropped frame must not linger in memory)."""
-        self.pixels.fill(0)
 
 
 class _SharedBuffer:
@@ -152,7 +124,8 @@ class _Local(threading.local):
 
 
 class Grabber:
-    """Grabs screen regions; each calling thread gets its own mss.MSS, created on first use."""
+    """The frame source of X11, macOS and Windows: mss grabs screen regions; each calling
+    thread gets its own mss.MSS, created on first use."""
 
     def __init__(self) -> None:
         self._local = _Local()

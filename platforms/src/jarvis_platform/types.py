@@ -1,4 +1,4 @@
-"""What every platform reports: rectangles, windows, monitors, and the Platform protocol."""
+"""What every platform reports: rectangles, windows, monitors, frames, and the Platform protocol."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 from jarvis_platform.errors import PlatformError
 
 __all__ = [
     "ActiveWindow",
     "ActiveWindowEvents",
     "DamageSource",
+    "Frame",
+    "FrameProvider",
+    "FrameSource",
     "Monitor",
     "Platform",
     "Rect",
@@ -113,13 +119,72 @@ class Monitor:
     rect: Rect
 
 
+Pixels = npt.NDArray[np.uint8]
+
+
+@dataclass(slots=True)
+class Frame:
+    """One monitor's pixels: `pixels` is (height, width, 4) BGRA and writable.
+
+    The pixels stay valid until the same thread grabs the same monitor again (they may live in
+    a buffer the next grab of that monitor reuses).
+    """
+
+    monitor: Monitor
+    pixels: Pixels
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    def wipe(self) -> None:
+        """Overwrite every pixel (a dropped frame must not linger in memory)."""
+        self.pixels.fill(0)
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """Where frames come from: the monitors and one grab of each, in the platform's pixels.
+
+    A monitor's `rect` is where its frame lies in the coordinates of `Platform.windows()`, and
+    has the frame's size: a window rect cut by it and moved by -rect.x, -rect.y is the window
+    in the frame's own pixels.
+    """
+
+    def monitors(self) -> list[Monitor]:
+        """The monitors (0-based indices, as in capture metadata)."""
+        ...
+
+    def grab(self, monitor: Monitor) -> Frame:
+        """The pixels of `monitor` now; raises PlatformError when they cannot be had."""
+        ...
+
+    def release(self) -> None:
+        """Free the frame buffers' memory until the next grab (no frame is in use)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections to the window system (no frame is in use)."""
+        ...
+
+
 @runtime_checkable
 class Platform(Protocol):
     """The window system, as the capture engine sees it. One instance per thread.
 
-    Optional capabilities are Protocols of their own, checked with isinstance: `DamageSource`
-    (which screen areas were drawn) and `ActiveWindowEvents` (active-window changes as events;
-    without it the agent polls `active_window()` once a second).
+    Optional capabilities are Protocols of their own, checked with isinstance: `FrameProvider`
+    (the frames that go with these windows; without it, frames come from mss, which is right
+    for X11, macOS and Windows), `DamageSource` (which screen areas were drawn) and
+    `ActiveWindowEvents` (active-window changes as events; without it the agent polls
+    `active_window()` once a second).
+
+    A platform whose window list cannot include popups and menus (sway's tree has no
+    xdg_popups) sets a class attribute `lists_popups = False`; the policy then skips frames
+    while an excluded window is focused, since that window's menus would not be blacked out.
     """
 
     def windows(self) -> list[WindowInfo]:
@@ -140,6 +205,15 @@ class Platform(Protocol):
 
     def close(self) -> None:
         """Release connections to the window system."""
+        ...
+
+
+@runtime_checkable
+class FrameProvider(Protocol):
+    """Optional: a platform whose frames must come from itself (Wayland: the compositor)."""
+
+    def frame_source(self) -> FrameSource:
+        """A new frame source for this session; the caller closes it."""
         ...
 
 

@@ -43,3 +43,21 @@ def test_unreachable_display_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
     with pytest.raises(UnsupportedSessionError, match="':987'"):
         get_platform()
+
+
+def test_every_backend_gives_a_verdict_with_its_reason() -> None:
+    """On X11 the X11 backend is chosen; sway says why it is not viable (shown by doctor)."""
+    from jarvis_platform import choose
+
+    choice = choose({"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"}, "linux")
+    assert choice.backend.name == "X11"
+    lines = [v.line() for v in choice.verdicts]
+    assert lines[0] == "X11 (priority 10): DISPLAY=:0"
+    assert "sway (not viable): not a Wayland session" in lines
+
+
+def test_sway_without_its_socket_is_refused_with_the_fix() -> None:
+    """A sway session whose SWAYSOCK is missing says how to start Jarvis from sway."""
+    env = {"WAYLAND_DISPLAY": "wayland-1", "XDG_CURRENT_DESKTOP": "sway", "DISPLAY": ":0"}
+    with pytest.raises(UnsupportedSessionError, match="SWAYSOCK is not set"):
+        check_session(env, "linux")

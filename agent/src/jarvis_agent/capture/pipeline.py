@@ -28,8 +28,15 @@ from jarvis_agent.capture.redact import redact
 from jarvis_agent.capture.rules import ExclusionRule
 from jarvis_agent.config import AgentConfig, CaptureSettings, PrivacySettings, validated
 from jarvis_contract import CaptureMetadata
-from jarvis_platform.grab import Frame, Grabber
-from jarvis_platform.types import DamageSource, Monitor, Platform, Rect
+from jarvis_platform.types import (
+    DamageSource,
+    Frame,
+    FrameProvider,
+    FrameSource,
+    Monitor,
+    Platform,
+    Rect,
+)
 
 __all__ = [
     "STAGES",
@@ -129,6 +136,19 @@ class TickResult:
     cpu_timings: dict[str, float] = field(default_factory=dict)
 
 
+def _frame_source(platform: Platform) -> FrameSource:
+    """The platform's own frames where it has them (Wayland), else mss (X11, macOS, Windows)."""
+    if isinstance(platform, FrameProvider):
+        return platform.frame_source()
+    from jarvis_platform.grab import Grabber
+
+    return Grabber()
+
+
+def _lists_popups(platform: Platform) -> bool:
+    return bool(getattr(platform, "lists_popups", True))
+
+
 def _now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -150,8 +170,9 @@ class _Stopwatch:
 class CapturePipeline:
     """Captures privacy-filtered frames and hands them to `sink(metadata, image, thumbnail)`.
 
-    `capture()` runs on the calling thread; calls are serialised. mss instances are per thread and
-    created lazily on first use. `platform` is used from whichever thread captures, one at a time.
+    `capture()` runs on the calling thread; calls are serialised. Frames come from `frames`, else
+    the platform's own frame source, else mss (per thread, created lazily on first use).
+    `platform` is used from whichever thread captures, one at a time.
     """
 
     def __init__(
@@ -164,6 +185,7 @@ class CapturePipeline:
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = _now_utc,
         monitors_provider: Callable[[], list[Monitor]] | None = None,
+        frames: FrameSource | None = None,
     ) -> None:
         self._platform = platform
         self._sink = sink
@@ -172,7 +194,7 @@ class CapturePipeline:
         self._audit = audit
         self._clock = clock
         self._monitors_provider = monitors_provider
-        self._grabber = Grabber()
+        self._frames = frames if frames is not None else _frame_source(platform)
         self._changes = ChangeDetector()
         self._settings_lock = threading.Lock()
         self._capture_lock = threading.Lock()
@@ -212,20 +234,20 @@ class CapturePipeline:
             )
 
     def monitors(self) -> list[Monitor]:
-        """The monitors as the pipeline sees them (injected, or from mss)."""
+        """The monitors as the pipeline sees them (injected, or from the frame source)."""
         if self._monitors_provider is not None:
             return list(self._monitors_provider())
-        return self._grabber.monitors()
+        return self._frames.monitors()
 
     def release_memory(self) -> None:
         """Free the frame buffers until the next capture (between the agent's ticks)."""
         with self._capture_lock:
-            self._grabber.release()
+            self._frames.release()
 
     def close(self) -> None:
         """Release this pipeline's screen connections (the platform is the caller's to close)."""
         with self._capture_lock:
-            self._grabber.close()
+            self._frames.close()
 
     # -- the capture ------------------------------------------------------------------------
 
@@ -255,7 +277,8 @@ class CapturePipeline:
             )
             return self._skip_all(why, now, trigger, watch)
 
-        decision = decide(windows, selected, rules)
+        popups = _lists_popups(self._platform)
+        decision = decide(windows, selected, rules, lists_popups=popups)
         watch.lap("policy")
         if decision.skip:
             return self._skip_all("; ".join(decision.reasons), now, trigger, watch, decision)
@@ -280,7 +303,7 @@ class CapturePipeline:
                 cpu_timings=watch.cpu_timings,
             )
 
-        frames = [self._grabber.grab(monitor) for monitor in to_grab]
+        frames = [self._frames.grab(monitor) for monitor in to_grab]
         watch.lap("grab")
         regions = sum(redact(f.pixels, decision.regions_on(f.monitor.index)) for f in frames)
         watch.lap("redact")
@@ -307,7 +330,7 @@ class CapturePipeline:
         watch.lap("change")
 
         if wanted:
-            after = decide(self._platform.windows(), selected, rules)
+            after = decide(self._platform.windows(), selected, rules, lists_popups=popups)
             unsafe = exposure_grew(decision, after)
             watch.lap("recheck")
             if unsafe is not None:

@@ -88,6 +88,8 @@ def decide(
     windows: Sequence[WindowInfo],
     monitors: Sequence[Monitor],
     rules: Sequence[ExclusionRule],
+    *,
+    lists_popups: bool = True,
 ) -> FrameDecision:
     """Skip, or capture with every visible excluded window blacked out on every monitor.
 
@@ -95,6 +97,10 @@ def decide(
     whose visible area is nothing (covered, off-screen, hidden) needs no redaction. A popup of an
     excluded window (see `WindowInfo.popup`) is blacked out whole, and no popup ever counts as
     covering a window: its true place in the stack is not known.
+
+    `lists_popups` False says the window list has no popups at all (sway's tree has no
+    xdg_popups): an excluded window's menus could not be blacked out, so while one is focused
+    (popups belong to the focused window) the frame is skipped.
     """
     ordered = sorted(windows, key=lambda w: w.stacking)
     managed = [w for w in ordered if not w.popup]
@@ -142,6 +148,15 @@ def decide(
         return FrameDecision(
             skip=True,
             reasons=(f"focused window matches skip rule {active_rule.name!r}",),
+            excluded=tuple(excluded),
+        )
+    if active_rule is not None and not lists_popups:
+        return FrameDecision(
+            skip=True,
+            reasons=(
+                f"focused window matches rule {active_rule.name!r}, and this desktop does not "
+                "list its menus and popups, so they could not be blacked out",
+            ),
             excluded=tuple(excluded),
         )
 

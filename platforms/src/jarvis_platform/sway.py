@@ -1,0 +1,171 @@
+"""sway (wlroots): windows, focus and title events through sway's IPC, frames by wlr-screencopy.
+
+Windows come from GET_TREE (app_id, or the X11 class for Xwayland windows; name; rect with the
+title bar; pid; focused), converted to each output's buffer pixels (sway_layout.py). The window
+list has no popups or menus (xdg_popups and Xwayland override-redirect windows are not in the
+tree): `lists_popups = False` makes the policy skip frames while an excluded window is focused.
+
+Idle time: sway answers no idle query over IPC, so `idle_seconds()` is None (unknown) and the
+idle gate does not apply under sway. Lock: logind's LockedHint and the desktop screensavers on
+D-Bus (lock.py), and a running swaylock of the compositor's user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jarvis_platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_platform.screen_lock import SessionLockProbe
+from jarvis_platform.sway_ipc import GET_OUTPUTS, GET_TREE, SwayIPC
+from jarvis_platform.sway_layout import layout_outputs, windows_from_tree
+from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
+
+__all__ = ["SwayPlatform", "SwayWindowWatch"]
+
+log = logging.getLogger(__name__)
+
+_LOCKERS = frozenset({"swaylock", "gtklock", "waylock"})
+
+
+def _socket_path(environ_name: str) -> str:
+    value = os.environ.get(environ_name, "").strip()
+    if not value:
+        raise UnsupportedSessionError(f"{environ_name} is not set: start Jarvis from sway")
+    return value
+
+
+def _wayland_path() -> str:
+    display = _socket_path("WAYLAND_DISPLAY")
+    if display.startswith("/"):
+        return display
+    return str(Path(os.environ.get("XDG_RUNTIME_DIR", "")) / display)
+
+
+class SwayPlatform:
+    """The sway window system for the capture engine (one instance per thread)."""
+
+    lists_popups = False
+
+    def __init__(
+        self,
+        ipc_path: str | None = None,
+        wayland_display: str | None = None,
+        *,
+        lock_probe: SessionLockProbe | None = None,
+    ) -> None:
+        self._ipc_path = ipc_path or _socket_path("SWAYSOCK")
+        self._wayland = wayland_display or _wayland_path()
+        try:
+            self._ipc = SwayIPC(self._ipc_path)
+        except PlatformError as exc:
+            raise UnsupportedSessionError(str(exc)) from exc
+        self._sway_uid = self._ipc.peer()[1]
+        self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
+
+    def _tree_and_outputs(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        return self._ipc.request(GET_TREE), self._ipc.request(GET_OUTPUTS)
+
+    def windows(self) -> list[WindowInfo]:
+        tree, outputs = self._tree_and_outputs()
+        return windows_from_tree(tree, layout_outputs(outputs))
+
+    def active_window(self) -> WindowInfo | None:
+        return next((w for w in self.windows() if w.active), None)
+
+    def idle_seconds(self) -> float | None:
+        return None  # sway's IPC has no idle query; see the module docstring
+
+    def is_locked(self) -> bool:
+        return self._locker_running() or self._lock_probe.locked(time.monotonic())
+
+    def _locker_running(self) -> bool:
+        """A screen locker (swaylock) of the compositor's user is running."""
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                name = (proc / "comm").read_text().strip()
+                if name in _LOCKERS and proc.stat().st_uid == self._sway_uid:
+                    return True
+        return False
+
+    def frame_source(self) -> FrameSource:
+        from jarvis_platform.wlr_screencopy import ScreencopyFrames
+
+        return ScreencopyFrames(self._wayland, self._ipc_path)
+
+    def watch_active_window(
+        self,
+        on_change: Callable[[ActiveWindow], None],
+        *,
+        on_error: Callable[[PlatformError], None],
+    ) -> SwayWindowWatch:
+        return SwayWindowWatch(self._ipc_path, on_change, on_error)
+
+    def close(self) -> None:
+        self._ipc.close()
+
+
+def _focused(tree: dict[str, Any]) -> ActiveWindow:
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if node.get("focused") and node.get("type") in ("con", "floating_con"):
+            return ActiveWindow(int(node["id"]), node.get("name") or None)
+        stack.extend(node.get("nodes", []))
+        stack.extend(node.get("floating_nodes", []))
+    return ActiveWindow(None, None)
+
+
+class SwayWindowWatch:
+    """Focus and title changes from sway's `window` and `workspace` events, on a thread.
+
+    Blocks in the socket between events: no CPU while nothing changes.
+    """
+
+    def __init__(
+        self,
+        ipc_path: str,
+        on_change: Callable[[ActiveWindow], None],
+        on_error: Callable[[PlatformError], None],
+    ) -> None:
+        self._events = SwayIPC(ipc_path, timeout=None)
+        self._query = SwayIPC(ipc_path)
+        self._events.subscribe(["window", "workspace"])
+        self._on_change, self._on_error = on_change, on_error
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sway-window-watch", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        last: ActiveWindow | None = None
+        try:
+            while True:
+                current = _focused(self._query.request(GET_TREE))
+                if current != last:
+                    last = current
+                    self._on_change(current)
+                self._events.receive()  # wait for the next window or workspace event
+        except PlatformError as exc:
+            if not self._stopping.is_set():
+                self._on_error(exc)
+        finally:
+            self._events.close()
+            self._query.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._events.shutdown()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
