@@ -50,6 +50,7 @@ from jarvis_agent.capture.formats import ImageFormat
 from jarvis_agent.capture.gates import ActiveHours
 from jarvis_agent.capture.rules import ExclusionRule, default_rules
 from jarvis_agent.config_patch import RULES_KEY, ConfigPatch, RuleEdit
+from jarvis_agent.errors import AgentError
 from jarvis_agent.paths import agent_paths
 from jarvis_agent.runtime.instance_lock import file_lock
 from jarvis_sync.trust import url_problem
@@ -94,7 +95,7 @@ _SIZE_UNITS = {
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
-class ConfigError(ValueError):
+class ConfigError(AgentError, ValueError):
     """A config file or value was rejected; the message says where, what and what is allowed."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 
+from jarvis_agent.errors import AgentError
+
 __all__ = ["DurationError", "format_duration", "parse_duration", "parse_pause_until"]
 
 _UNITS = {
@@ -38,7 +40,7 @@ _MAX = timedelta(days=366)
 _EXAMPLES = "such as 15m, 1h, 1h30m, 2d, 'until 17:00', 'until tomorrow' or 'until tomorrow 9am'"
 
 
-class DurationError(ValueError):
+class DurationError(AgentError, ValueError):
     """A pause duration could not be read; the message shows what is accepted."""
 
 

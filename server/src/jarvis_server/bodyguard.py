@@ -13,6 +13,7 @@ import asyncio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jarvis_contract import ProblemType
+from jarvis_server.errors import JarvisServerError
 from jarvis_server.problems import problem_response
 
 __all__ = ["BodyGuard"]
@@ -20,7 +21,7 @@ __all__ = ["BodyGuard"]
 _CLOSE = {"Connection": "close"}
 
 
-class _BodyTimeout(Exception):
+class _BodyTimeout(JarvisServerError):
     """The client sent no more of the request body within the timeout."""
 
 

@@ -22,11 +22,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Final
 
+from jarvis_server.errors import JarvisServerError
+
 # The agent's sync worker sends up to 4 uploads at once; twice that waiting is not an agent.
 WAITING_PER_DEVICE: Final = 8
 
 
-class DecodeBusy(Exception):
+class DecodeBusy(JarvisServerError):
     """This device already has as many uploads waiting to be checked as it may."""
 
 

@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from jarvis_server.errors import JarvisServerError
+
 KEY_BYTES: Final = 32
 
 
-class IdentityKeyError(Exception):
+class IdentityKeyError(JarvisServerError):
     """The identity key file cannot be used; the message says why and what to do."""
 
 

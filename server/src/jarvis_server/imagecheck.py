@@ -38,6 +38,7 @@ from typing import BinaryIO, Final
 
 from PIL import Image
 
+from jarvis_server.errors import JarvisServerError
 from jarvis_server.storage import RejectedFile
 
 # Wider or taller than this is no screen (and more than the wire contract allows).
@@ -100,7 +101,7 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-class _Bad(Exception):
+class _Bad(JarvisServerError):
     """Internal: the structure is broken; the message says how."""
 
 

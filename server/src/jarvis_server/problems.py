@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jarvis_contract import PROBLEM_MEDIA_TYPE, Problem, ProblemType
+from jarvis_server.errors import JarvisServerError
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +23,7 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
 
-class ProblemError(Exception):
+class ProblemError(JarvisServerError):
     """Raised anywhere in a request to answer with a problem document."""
 
     def __init__(

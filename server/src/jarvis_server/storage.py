@@ -23,6 +23,7 @@ import aiofiles
 import aiofiles.os
 import anyio.to_thread
 
+from jarvis_server.errors import JarvisServerError
 from jarvis_server.filemodes import is_loose, make_private_dir, open_private
 
 TEMP_DIR: Final = ".tmp"
@@ -83,11 +84,11 @@ def _walk(
                 files[prefix + entry.name] = info.st_mtime
 
 
-class StorageError(Exception):
+class StorageError(JarvisServerError):
     """The storage directory cannot be used."""
 
 
-class RejectedFile(Exception):
+class RejectedFile(JarvisServerError):
     """The upload's bytes failed the caller's check; nothing was stored."""
 
     def __init__(self, problem: str) -> None:

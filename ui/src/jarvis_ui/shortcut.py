@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from jarvis_ui.errors import UIError
+
 MODIFIERS: Final = ("ctrl", "alt", "shift", "cmd")
 
 # Named keys pynput understands, written `<name>` in a combination.
@@ -62,7 +64,7 @@ RESERVED: Final = {
 DEFAULT_HOTKEY: Final = "<ctrl>+<alt>+p"
 
 
-class HotkeyError(ValueError):
+class HotkeyError(UIError, ValueError):
     """A combination that cannot be the pause hotkey; the message says why and what to do."""
 
 

@@ -12,6 +12,8 @@ from types import FrameType
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
+from jarvis_ui.errors import UIError
+
 HEADLESS_HINT = (
     "run the agent without a tray: `jarvis run --headless` "
     "(control it with `jarvis status`, `jarvis pause`, `jarvis resume`)"
@@ -21,7 +23,7 @@ HEADLESS_HINT = (
 TRAY_WAIT_SECONDS = 10.0
 
 
-class NoDisplayError(RuntimeError):
+class NoDisplayError(UIError, RuntimeError):
     """The tray app cannot run in this session; the message says why and what to do instead."""
 
 

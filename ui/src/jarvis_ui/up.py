@@ -42,6 +42,7 @@ from jarvis_sync import (
     credentials,
 )
 from jarvis_sync.trust import load_identity_key
+from jarvis_ui.errors import UIError
 
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -51,7 +52,7 @@ IDENTITY_KEY_ENV: Final = "JARVIS_IDENTITY_KEY_FILE"
 _PR_SET_PDEATHSIG: Final = 1
 
 
-class UpError(RuntimeError):
+class UpError(UIError, RuntimeError):
     """`jarvis up` cannot continue; the message says what went wrong and what to do."""
 
 

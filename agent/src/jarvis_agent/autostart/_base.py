@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from jarvis_agent.errors import AgentError
 
-class AutostartError(Exception):
+
+class AutostartError(AgentError):
     """Start at login could not be read or changed; the message says what to do."""
 
 

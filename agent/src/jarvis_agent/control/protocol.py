@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
+from jarvis_agent.errors import AgentError
+
 __all__ = [
     "MAX_MESSAGE",
     "AgentNotRunningError",
@@ -34,7 +36,7 @@ Command = Literal["ping", "status", "pause", "resume", "capture-now", "sync-now"
 MAX_MESSAGE = 64 * 1024
 
 
-class ControlError(RuntimeError):
+class ControlError(AgentError, RuntimeError):
     """The agent could not be asked, or said no; the message says what to do."""
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from jarvis_agent.errors import AgentError
+
 __all__ = ["AgentLock", "AlreadyRunningError", "file_lock", "read_lock_pid"]
 
 
-class AlreadyRunningError(RuntimeError):
+class AlreadyRunningError(AgentError, RuntimeError):
     """Another agent of this user holds the lock."""
 
     def __init__(self, path: Path, pid: int | None) -> None:

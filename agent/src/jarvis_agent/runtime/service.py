@@ -43,6 +43,7 @@ from jarvis_agent.control import (
     socket_path,
 )
 from jarvis_agent.durations import format_duration
+from jarvis_agent.errors import AgentError
 from jarvis_agent.logs import configure_logging
 from jarvis_agent.paths import AgentPaths
 from jarvis_agent.runtime.instance_lock import AgentLock
@@ -83,7 +84,7 @@ _WINDOW_SETTLE = 0.25
 _REWATCH_FIRST, _REWATCH_MAX = 1.0, 60.0  # seconds between attempts to re-open a lost watch
 
 
-class ServiceError(RuntimeError):
+class ServiceError(AgentError, RuntimeError):
     """The agent could not start or do what was asked; the message says what to do."""
 
 

@@ -15,6 +15,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jarvis_server.errors import JarvisServerError
+
 ENV_PREFIX: Final = "JARVIS_"
 MIB: Final = 1024 * 1024
 # The agent grabs each monitor alone, and the largest display sold is 8K: 7680x4320 = 33.2 MP
@@ -131,7 +133,7 @@ class Settings(BaseSettings):
         return self.data_dir / "storage"
 
 
-class SettingsError(Exception):
+class SettingsError(JarvisServerError):
     """A setting has a value the server cannot use; the message names the variable."""
 
 

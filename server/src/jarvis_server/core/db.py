@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from jarvis_server.errors import JarvisServerError
+
 # Plain scheme names people write, mapped to the async drivers the server runs on.
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -26,7 +28,7 @@ _ASYNC_DRIVERS = {
 }
 
 
-class DatabaseURLError(ValueError):
+class DatabaseURLError(JarvisServerError, ValueError):
     """The database URL is not one the server can use."""
 
 
