@@ -40,7 +40,7 @@ from jarvis_sync.outbox_models import (
     RecentState,
     WhenFull,
 )
-from jarvis_sync.retry import RetryPolicy, parse_retry_after, set_testing
+from jarvis_sync.retry import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after, set_testing
 from jarvis_sync.uploader import Uploader, UploadOutcome, classify
 from jarvis_sync.worker import SyncState, SyncStatus, SyncWorker
 
@@ -49,6 +49,7 @@ __version__ = _version("jarvis-sync")
 __all__ = [
     "CAPTURES_PATH",
     "IDEMPOTENCY_HEADER",
+    "MAX_RETRY_AFTER",
     "MIME_TYPES",
     "BlobCipher",
     "CaptureMetadata",
