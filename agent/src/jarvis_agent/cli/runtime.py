@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import json
-import logging
 import os
 import signal
 import socket
@@ -180,11 +179,13 @@ def _exit_if_stuck(log_file: Path, seconds: float) -> None:
 
     def watchdog() -> None:
         time.sleep(seconds)
-        logging.getLogger("jarvis.runtime").error(
-            "the agent did not stop within %.1f s; exiting anyway (threads' stacks follow)",
-            seconds,
-        )
+        # Straight to the file, not through logging: a stuck thread may hold a handler's lock.
         with contextlib.suppress(OSError), log_file.open("a", encoding="utf-8") as stacks:
+            stacks.write(
+                f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} ERROR jarvis.runtime: the agent "
+                f"did not stop within {seconds:.1f} s; exiting anyway (threads' stacks follow)\n"
+            )
+            stacks.flush()
             faulthandler.dump_traceback(file=stacks, all_threads=True)
         os._exit(EXIT_STUCK)
 
