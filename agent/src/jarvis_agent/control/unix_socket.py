@@ -45,9 +45,6 @@ def short_socket_path(path: Path) -> Path:
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
-    # server_close() would join every connection's thread with no deadline: a client that keeps
-    # its connection open, or a `capture-now` waiting for a capture, would hold the agent's stop.
-    block_on_close = False
     handle_request_fn: Handler
 
 
