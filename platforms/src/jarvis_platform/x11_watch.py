@@ -32,7 +32,9 @@ __all__ = ["X11ActiveWindowWatch"]
 log = logging.getLogger(__name__)
 
 _X_FAILURES = (XError, DisplayError, ConnectionClosedError, OSError)
-_STOP_TIMEOUT = 10.0  # seconds; the thread wakes at once, this only bounds a wedged X library
+# Seconds; the thread wakes at once, this only bounds a wedged X library. The thread is a daemon:
+# one left behind cannot keep the agent from exiting, so a short wait is enough.
+_STOP_TIMEOUT = 1.0
 
 
 class X11ActiveWindowWatch:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         WhenFull,
     )
     from jarvis_sync.replies import UploadOutcome, classify
-    from jarvis_sync.retry import RetryPolicy, parse_retry_after, set_testing
+    from jarvis_sync.retry import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after, set_testing
     from jarvis_sync.uploader import Uploader
     from jarvis_sync.worker import SyncState, SyncStatus, SyncWorker
 
@@ -76,6 +76,7 @@ _HOMES: dict[str, str] = {
     "RecentCapture": "outbox_models",
     "RecentState": "outbox_models",
     "WhenFull": "outbox_models",
+    "MAX_RETRY_AFTER": "retry",
     "RetryPolicy": "retry",
     "parse_retry_after": "retry",
     "set_testing": "retry",
@@ -106,6 +107,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "BlobCipher",
     "CredentialsError",
     "EntryState",

@@ -266,8 +266,16 @@ class SyncWorker:
             try:
                 self._loop()
             except Exception as exc:
-                # The disk is full or the database failed: keep the thread, retry in a while.
-                self._note_failure(f"sync paused by an outbox error: {exc}")
+                # The disk is full, the database failed, or a bug: keep the thread, say so in the
+                # status (never stop syncing silently), retry in a while.
+                if isinstance(exc, OutboxError):
+                    message = f"sync paused by an outbox error: {exc}"
+                else:
+                    log.debug("sync loop failed", exc_info=True)
+                    message = f"sync paused by an unexpected error ({type(exc).__name__}: {exc})"
+                with self._cond:
+                    self._last_error = message
+                self._note_failure(message)
                 with self._cond:
                     if not self._stopping:
                         self._cond.wait(1.0)
@@ -330,10 +338,15 @@ class SyncWorker:
             with contextlib.suppress(OutboxError):
                 self._outbox.release(entry.id)
             raise
-        except Exception:
-            # Never lose the capture to a bug here: put it back and keep the thread alive.
-            log.exception("Unexpected error while sending capture %s; it stays queued", entry.id)
+        except Exception as exc:
+            # Never lose the capture to a bug here: put it back, keep the thread alive, show the
+            # error in the status and back off (an immediate retry would fail the same way).
+            log.debug("Unexpected error while sending capture %s", entry.id, exc_info=True)
             self._outbox.release(entry.id)
+            self._back_off(
+                f"sync hit an unexpected error ({type(exc).__name__}: {exc}); "
+                "the capture stays queued and is tried again"
+            )
         finally:
             with self._cond:
                 self._in_flight -= 1
@@ -395,15 +408,27 @@ class SyncWorker:
         with self._cond:
             if epoch == self._gate_epoch:
                 # The first failure of a round: one backoff step for everyone.
-                self._failures += 1
-                self._gate_epoch += 1
-                delay = self._retry.delay(self._failures, retry_after=outcome.retry_after)
-                self._gate_until = time.monotonic() + delay
-                self._next_attempt = datetime.now(UTC) + timedelta(seconds=delay)
-            else:
-                delay = max(0.0, self._gate_until - time.monotonic())
+                self._shut_gate_locked(outcome.retry_after)
+            delay = max(0.0, self._gate_until - time.monotonic())
             self._last_error = outcome.detail
             return delay
+
+    def _shut_gate_locked(self, retry_after: float | None) -> None:
+        # The policy keeps a server's Retry-After within its maximum; everything is computed
+        # before anything is set, so no half-closed gate is left behind.
+        delay = self._retry.delay(self._failures + 1, retry_after=retry_after)
+        now, next_attempt = time.monotonic(), datetime.now(UTC) + timedelta(seconds=delay)
+        self._failures += 1
+        self._gate_epoch += 1
+        self._gate_until = now + delay
+        self._next_attempt = next_attempt
+
+    def _back_off(self, message: str) -> None:
+        """An unexpected failure: one backoff step for everyone, and the reason in the status."""
+        with self._cond:
+            self._shut_gate_locked(None)
+            self._last_error = message
+        self._note_failure(message)
 
     def _note_failure(self, message: str) -> None:
         self._failure_log.failure(message)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jarvis_sync import RetryPolicy, parse_retry_after, set_testing
+from jarvis_sync import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after, set_testing
 
 
 def test_backoff_doubles_from_one_second_up_to_five_minutes() -> None:
@@ -66,3 +66,63 @@ def test_nonsense_policy_is_refused() -> None:
         RetryPolicy(base=10, cap=1)
     with pytest.raises(ValueError, match="0 < base"):
         RetryPolicy(base=0)
+
+
+HUGE_OR_ODD = [
+    "99999999999999999999",
+    "9" * 5000,
+    "1e30",
+    "-1",
+    "-99999999999999999999",
+    "3600.5",
+    "NaN",
+    "inf",
+    "²",
+    "١٢٣",
+    "0x10",
+    "Fri, 31 Dec 9999 23:59:59 GMT",
+    "Mon, 01 Jan 0001 00:00:00 GMT",
+    "Wed, 21 Oct 2015 07:28:00 +9999",
+    "Thu, 01 Jan 1970 00:00:00 GMT",
+]
+
+
+@pytest.mark.parametrize("value", HUGE_OR_ODD)
+def test_retry_after_never_raises_and_never_asks_more_than_the_maximum(value: str) -> None:
+    """Huge, negative, non-ASCII, fractional and far-future or far-past values: the parser
+    never raises, and what it returns lies within [0, MAX_RETRY_AFTER] (an hour)."""
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    seconds = parse_retry_after(value, now=now)
+    assert seconds is None or 0 <= seconds <= MAX_RETRY_AFTER == 3600
+
+
+def test_a_huge_retry_after_is_cut_to_an_hour() -> None:
+    """A server asking for years of quiet (in seconds or as a date) gets an hour at most."""
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("99999999999999999999", now=now) == MAX_RETRY_AFTER
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=now) == MAX_RETRY_AFTER
+    assert parse_retry_after("3601", now=now) == MAX_RETRY_AFTER
+    assert parse_retry_after("0003600", now=now) == 3600
+    assert RetryPolicy().delay(1, retry_after=1e30, draw=0.5) == MAX_RETRY_AFTER
+    assert RetryPolicy().delay(1, retry_after=float("nan"), draw=0.0) == 0.0
+    assert RetryPolicy(max_retry_after=2.0).delay(1, retry_after=1e30, draw=0.0) == 2.0
+
+
+@given(value=st.text(max_size=60) | st.from_regex(r"\A[0-9]{1,400}\Z"))
+def test_any_retry_after_header_is_safe(value: str) -> None:
+    """Whatever a server (or a box in between) puts in Retry-After, the parser returns None or
+    a wait within [0, MAX_RETRY_AFTER], and never raises."""
+    seconds = parse_retry_after(value)
+    assert seconds is None or 0 <= seconds <= MAX_RETRY_AFTER
+
+
+@given(
+    when=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    )
+)
+def test_any_http_date_is_safe(when: datetime) -> None:
+    """An HTTP date anywhere in years 1-9999 gives a wait within [0, MAX_RETRY_AFTER]."""
+    seconds = parse_retry_after(format_datetime(when, usegmt=True))
+    assert seconds is not None
+    assert 0 <= seconds <= MAX_RETRY_AFTER

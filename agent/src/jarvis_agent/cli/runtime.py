@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import signal
+import socket
 import threading
+import time
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -30,7 +34,7 @@ from jarvis_agent.runtime.state import AgentState, AgentStatus, status_from_json
 if TYPE_CHECKING:
     from jarvis_agent.runtime.service import AgentService
 
-__all__ = ["describe_status", "register"]
+__all__ = ["SignalInbox", "describe_status", "register"]
 
 EXIT_NOT_RUNNING = 3
 
@@ -85,33 +89,107 @@ def run_command(ctx: click.Context, headless: bool, interval: float | None, verb
     limit_malloc_arenas()
     configure_logging(paths.agent_log, config.logging, stderr=verbose)
     service = AgentService(store, paths=paths, configure_logs=False)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        del frame
-        stop.set()
-
+    inbox = SignalInbox()
     try:
         service.start()
     except AlreadyRunningError as exc:
         raise click.ClickException(str(exc)) from None
     except (ConfigError, ServiceError) as exc:
         raise click.ClickException(str(exc)) from None
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, lambda *_: _reload_quietly(service))
-    click.echo(
-        f"Jarvis agent running (pid {service.status().pid}), capturing every "
-        f"{service.config.capture.interval_seconds:g} s. `jarvis status` shows what it does; "
-        "Ctrl+C stops it."
-    )
-    try:
-        while not stop.wait(1.0):
-            pass
-    finally:
-        service.stop()
-        click.echo("Jarvis agent stopped.")
+    # The stop runs inside too: a second Ctrl+C or SIGTERM must not break it halfway.
+    with inbox:
+        try:
+            click.echo(
+                f"Jarvis agent running (pid {service.status().pid}), capturing every "
+                f"{service.config.capture.interval_seconds:g} s. `jarvis status` shows what it "
+                "does; Ctrl+C stops it."
+            )
+            while inbox.next() == RELOAD:
+                _reload_quietly(service)
+        finally:
+            _exit_if_stuck(paths.agent_log, EXIT_DEADLINE)
+            service.stop()
+    click.echo("Jarvis agent stopped.")
+
+
+# Seconds from SIGTERM (or Ctrl+C) to the process's exit, whatever it is doing: service.stop()
+# takes at most STOP_TIMEOUT; past this, a watchdog ends the process.
+EXIT_DEADLINE = 4.5
+EXIT_STUCK = 70  # EX_SOFTWARE: the stop had to be forced (stacks are in the agent's log)
+STOP, RELOAD = "stop", "reload"
+
+
+class SignalInbox:
+    """SIGINT/SIGTERM (stop) and SIGHUP (reload) as messages the main thread reads.
+
+    The handlers do nothing themselves: `signal.set_wakeup_fd` has the interpreter write each
+    signal's number to a socket, which `next()` reads. A Python handler that takes a lock (the
+    agent's used to call Event.set(), which takes the Event's lock) deadlocks when the signal
+    lands while the main thread holds that same lock: the main thread's once-a-second wake-up
+    held it for a moment, and about one stop in thirty under load never ended.
+    """
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        self._old_fd = -1
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> SignalInbox:
+        self._old_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for signum in _signals():
+            self._old[signum] = signal.signal(signum, _ignore)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._old.items():
+            with contextlib.suppress(TypeError, ValueError):
+                signal.signal(signum, handler)  # type: ignore[arg-type]
+        signal.set_wakeup_fd(self._old_fd)
+        self._reader.close()
+        self._writer.close()
+
+    def next(self) -> str:
+        """Block until a stop or reload signal arrives; say which."""
+        while True:
+            for signum in self._reader.recv(64):
+                if signum in (signal.SIGINT, signal.SIGTERM):
+                    return STOP
+                if signum == getattr(signal, "SIGHUP", None):
+                    return RELOAD
+
+
+def _signals() -> tuple[int, ...]:
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    return tuple(getattr(signal, name) for name in names if hasattr(signal, name))
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """The wake-up socket carries the signal; the handler only keeps the default action away."""
+    del signum, frame
+
+
+def _exit_if_stuck(log_file: Path, seconds: float) -> None:
+    """Start a watchdog that ends the process if it has not exited `seconds` from now.
+
+    Every wait in the stop has a deadline, and the agent's threads are daemons; this is the
+    backstop for what no deadline covers (a thread stuck in a C call holding a lock the exit
+    needs). Whatever the outbox accepted is on disk; the rest was never accepted.
+    """
+
+    def watchdog() -> None:
+        time.sleep(seconds)
+        # Straight to the file, not through logging: a stuck thread may hold a handler's lock.
+        with contextlib.suppress(OSError), log_file.open("a", encoding="utf-8") as stacks:
+            stacks.write(
+                f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} ERROR jarvis.runtime: the agent "
+                f"did not stop within {seconds:.1f} s; exiting anyway (threads' stacks follow)\n"
+            )
+            stacks.flush()
+            faulthandler.dump_traceback(file=stacks, all_threads=True)
+        os._exit(EXIT_STUCK)
+
+    threading.Thread(target=watchdog, name="jarvis-stop-watchdog", daemon=True).start()
 
 
 def _reload_quietly(service: AgentService) -> None:

@@ -18,14 +18,17 @@ focus over in two steps, and the new window repaints).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.pool import BasePoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -156,6 +159,65 @@ class WindowWatcher:
         self.gate.note_capture()
 
 
+_Job = tuple["concurrent.futures.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+
+
+class _OneDaemonThread:
+    """A pool of one daemon thread, for APScheduler's executor.
+
+    concurrent.futures' ThreadPoolExecutor joins its threads at interpreter exit with no
+    deadline, so a capture stuck in a C call (an X request to a frozen X server, an fsync on a
+    dying disk) would keep the agent from exiting after stop. A daemon thread cannot: what the
+    outbox accepted is durable, and a capture cut short was never accepted.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._shut = False
+
+    def submit(self, func: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            if self._shut:
+                raise RuntimeError("the capture worker has been shut down")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="jarvis-capture-worker", daemon=True
+                )
+                self._thread.start()
+            self._jobs.put((future, func, args))
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            self._shut = True
+            self._jobs.put(None)
+            thread = self._thread
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            future, func, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = func(*args)
+            except BaseException as exc:  # handed to APScheduler, which logs it
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+
+class _DaemonExecutor(BasePoolExecutor):  # type: ignore[misc]
+    """APScheduler's pool executor over `_OneDaemonThread`."""
+
+    def __init__(self) -> None:
+        super().__init__(_OneDaemonThread())
+
+
 class CaptureScheduler:
     """Runs `tick(reason)` on the schedule, and other jobs on the same worker when asked."""
 
@@ -170,7 +232,7 @@ class CaptureScheduler:
         self._tick = tick
         self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={"default": _DaemonExecutor()},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
         self._interval = interval_seconds
@@ -198,17 +260,23 @@ class CaptureScheduler:
         )
         self._scheduler.start()
 
-    def shutdown(self, *, wait: bool = True, timeout: float = 30.0) -> None:
-        """Stop scheduling; with `wait`, let a capture in progress finish (up to `timeout` s)."""
+    def shutdown(self, *, wait: bool = True, timeout: float = 2.0) -> bool:
+        """Stop scheduling; with `wait`, let a capture in progress finish (up to `timeout` s).
+
+        Returns False when a job is still running (stuck): its thread is a daemon and is left
+        behind, and what it uses (the platform, the outbox) must not be closed under it.
+        """
         with self._activity:
             self._stopping = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        if not wait:
-            return
         with self._activity:
+            if not wait:
+                return self._active_jobs == 0
             if not self._activity.wait_for(lambda: self._active_jobs == 0, timeout=timeout):
-                log.warning("a capture was still running %.0f s after stop was asked", timeout)
+                log.warning("a capture was still running %.1f s after stop was asked", timeout)
+                return False
+        return True
 
     def _guarded(self, func: Callable[..., object], *args: object) -> None:
         """Run a job unless the scheduler is stopping, counting it while it runs."""

@@ -68,7 +68,7 @@ from jarvis_platform import (
 )
 from jarvis_sync.errors import SyncError
 
-__all__ = ["AgentService", "ServiceError", "TickOutcome", "limit_malloc_arenas"]
+__all__ = ["STOP_TIMEOUT", "AgentService", "ServiceError", "TickOutcome", "limit_malloc_arenas"]
 
 log = logging.getLogger("jarvis.service")
 
@@ -82,6 +82,9 @@ _REWATCH_JOB = "window-rewatch"
 # (two _NET_ACTIVE_WINDOW changes) and the new window's repaint are over by then.
 _WINDOW_SETTLE = 0.25
 _REWATCH_FIRST, _REWATCH_MAX = 1.0, 60.0  # seconds between attempts to re-open a lost watch
+# How long stop() may take: within the promise that SIGTERM or Quit ends the agent in 5 s, with
+# room for the interpreter's own exit.
+STOP_TIMEOUT = 3.0
 
 
 class ServiceError(AgentError, RuntimeError):
@@ -256,36 +259,52 @@ class AgentService:
             config.capture.interval_seconds,
         )
 
-    def stop(self) -> None:
-        """Stop everything started; safe to call more than once."""
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop everything started, within about `timeout` s whatever it is doing; safe to call
+        more than once.
+
+        Every wait has a deadline. A capture still running at its deadline is left to its daemon
+        thread (the platform and the outbox it uses stay open: closing them under it could crash
+        the process), and uploads still in flight are abandoned: the outbox accepted every
+        capture durably and sends the unacknowledged ones again at the next start (the server
+        stores each id once).
+        """
+        deadline = time.monotonic() + timeout
+
+        def left(share: float = 1.0) -> float:
+            return max(0.05, (deadline - time.monotonic()) * share)
+
         self._started = False
         if self._control is not None:
             self._control.stop()
             self._control = None
+        idle = True
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
+            idle = self._scheduler.shutdown(wait=True, timeout=left(0.5))
             self._scheduler = None
         # After the worker has stopped, so nothing starts a new watch behind this.
         watch, self._window_watch = self._window_watch, None
         if watch is not None:
             watch.stop()
         self._gate = self._watcher = None
-        if self._pipeline is not None:
+        if not idle:
+            log.warning("stopping without waiting for the capture in progress; it is not kept")
+        if self._pipeline is not None and idle:
             with contextlib.suppress(Exception):
                 self._pipeline.close()
-            self._pipeline = None
-        if self._own_platform and self._platform is not None:
+        self._pipeline = None
+        if self._own_platform and self._platform is not None and idle:
             with contextlib.suppress(Exception):
                 self._platform.close()
-            self._platform = None
+        self._platform = None
         if self._sync is not None:
             with contextlib.suppress(Exception):
-                self._sync.stop()
+                self._sync.stop(timeout=left())
             self._sync = None
-        if self._outbox is not None:
+        if self._outbox is not None and idle:
             with contextlib.suppress(Exception):
                 self._outbox.close()
-            self._outbox = None
+        self._outbox = None
         if self._audit is not None:
             self._audit.close()
             self._audit = None
