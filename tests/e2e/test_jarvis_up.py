@@ -123,9 +123,7 @@ def test_up_never_prints_the_token(start_up: object, jarvis_home: object) -> Non
     wait_for(lambda: "Tray: starting" in run.output or run.process.poll() is not None, "up")
     token = credentials.load_token()
     assert token
-    # Quit once the tray runs its event loop: a SIGTERM before that is lost (the tray's handler
-    # calls app.quit(), which does nothing before app.exec()); reported as its own issue.
-    wait_for(lambda: run.status().get("last_capture_at"), "the first capture")
+    # Quit at once, while the tray may still be starting: the SIGTERM must not be lost.
     assert run.stop() == 0, run.output
     assert token not in run.output
     from pathlib import Path

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jarvis_contract import CaptureMetadata
 from jarvis_sync import (
     MAX_RETRY_AFTER,
-    CaptureMetadata,
     Outbox,
     RetryPolicy,
     SyncStatus,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from jarvis_ui.startup import wait_for_tray
+from jarvis_ui.startup import quit_on_signals, wait_for_tray
 from jarvis_ui.up import UpError, ensure_server
 
 JARVIS = str(Path(sys.executable).with_name("jarvis"))
@@ -62,6 +64,22 @@ def test_port_taken_by_another_program_is_named() -> None:
 def test_no_tray_host_is_detected_after_waiting(qapp: QApplication) -> None:
     """With no tray host (offscreen here) the wait gives up and the status window is used."""
     assert wait_for_tray(qapp, timeout=0.3) is False
+
+
+def test_sigterm_during_start_up_is_not_lost(qapp: QApplication) -> None:
+    """A SIGTERM before the event loop runs ends the wait for a tray host at once and is kept
+    for start-up to act on (app.quit() alone does nothing before app.exec())."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        request = quit_on_signals(qapp)
+        os.kill(os.getpid(), signal.SIGTERM)
+        started = time.monotonic()
+        assert wait_for_tray(qapp, timeout=120, quit_request=request) is False
+        assert request.requested
+        assert time.monotonic() - started < 60  # a bound for a broken wait, not a timing claim
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def test_cli_stays_light_without_the_tray() -> None:

@@ -18,6 +18,7 @@ from jarvis_ui.settings import SettingsDialog, default_backend
 from jarvis_ui.startup import (
     TRAY_WAIT_SECONDS,
     NoDisplayError,
+    QuitRequest,
     display_problem,
     quit_on_signals,
     wait_for_tray,
@@ -38,6 +39,7 @@ class TrayApp:
         store: ConfigStore,
         *,
         tray_wait: float = TRAY_WAIT_SECONDS,
+        quit_request: QuitRequest | None = None,
     ) -> None:
         self.app = app
         self.service = service
@@ -45,7 +47,7 @@ class TrayApp:
         self.worker = Worker()
         self.settings: SettingsDialog | None = None
         self.recent: RecentCapturesWindow | None = None
-        use_tray = wait_for_tray(app, tray_wait)
+        use_tray = wait_for_tray(app, tray_wait, quit_request=quit_request)
         if not use_tray:
             log.warning("no system tray host appeared; showing the status window instead")
         self.controller = TrayController(
@@ -139,16 +141,19 @@ def run_tray(*, on_started: Callable[[TrayApp], None] | None = None) -> int:
     # under 100 MB). glibc's setting must come before any thread starts, Qt's included.
     limit_malloc_arenas()
     app = make_application()
-    quit_on_signals(app)
+    quit_request = quit_on_signals(app)
     store = ConfigStore()
     service = AgentService(store, paths=agent_paths())
     service.start()
     tray: TrayApp | None = None
     try:
-        tray = TrayApp(app, service, store)
+        tray = TrayApp(app, service, store, quit_request=quit_request)
         tray.start()
         if on_started is not None:
             on_started(tray)
+        if quit_request.requested:
+            log.info("quit requested during start-up")
+            return 0
         return app.exec()
     finally:
         if tray is not None:

@@ -52,23 +52,46 @@ def display_problem(
     return None
 
 
-def wait_for_tray(app: QCoreApplication, timeout: float = TRAY_WAIT_SECONDS) -> bool:
-    """Whether a system tray host appeared within `timeout` seconds, processing events meanwhile."""
+class QuitRequest:
+    """SIGINT/SIGTERM, remembered until the tray can act on it.
+
+    `app.quit()` does nothing before `app.exec()` runs, so a signal during start-up (waiting for
+    the tray host, starting the service) would be lost and the tray would run on: start-up checks
+    `requested` and ends instead. A plain flag, not a lock: the handler runs on the main thread,
+    between the bytecodes of whatever that thread is doing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+
+def wait_for_tray(
+    app: QCoreApplication,
+    timeout: float = TRAY_WAIT_SECONDS,
+    *,
+    quit_request: QuitRequest | None = None,
+) -> bool:
+    """Whether a system tray host appeared within `timeout` seconds, processing events meanwhile.
+
+    Gives up at once (False) when a quit was requested.
+    """
     deadline = time.monotonic() + timeout
     while True:
         if QSystemTrayIcon.isSystemTrayAvailable():
             return True
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (quit_request is not None and quit_request.requested):
             return False
         app.processEvents()
         time.sleep(0.1)
 
 
-def quit_on_signals(app: QApplication) -> QTimer:
-    """Quit cleanly on SIGINT/SIGTERM; returns the timer that lets Python see the signals."""
+def quit_on_signals(app: QApplication) -> QuitRequest:
+    """Quit cleanly on SIGINT/SIGTERM, before the event loop runs too (see QuitRequest)."""
+    request = QuitRequest()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         del signum, frame
+        request.requested = True
         app.quit()
 
     signal.signal(signal.SIGINT, handler)
@@ -78,4 +101,4 @@ def quit_on_signals(app: QApplication) -> QTimer:
     timer = QTimer(app)
     timer.timeout.connect(lambda: None)
     timer.start(250)
-    return timer
+    return request
