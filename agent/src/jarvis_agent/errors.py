@@ -7,7 +7,7 @@ Each is defined beside the code that raises it and keeps the builtin base caller
     │   └── ConfigConflictError              config: the file changed under an editor
     ├── DurationError (ValueError)           durations: a pause length could not be read
     ├── AlreadyRunningError (RuntimeError)   runtime.instance_lock: another agent holds the lock
-    ├── ServiceError (RuntimeError)          runtime.service: the agent could not start or act
+    ├── ServiceError (RuntimeError)          runtime.errors: the agent could not start or act
     ├── ControlError (RuntimeError)          control: the agent could not be asked, or said no
     │   └── AgentNotRunningError
     └── AutostartError                       autostart: start at login could not be changed

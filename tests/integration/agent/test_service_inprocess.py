@@ -12,6 +12,7 @@ import pytest
 from jarvis_agent.capture.pipeline import CapturePipeline, TickResult
 from jarvis_agent.config import ConfigError, ConfigStore
 from jarvis_agent.paths import agent_paths
+from jarvis_agent.runtime.pause import PauseReading, PauseStore
 from jarvis_agent.runtime.service import AgentService, ServiceError
 from jarvis_agent.runtime.state import AgentState, AgentStatus
 from tests.integration.agent.conftest import HeadlessAgent, wait_for
@@ -138,3 +139,37 @@ def test_a_pause_during_a_capture_is_not_undone_by_it(
     assert status.state is AgentState.PAUSED
     assert status.reasons == ("paused until resumed",)
     service.resume()
+
+
+class _CountingPauseStore(PauseStore):
+    """The real store, counting its reads."""
+
+    reads = 0
+
+    def read(self, now: datetime) -> PauseReading:
+        self.reads += 1
+        return super().read(now)
+
+
+def test_a_tick_reads_the_pause_once(headless_agent: HeadlessAgent) -> None:
+    """Each tick reads the pause once and passes it down, whether it captures or finds the agent
+    paused (the interval is an hour and the window-change trigger off: only these ticks run)."""
+    paths = agent_paths()
+    store = _CountingPauseStore(paths.data_dir / "pause.json")
+    service = AgentService(ConfigStore(), paths=paths, configure_logs=False, pause_store=store)
+    service.start()
+    try:
+        wait_for(lambda: service.status().reasons != ("starting",), "the first tick")
+        before = store.reads
+        outcome = service.capture_now(wait=30)
+        assert outcome is not None
+        assert outcome.captured == 1
+        assert store.reads == before + 1
+        service.pause()
+        outcome = service.capture_now(wait=30)
+        assert outcome is not None
+        assert outcome.message.startswith("not captured: paused")
+        assert store.reads == before + 2
+        service.resume()
+    finally:
+        service.stop()

@@ -223,7 +223,7 @@ class CaptureScheduler:
 
     def __init__(
         self,
-        tick: Callable[[str], None],
+        tick: Callable[[str], object],
         *,
         interval_seconds: float,
         jitter_seconds: float = 0.0,
