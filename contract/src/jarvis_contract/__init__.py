@@ -14,6 +14,7 @@ from jarvis_contract._wire import (
     EXTENSIONS,
     HEALTH_PATH,
     IDEMPOTENCY_HEADER,
+    IDENTITY_KEY_BYTES,
     IDENTITY_NONCE_PATTERN,
     IDENTITY_PATH,
     MIME_TYPES,
@@ -28,6 +29,7 @@ from jarvis_contract._wire import (
     ProblemType,
     UtcDatetime,
     identity_proof,
+    read_identity_key_text,
 )
 
 __version__ = _version("jarvis-contract")
@@ -39,6 +41,7 @@ __all__ = [
     "EXTENSIONS",
     "HEALTH_PATH",
     "IDEMPOTENCY_HEADER",
+    "IDENTITY_KEY_BYTES",
     "IDENTITY_NONCE_PATTERN",
     "IDENTITY_PATH",
     "MIME_TYPES",
@@ -55,4 +58,5 @@ __all__ = [
     "UtcDatetime",
     "__version__",
     "identity_proof",
+    "read_identity_key_text",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, BinaryIO, Final, Literal, get_args
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -29,6 +29,24 @@ HEALTH_PATH: Final = "/health"
 # A local server started by `jarvis up` proves it holds the user's identity key here.
 IDENTITY_PATH: Final = f"{HEALTH_PATH}/identity"
 IDENTITY_NONCE_PATTERN: Final = r"^[0-9a-f]{32,128}$"
+
+
+IDENTITY_KEY_BYTES: Final = 32
+"""Length of the identity key; its file holds it hex-encoded."""
+
+
+def read_identity_key_text(handle: BinaryIO) -> bytes | None:
+    """The key an identity key file holds (hex text), or None when it holds no whole key.
+
+    The agent writes the file and the server reads it: both read it with this, so the format is
+    defined once. Reads a bounded amount, whatever the file's size.
+    """
+    text = handle.read(4 * IDENTITY_KEY_BYTES).strip()
+    try:
+        key = bytes.fromhex(text.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return key if len(key) >= IDENTITY_KEY_BYTES else None
 
 
 def identity_proof(key: bytes, port: int, nonce: str) -> str:

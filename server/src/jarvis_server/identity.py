@@ -12,11 +12,9 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Final
 
+from jarvis_contract import IDENTITY_KEY_BYTES, read_identity_key_text
 from jarvis_server.errors import JarvisServerError
-
-KEY_BYTES: Final = 32
 
 
 class IdentityKeyError(JarvisServerError):
@@ -37,11 +35,9 @@ def read_identity_key(path: Path) -> bytes:
             raise IdentityKeyError(
                 f"{path} must belong to the server's user and be readable by it alone (chmod 600)"
             )
-        text = handle.read(4 * KEY_BYTES).strip()
-    try:
-        key = bytes.fromhex(text.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        key = b""
-    if len(key) < KEY_BYTES:
-        raise IdentityKeyError(f"{path} does not hold a key of {KEY_BYTES} hex-encoded bytes")
+        key = read_identity_key_text(handle)
+    if key is None:
+        raise IdentityKeyError(
+            f"{path} does not hold a key of {IDENTITY_KEY_BYTES} hex-encoded bytes"
+        )
     return key

@@ -30,7 +30,12 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from jarvis_contract import IdentityProof, identity_proof
+from jarvis_contract import (
+    IDENTITY_KEY_BYTES,
+    IdentityProof,
+    identity_proof,
+    read_identity_key_text,
+)
 from jarvis_sync.errors import IdentityKeyError
 
 __all__ = [
@@ -47,7 +52,6 @@ __all__ = [
 ]
 
 INSECURE_HTTP_OPTION: Final = "server.allow_insecure_http"
-IDENTITY_KEY_BYTES: Final = 32
 _LISTEN: Final = "0A"  # TCP_LISTEN in /proc/net/tcp's "st" column
 _PROC_NET: Final = Path("/proc/net")
 
@@ -205,12 +209,8 @@ def load_identity_key(path: Path, *, create: bool = False) -> bytes:
         raise IdentityKeyError(f"cannot read the identity key {path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
         _check_private(path, os.fstat(handle.fileno()))
-        text = handle.read(4 * IDENTITY_KEY_BYTES).strip()
-    try:
-        key = bytes.fromhex(text.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        key = b""
-    if len(key) < IDENTITY_KEY_BYTES:
+        key = read_identity_key_text(handle)
+    if key is None:
         raise IdentityKeyError(f"the identity key {path} is damaged; delete it")
     return key
 
