@@ -5,8 +5,10 @@ title bar; pid; focused), converted to each output's buffer pixels (sway_layout.
 list has no popups or menus (xdg_popups and Xwayland override-redirect windows are not in the
 tree): `lists_popups = False` makes the policy skip frames while an excluded window is focused.
 
-Idle time: sway answers no idle query over IPC, so `idle_seconds()` is None (unknown) and the
-idle gate does not apply under sway. Lock: logind's LockedHint and the desktop screensavers on
+Idle time: sway's IPC has no idle query; it comes from the compositor's org_kde_kwin_idle
+notifications on a Wayland connection of its own (wlr_idle.py: exact from one second on, input
+before Jarvis connected unknown). A compositor without that protocol gives None (unknown), so the
+idle gate does not apply there. Lock: logind's LockedHint and the desktop screensavers on
 D-Bus (lock.py), and a running swaylock of the compositor's user.
 """
 
@@ -19,13 +21,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.sway_ipc import GET_OUTPUTS, GET_TREE, SwayIPC
 from jarvis_platform.sway_layout import layout_outputs, windows_from_tree
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
+
+if TYPE_CHECKING:
+    from jarvis_platform.wlr_idle import IdleWatch
 
 __all__ = ["SwayPlatform", "SwayWindowWatch"]
 
@@ -68,6 +73,8 @@ class SwayPlatform:
             raise UnsupportedSessionError(str(exc)) from exc
         self._sway_uid = self._ipc.peer()[1]
         self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
+        self._idle: IdleWatch | None = None
+        self._idle_unsupported = False
 
     def _tree_and_outputs(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         return self._ipc.request(GET_TREE), self._ipc.request(GET_OUTPUTS)
@@ -80,7 +87,18 @@ class SwayPlatform:
         return next((w for w in self.windows() if w.active), None)
 
     def idle_seconds(self) -> float | None:
-        return None  # sway's IPC has no idle query; see the module docstring
+        if self._idle_unsupported:
+            return None
+        if self._idle is None:
+            from jarvis_platform import wlr_idle  # pywayland only when asked
+
+            try:
+                self._idle = wlr_idle.IdleWatch(self._wayland)
+            except wlr_idle.IdleUnsupportedError as exc:
+                log.warning("%s; the idle threshold does not apply", exc)
+                self._idle_unsupported = True
+                return None
+        return self._idle.idle_seconds()
 
     def is_locked(self) -> bool:
         return self._locker_running() or self._lock_probe.locked(time.monotonic())
@@ -110,6 +128,9 @@ class SwayPlatform:
         return SwayWindowWatch(self._ipc_path, on_change, on_error)
 
     def close(self) -> None:
+        if self._idle is not None:
+            self._idle.close()
+            self._idle = None
         self._ipc.close()
 
 

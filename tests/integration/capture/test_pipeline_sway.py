@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -271,3 +272,24 @@ def test_sway_session_is_chosen_from_its_environment(sway: Sway) -> None:
     """Inside sway (SWAYSOCK, WAYLAND_DISPLAY) the sway backend is chosen, above X11 through
     Xwayland's DISPLAY."""
     assert check_session(sway.env, "linux") == "sway"
+
+
+def test_idle_seconds_grow_without_input_and_pointer_motion_resets_them(sway: Sway) -> None:
+    """sway's idle time (org_kde_kwin_idle) reaches the 1 s step, then grows with the clock; the
+    next pointer motion brings it back to 0; closing the platform ends its event thread."""
+    platform = SwayPlatform(str(sway.ipc_socket), str(sway.wayland_socket))
+    try:
+        assert platform.idle_seconds() == 0.0  # registered now: no idle spell known yet
+        first = wait_for(lambda: (platform.idle_seconds() or 0) >= 1.0, "one idle second")
+        assert first
+        before, start = platform.idle_seconds(), time.monotonic()
+        wait_for(lambda: time.monotonic() - start >= 0.5, "half a second")
+        later = platform.idle_seconds()
+        assert before is not None
+        assert later is not None
+        assert later - before >= 0.5
+        sway.msg("seat seat0 cursor move 3 3")
+        wait_for(lambda: platform.idle_seconds() == 0.0, "idle time reset by pointer motion")
+    finally:
+        platform.close()
+    assert not any(t.name == "wayland-idle" for t in threading.enumerate())

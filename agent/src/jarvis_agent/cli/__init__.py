@@ -33,7 +33,7 @@ def cli(ctx: click.Context) -> None:
 
 
 # Each module holds one family of commands and exposes `register(group)`.
-_COMMAND_MODULES = ("runtime", "settings", "account", "outbox", "autostart")
+_COMMAND_MODULES = ("runtime", "settings", "account", "outbox", "autostart", "hotkey")
 
 
 def _register() -> None:

@@ -1,4 +1,4 @@
-"""`jarvis` commands: run, status, pause, resume, capture-now, sync-now, doctor."""
+"""`jarvis` commands: run, status, pause (--toggle), resume, capture-now, sync-now, doctor."""
 
 from __future__ import annotations
 
@@ -265,13 +265,25 @@ def status_command(as_json: bool) -> None:
 
 @click.command("pause")
 @click.argument("duration", nargs=-1)
-def pause_command(duration: tuple[str, ...]) -> None:
+@click.option(
+    "--toggle",
+    is_flag=True,
+    help="Resume when paused, pause otherwise (what a hotkey binding runs, e.g. in sway).",
+)
+def pause_command(duration: tuple[str, ...], toggle: bool) -> None:
     """Stop capturing: for DURATION (15m, 1h, 'until 17:00', 'until tomorrow') or until resumed."""
     text = " ".join(duration) or None
     try:
         until = parse_pause_until(text)
     except DurationError as exc:
         raise click.BadParameter(str(exc), param_hint="DURATION") from None
+    if toggle:
+        reply = _ask("status", timeout=10)
+        if not reply.ok or reply.status is None:
+            raise click.ClickException(reply.message or "the agent sent no status")
+        if status_from_json(reply.status).paused:
+            _finish(_ask("resume"))
+            return
     _finish(_ask("pause", until=until))
 
 

@@ -1,0 +1,83 @@
+"""A real headless agent inside a real headless sway: idle time from the compositor's idle
+notifications (org_kde_kwin_idle) and the pause hotkey as a sway binding.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+
+from tests.integration.agent.conftest import JARVIS, HeadlessAgent, jarvis, wait_for
+from tests.support.wayland import Sway
+
+pytestmark = pytest.mark.wayland
+
+
+@pytest.fixture
+def sway_agent(
+    headless_agent: HeadlessAgent, sway: Sway, monkeypatch: pytest.MonkeyPatch
+) -> HeadlessAgent:
+    """The headless agent, started from sway's environment (so it uses the sway backend)."""
+    for name, value in sway.env.items():
+        monkeypatch.setenv(name, value)
+    return headless_agent
+
+
+def test_no_input_on_sway_skips_capture_as_idle_and_pointer_motion_resumes(
+    sway_agent: HeadlessAgent, sway: Sway
+) -> None:
+    """Past the idle threshold with no input on sway's seat, capture-now is refused as idle and
+    the agent reports idle; moving sway's pointer brings capture back."""
+    agent = sway_agent
+    agent.configure(**{"privacy.idle_threshold_seconds": "2"})
+    agent.start()
+    # The compositor counts from when the agent registered its idle timeout: wait past 2 s.
+    done = wait_for(
+        lambda: (d := jarvis("capture-now", check=True)).stdout.startswith("Not captured") and d,
+        "capture-now refused as idle",
+    )
+    assert done.stdout.startswith("Not captured: no input for 0:00:0")
+    assert "(idle threshold 0:00:02)" in done.stdout
+    assert agent.status()["state"] == "idle"
+
+    sway.msg("seat seat0 cursor move 5 5")  # real pointer motion on sway's seat
+    done = jarvis("capture-now", check=True)
+    assert done.stdout.startswith("Captured 1 frame"), done.stdout
+    assert agent.status()["state"] == "capturing"
+
+
+def test_hotkey_binding_applied_to_sway_toggles_the_pause(
+    sway_agent: HeadlessAgent, sway: Sway
+) -> None:
+    """`jarvis hotkey sway --apply` prints the bindsym for ui.pause_hotkey and sway takes it; the
+    command the binding runs pauses a capturing agent and resumes a paused one."""
+    agent = sway_agent
+    agent.configure(**{"ui.pause_hotkey": "<ctrl>+<shift>+<f9>"})
+    agent.start()
+    done = jarvis("hotkey", "sway", "--apply", check=True)
+    line = done.stdout.strip()
+    assert line == f"bindsym Ctrl+Shift+F9 exec {JARVIS} pause --toggle"
+    assert "Added to the running sway" in done.stderr
+    try:
+        # headless sway has no keyboard to press the keys on: run what the binding executes.
+        command = shlex.split(line.split(" exec ", 1)[1])
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert (done.returncode, done.stdout) == (0, "Paused until resumed.\n")
+        assert jarvis("status", check=True).stdout.startswith("State:      paused\n")
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert (done.returncode, done.stdout) == (0, "Resumed.\n")
+        assert agent.status()["state"] == "capturing"
+    finally:
+        # sway refuses to remove a binding it does not have: this also proves it was added.
+        sway.msg("unbindsym Ctrl+Shift+F9")
+
+
+def test_hotkey_without_a_sway_key_name_is_refused_naming_it(sway_agent: HeadlessAgent) -> None:
+    """A hotkey sway cannot name is refused with the key and what to do; nothing is applied."""
+    sway_agent.configure(**{"ui.pause_hotkey": "<ctrl>+<alt>+é"})
+    done = jarvis("hotkey", "sway", "--apply")
+    assert done.returncode == 1
+    assert "'é' in the hotkey '<ctrl>+<alt>+é' has no sway key name" in done.stderr
+    assert done.stdout == ""
