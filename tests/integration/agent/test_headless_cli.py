@@ -109,6 +109,19 @@ def test_bad_pause_duration_is_refused_before_asking_the_agent() -> None:
     assert "15m" in done.stderr
 
 
+@pytest.mark.parametrize("duration", ["-5", "-1h"])
+def test_negative_pause_gets_the_pause_message_not_an_option_error(duration: str) -> None:
+    """`jarvis pause -5` is a wrong duration, not an unknown option (nor `-1` plus `-h`, help):
+    the pause says what it needs."""
+    done = jarvis("pause", duration)
+    assert done.returncode == 2
+    assert (
+        f"'{duration}' is negative; a pause must be a positive duration like 15m, 1h, 2h30m"
+        in done.stderr
+    )
+    assert "No such option" not in done.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

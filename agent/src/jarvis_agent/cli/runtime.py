@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from jarvis_agent.cli.negatives import NegativeValuesCommand
 from jarvis_agent.config import ConfigError, ConfigStore
 from jarvis_agent.control import (
     AgentNotRunningError,
@@ -263,7 +264,7 @@ def status_command(as_json: bool) -> None:
     click.echo(describe_status(status_from_json(reply.status)))
 
 
-@click.command("pause")
+@click.command("pause", cls=NegativeValuesCommand)
 @click.argument("duration", nargs=-1)
 def pause_command(duration: tuple[str, ...]) -> None:
     """Stop capturing: for DURATION (15m, 1h, 'until 17:00', 'until tomorrow') or until resumed."""

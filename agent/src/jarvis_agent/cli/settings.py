@@ -10,6 +10,7 @@ import click
 import tomlkit
 
 from jarvis_agent.capture.rules import ExclusionRule, MatchType, RuleAction, match_rule
+from jarvis_agent.cli.negatives import NegativeValuesCommand
 from jarvis_agent.config import (
     AgentConfig,
     ConfigConflictError,
@@ -98,7 +99,7 @@ def config_show(as_json: bool, rules: bool) -> None:
     click.echo(text.rstrip())
 
 
-@config_group.command("set")
+@config_group.command("set", cls=NegativeValuesCommand)
 @click.argument("key")
 @click.argument("value")
 def config_set(key: str, value: str) -> None:
