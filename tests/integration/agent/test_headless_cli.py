@@ -139,3 +139,13 @@ def test_agent_refuses_sessions_it_cannot_protect(
     assert done.returncode == 1
     assert message in done.stderr
     assert not (agent_paths().outbox_dir).exists()
+
+
+def test_doctor_with_no_server_suggests_jarvis_up() -> None:
+    """With no server configured, doctor's server line points at `jarvis up` (a server on this
+    computer, logged in), not only at a `jarvis login` the user has no server for."""
+    done = jarvis("doctor")
+    assert done.returncode == 1
+    assert "FAIL server: no server configured" in done.stdout
+    assert "-> run `jarvis up` to start a server on this computer and log in to it" in done.stdout
+    assert "GiB free at" in done.stdout

@@ -97,7 +97,10 @@ def test_exclusions_add_list_test_remove() -> None:
     result = run("exclusions", "test", "code", "main.py - Visual Studio Code")
     assert "No rule matches" in result.output
 
-    assert run("exclusions", "remove", "bank").exit_code == 0
+    result = run("exclusions", "remove", "bank")
+    assert result.exit_code == 0
+    # It says which rule went and what it matched, so a wrong name or number is noticed.
+    assert result.output.startswith("Removed rule 'Bank' [redact]: title glob '*My Bank*'.\n")
     assert "Bank" not in run("exclusions", "list").output
 
 
@@ -151,3 +154,11 @@ def test_config_set_explains_bad_values_in_our_words(key: str, value: str, messa
     assert "Input should" not in result.output
     assert "No such option" not in result.output
     assert not ConfigStore().path.exists()
+
+
+def test_config_show_gives_sizes_in_binary_units() -> None:
+    """Byte sizes in `config show` are followed by the size in words, in KiB/MiB/GiB."""
+    run("config", "set", "outbox.max_bytes", "500MiB")
+    output = run("config", "show").output
+    assert "max_bytes = 524288000  # 500.0 MiB" in output
+    assert "max_bytes = 5242880  # 5.0 MiB" in output
