@@ -69,6 +69,20 @@ def test_pause_survives_a_restart(headless_agent: HeadlessAgent) -> None:
     assert status["counters"]["captured"] == 0
 
 
+def test_agent_log_records_each_state_change_with_its_cause(headless_agent: HeadlessAgent) -> None:
+    """A pause and a resume from the command line each write a log line naming the command
+    line as the cause, and a quit writes "agent stopped" as the last line."""
+    agent = headless_agent
+    agent.start()
+    jarvis("pause", check=True)
+    jarvis("resume", check=True)
+    agent.stop()
+    lines = agent_paths().agent_log.read_text(encoding="utf-8").splitlines()
+    assert any(line.endswith("paused until resumed (by the command line)") for line in lines)
+    assert any(line.endswith("resumed (by the command line)") for line in lines)
+    assert lines[-1].endswith("agent stopped")
+
+
 def test_second_agent_is_refused_with_the_pid(headless_agent: HeadlessAgent) -> None:
     """A second `jarvis run --headless` says one is running, with its pid, and exits non-zero."""
     agent = headless_agent
