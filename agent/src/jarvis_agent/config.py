@@ -53,6 +53,7 @@ from jarvis_agent.config_patch import RULES_KEY, ConfigPatch, RuleEdit
 from jarvis_agent.errors import AgentError
 from jarvis_agent.paths import agent_paths
 from jarvis_agent.runtime.instance_lock import file_lock
+from jarvis_sync.sizes import format_size
 from jarvis_sync.trust import url_problem
 
 __all__ = [
@@ -118,8 +119,7 @@ def parse_size(value: object) -> object:
         match = _SIZE_RE.match(value)
         if match is None or match.group(2).lower() not in _SIZE_UNITS:
             raise ValueError(
-                "expected a size such as 2147483648, '500MB' or '2GiB' (units B, KB, MB, GB, TB, "
-                "KiB, MiB, GiB, TiB)"
+                "is not a size (units B, KiB, MiB, GiB, TiB; KB, MB, GB, TB count in 1000s)"
             )
         return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
     return value
@@ -324,16 +324,34 @@ def _type_words(annotation: Any) -> str:
 
 
 def _allowed(info: FieldInfo) -> str:
+    """What a field accepts, in words: "a number from 1 to 3600 (Seconds between captures)"."""
     words = _type_words(info.annotation)
-    if any(getattr(m, "func", None) is parse_size for m in info.metadata):
-        words = "a size in bytes such as 2GiB"
-    bounds = []
+    size = any(getattr(m, "func", None) is parse_size for m in info.metadata)
+    if size:
+        words = "a size"
+    limits: dict[str, float] = {}
     for meta in info.metadata:
-        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        for attr in ("ge", "gt", "le", "lt"):
             limit = getattr(meta, attr, None)
             if isinstance(meta, annotated_types.BaseMetadata) and limit is not None:
-                bounds.append(f"{sign} {limit}")
-    text = words + (f", {' and '.join(bounds)}" if bounds else "")
+                limits[attr] = limit
+
+    def shown(limit: float) -> str:
+        return format_size(limit) if size else f"{limit:g}"
+
+    unset = " (or `none` to unset)"
+    optional = words.endswith(unset)
+    words = words.removesuffix(unset)
+    if "ge" in limits and "le" in limits:
+        bounds = [f"from {shown(limits['ge'])} to {shown(limits['le'])}"]
+    else:
+        phrases = (("gt", "above"), ("ge", "at least"), ("lt", "below"), ("le", "at most"))
+        bounds = [f"{phrase} {shown(limits[a])}" for a, phrase in phrases if a in limits]
+    text = words + (f" {' and '.join(bounds)}" if bounds else "")
+    if size:
+        text += " such as 500MiB or 2GiB"
+    if optional:
+        text += unset
     if info.description:
         text += f" ({info.description.rstrip('.')})"
     return text
@@ -380,10 +398,43 @@ def _describe_errors(error: ValidationError, where: str, *, prefix: tuple[str, .
             continue
         info = _field_info(loc)
         value = item.get("input")
-        message = item["msg"].removeprefix("Value error, ")
-        allowed = f"; allowed: {_allowed(info)}" if info is not None else ""
-        lines.append(f"{where}: {key} = {_show(value)} is not valid: {message}{allowed}")
+        problem = _PROBLEMS.get(item["type"])
+        if problem is None:
+            # Our own validators' messages (value_error) are already in our words.
+            message = item["msg"].removeprefix("Value error, ")
+            problem = message if message.startswith("is ") else f"is not valid: {message}"
+        use = f"; use {_allowed(info)}" if info is not None else ""
+        lines.append(f"{where}: {key} = {_show(value)} {problem}{use}")
     return "\n".join(lines)
+
+
+# pydantic's error types in our words; the "use ..." that follows says what is allowed.
+_PROBLEMS = {
+    "float_parsing": "is not a number",
+    "float_type": "is not a number",
+    "int_parsing": "is not a whole number",
+    "int_type": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "bool_parsing": "is neither true nor false",
+    "bool_type": "is neither true nor false",
+    "greater_than_equal": "is too small",
+    "greater_than": "is too small",
+    "less_than_equal": "is too large",
+    "less_than": "is too large",
+    "finite_number": "is not a finite number",
+    "literal_error": "is not one of the choices",
+    "enum": "is not one of the choices",
+    "string_type": "is not text",
+    "list_type": "is not a list",
+    "dict_type": "is not a table",
+    "model_type": "is not a table",
+    "model_attributes_type": "is not a table",
+    "string_too_short": "is too short",
+    "string_too_long": "is too long",
+    "too_short": "has too few items",
+    "too_long": "has too many items",
+    "missing": "is missing",
+}
 
 
 def _show(value: Any) -> str:

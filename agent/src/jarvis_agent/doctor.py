@@ -17,6 +17,7 @@ from typing import Any
 
 from jarvis_agent.config import AgentConfig, ConfigError, ConfigStore
 from jarvis_agent.paths import AgentPaths
+from jarvis_sync.sizes import format_size
 
 __all__ = [
     "Check",
@@ -172,7 +173,8 @@ def check_server(config: AgentConfig) -> list[Check]:
                 "server",
                 False,
                 "no server configured",
-                "run `jarvis login --server https://your-server`",
+                "run `jarvis up` to start a server on this computer and log in to it, or "
+                "`jarvis login --server https://your-server` to use one running elsewhere",
             )
         ]
     from jarvis_sync import ServerClient, ServerUnreachableError, UntrustedServerError
@@ -255,14 +257,14 @@ def _existing(path: Path) -> Path:
 def check_disk(paths: AgentPaths, config: AgentConfig) -> Check:
     where = _existing(paths.outbox_dir)
     usage = shutil.disk_usage(where)
-    free_gib, cap_gib = usage.free / 1024**3, config.outbox.max_bytes / 1024**3
-    detail = f"{free_gib:.1f} GiB free at {where}; the outbox may use up to {cap_gib:.1f} GiB"
+    free, cap = format_size(usage.free), format_size(config.outbox.max_bytes)
+    detail = f"{free} free at {where}; the outbox may use up to {cap}"
     if usage.free < config.outbox.max_bytes:
         return Check(
             "disk space",
             False,
             detail,
-            "free some space or lower the cap: `jarvis config set outbox.max_bytes 500MB` "
+            "free some space or lower the cap: `jarvis config set outbox.max_bytes 500MiB` "
             "(the oldest queued captures are evicted, and counted, when the disk fills)",
             warning=True,
         )

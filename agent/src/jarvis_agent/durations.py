@@ -47,6 +47,10 @@ class DurationError(AgentError, ValueError):
 def parse_duration(text: str) -> timedelta:
     """A length of time such as "15m", "1h30m", "90 seconds" or a bare number of minutes."""
     cleaned = text.strip().lower().replace(" ", "")
+    if cleaned.startswith("-"):
+        raise DurationError(
+            f"{text.strip()!r} is negative; a pause must be a positive duration like 15m, 1h, 2h30m"
+        )
     if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
         seconds = float(cleaned) * 60  # a bare number means minutes, as in `pause 15`
     else:

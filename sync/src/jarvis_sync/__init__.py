@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     )
     from jarvis_sync.replies import UploadOutcome, classify
     from jarvis_sync.retry import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after, set_testing
+    from jarvis_sync.sizes import format_size
     from jarvis_sync.uploader import Uploader
     from jarvis_sync.worker import SyncState, SyncStatus, SyncWorker
 
@@ -80,6 +81,7 @@ _HOMES: dict[str, str] = {
     "RetryPolicy": "retry",
     "parse_retry_after": "retry",
     "set_testing": "retry",
+    "format_size": "sizes",
     "Uploader": "uploader",
     "UploadOutcome": "replies",
     "classify": "replies",
@@ -139,6 +141,7 @@ __all__ = [
     "__version__",
     "classify",
     "delete_token",
+    "format_size",
     "load_token",
     "outbox_key",
     "parse_retry_after",

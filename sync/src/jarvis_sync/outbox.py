@@ -43,6 +43,7 @@ from jarvis_sync.outbox_models import (
     RecentState,
     WhenFull,
 )
+from jarvis_sync.sizes import format_size
 
 log = logging.getLogger("jarvis.sync.outbox")
 
@@ -577,7 +578,7 @@ class Outbox:
             return
         if self.when_full == "reject_newest":
             raise OutboxFullError(
-                f"the outbox is full ({total / 1e6:.1f} MB of {self.max_bytes / 1e6:.1f} MB); "
+                f"the outbox is full ({format_size(total)} of {format_size(self.max_bytes)}); "
                 "the capture was not kept. Bring the server back or raise the outbox size limit"
             )
         victims: list[tuple[str, int]] = []
@@ -589,7 +590,7 @@ class Outbox:
             freed += victim[1] + _ROW_OVERHEAD
         if total + need - freed > self.max_bytes:
             raise OutboxFullError(
-                f"the outbox size limit ({self.max_bytes / 1e6:.1f} MB) is too small for this "
+                f"the outbox size limit ({format_size(self.max_bytes)}) is too small for this "
                 f"capture even after evicting every unsent one; raise the limit"
             )
         self._evict(victims, "to stay under the outbox size limit; raise it to keep more")

@@ -69,6 +69,20 @@ def test_pause_survives_a_restart(headless_agent: HeadlessAgent) -> None:
     assert status["counters"]["captured"] == 0
 
 
+def test_agent_log_records_each_state_change_with_its_cause(headless_agent: HeadlessAgent) -> None:
+    """A pause and a resume from the command line each write a log line naming the command
+    line as the cause, and a quit writes "agent stopped" as the last line."""
+    agent = headless_agent
+    agent.start()
+    jarvis("pause", check=True)
+    jarvis("resume", check=True)
+    agent.stop()
+    lines = agent_paths().agent_log.read_text(encoding="utf-8").splitlines()
+    assert any(line.endswith("paused until resumed (by the command line)") for line in lines)
+    assert any(line.endswith("resumed (by the command line)") for line in lines)
+    assert lines[-1].endswith("agent stopped")
+
+
 def test_second_agent_is_refused_with_the_pid(headless_agent: HeadlessAgent) -> None:
     """A second `jarvis run --headless` says one is running, with its pid, and exits non-zero."""
     agent = headless_agent
@@ -109,6 +123,19 @@ def test_bad_pause_duration_is_refused_before_asking_the_agent() -> None:
     assert "15m" in done.stderr
 
 
+@pytest.mark.parametrize("duration", ["-5", "-1h"])
+def test_negative_pause_gets_the_pause_message_not_an_option_error(duration: str) -> None:
+    """`jarvis pause -5` is a wrong duration, not an unknown option (nor `-1` plus `-h`, help):
+    the pause says what it needs."""
+    done = jarvis("pause", duration)
+    assert done.returncode == 2
+    assert (
+        f"'{duration}' is negative; a pause must be a positive duration like 15m, 1h, 2h30m"
+        in done.stderr
+    )
+    assert "No such option" not in done.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -126,3 +153,13 @@ def test_agent_refuses_sessions_it_cannot_protect(
     assert done.returncode == 1
     assert message in done.stderr
     assert not (agent_paths().outbox_dir).exists()
+
+
+def test_doctor_with_no_server_suggests_jarvis_up() -> None:
+    """With no server configured, doctor's server line points at `jarvis up` (a server on this
+    computer, logged in), not only at a `jarvis login` the user has no server for."""
+    done = jarvis("doctor")
+    assert done.returncode == 1
+    assert "FAIL server: no server configured" in done.stdout
+    assert "-> run `jarvis up` to start a server on this computer and log in to it" in done.stdout
+    assert "GiB free at" in done.stdout

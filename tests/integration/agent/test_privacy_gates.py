@@ -164,8 +164,7 @@ def test_invalid_settings_are_refused_by_name_and_the_agent_keeps_going(
     agent.start()
     done = jarvis("config", "set", "capture.interval_seconds", "0")
     assert done.returncode == 1
-    assert 'capture.interval_seconds = "0" is not valid' in done.stderr
-    assert ">= 1 and <= 3600" in done.stderr
+    assert 'capture.interval_seconds = "0" is too small; use a number from 1 to 3600' in done.stderr
 
     path = agent.store.path
     path.write_text(path.read_text() + "\n[ui]\npause_hotkey = 'p'\n")

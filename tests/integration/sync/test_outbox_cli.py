@@ -9,7 +9,7 @@ import pytest
 
 from jarvis_agent.paths import agent_paths
 from jarvis_contract import CaptureMetadata
-from jarvis_sync import Outbox, outbox_key
+from jarvis_sync import Outbox, format_size, outbox_key
 from tests.support.keyring import SecretService
 from tests.unit.sync.factory import capture
 
@@ -74,6 +74,27 @@ def test_purge_asks_first(queued: list[CaptureMetadata]) -> None:
     done = jarvis("outbox", "purge", "--yes", "--json")
     assert json.loads(done.stdout)["purged"] == 3
     assert json.loads(jarvis("outbox", "status", "--json").stdout)["pending"] == 0
+
+
+def test_purge_with_nothing_queued_says_so_and_asks_nothing(secret_service: SecretService) -> None:
+    """`outbox purge` on an empty outbox asks no question (stdin is closed) and says there was
+    nothing to delete."""
+    done = jarvis("outbox", "purge", stdin="")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "There is nothing to delete: no capture is waiting in the outbox.\n"
+    assert "Delete" not in done.stderr
+    done = jarvis("outbox", "purge", "--dead-only", stdin="")
+    assert done.stdout == "There are no dead letters to delete.\n"
+
+
+def test_sizes_are_in_binary_units(queued: list[CaptureMetadata]) -> None:
+    """`outbox status` and `outbox list` give sizes in the one unit system (KiB, MiB, GiB)."""
+    done = jarvis("outbox", "status")
+    assert "of 2.0 GiB" in done.stdout
+    assert " MB" not in done.stdout
+    listing = jarvis("outbox", "list").stdout
+    assert f"{format_size(queued[0].byte_size):>10}  editor" in listing
+    assert " kB " not in listing
 
 
 def test_bad_option_is_named(queued: list[CaptureMetadata]) -> None:

@@ -51,8 +51,7 @@ def test_config_set_refuses_bad_values_by_name() -> None:
     """A bad value exits 1 with the key, the value and what is allowed; nothing is written."""
     result = run("config", "set", "capture.quality", "101")
     assert result.exit_code == 1
-    assert 'capture.quality = "101" is not valid' in result.output
-    assert "<= 100" in result.output
+    assert 'capture.quality = "101" is too large; use a whole number from 1 to 100' in result.output
     assert not ConfigStore().path.exists()
 
 
@@ -72,7 +71,7 @@ def test_config_edit_keeps_the_file_when_the_edit_is_invalid(tmp_path, monkeypat
     _editor(tmp_path, monkeypatch, "[capture]\nquality = 0\n")
     result = run("config", "edit", input="n\n")
     assert result.exit_code == 1
-    assert "capture.quality = 0 is not valid" in result.output
+    assert "capture.quality = 0 is too small" in result.output
     assert "the config file was left unchanged" in result.output
     assert ConfigStore().path.read_text() == before
     _editor(tmp_path, monkeypatch, "# tuned by hand\n[capture]\nquality = 65\n")
@@ -98,7 +97,10 @@ def test_exclusions_add_list_test_remove() -> None:
     result = run("exclusions", "test", "code", "main.py - Visual Studio Code")
     assert "No rule matches" in result.output
 
-    assert run("exclusions", "remove", "bank").exit_code == 0
+    result = run("exclusions", "remove", "bank")
+    assert result.exit_code == 0
+    # It says which rule went and what it matched, so a wrong name or number is noticed.
+    assert result.output.startswith("Removed rule 'Bank' [redact]: title glob '*My Bank*'.\n")
     assert "Bank" not in run("exclusions", "list").output
 
 
@@ -117,3 +119,46 @@ def test_exclusions_add_refuses_bad_rules() -> None:
     result = run("exclusions", "remove", "Nope")
     assert result.exit_code == 1
     assert "no rule is named or numbered 'Nope'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "capture.interval_seconds",
+            "abc",
+            'capture.interval_seconds = "abc" is not a number; use a number from 1 to 3600 '
+            "(Seconds between captures)",
+        ),
+        (
+            "capture.interval_seconds",
+            "-5",
+            'capture.interval_seconds = "-5" is too small; use a number from 1 to 3600',
+        ),
+        ("capture.quality", "1.5", 'capture.quality = "1.5" is not a whole number'),
+        ("privacy.omit_titles", "maybe", 'privacy.omit_titles = "maybe" is neither true nor false'),
+        (
+            "outbox.max_bytes",
+            "1KiB",
+            "outbox.max_bytes = 1024 is too small; use a size from 16.0 MiB to 16.0 TiB",
+        ),
+        ("outbox.max_bytes", "lots", 'outbox.max_bytes = "lots" is not a size'),
+    ],
+)
+def test_config_set_explains_bad_values_in_our_words(key: str, value: str, message: str) -> None:
+    """A bad value, negative ones included, gets our words naming the key, the value and what is
+    allowed: not click's "No such option '-5'" nor pydantic's "Input should be ..."."""
+    result = run("config", "set", key, value)
+    assert result.exit_code == 1
+    assert f"Error: config set: {message}" in result.output
+    assert "Input should" not in result.output
+    assert "No such option" not in result.output
+    assert not ConfigStore().path.exists()
+
+
+def test_config_show_gives_sizes_in_binary_units() -> None:
+    """Byte sizes in `config show` are followed by the size in words, in KiB/MiB/GiB."""
+    run("config", "set", "outbox.max_bytes", "500MiB")
+    output = run("config", "show").output
+    assert "max_bytes = 524288000  # 500.0 MiB" in output
+    assert "max_bytes = 5242880  # 5.0 MiB" in output

@@ -54,9 +54,9 @@ def test_set_value_keeps_the_users_comments(store: ConfigStore) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("capture.interval_seconds", "0", ["capture.interval_seconds", '"0"', ">= 1"]),
+        ("capture.interval_seconds", "0", ["capture.interval_seconds", '"0"', "from 1 to 3600"]),
         ("capture.interval_seconds", "often", ["capture.interval_seconds", '"often"', "a number"]),
-        ("capture.max_gap_seconds", "0", ["capture.max_gap_seconds", '"0"', "> 0"]),
+        ("capture.max_gap_seconds", "0", ["capture.max_gap_seconds", '"0"', "above 0"]),
         ("capture.image_format", "gif", ["capture.image_format", '"gif"', "'jpeg', 'webp'"]),
         ("server.url", "ftp://host", ["server.url", "ftp://host", "http:// or https://"]),
         ("outbox.max_bytes", "lots", ["outbox.max_bytes", '"lots"', "2GiB"]),

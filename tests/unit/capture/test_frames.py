@@ -167,12 +167,12 @@ def test_capture_ids_are_uuid7_and_increase() -> None:
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
-        ({"image_format": "gif"}, "capture.image_format = \"gif\" is not valid.*'jpeg', 'webp'"),
-        ({"quality": 0}, "capture.quality = 0 is not valid.*>= 1 and <= 100"),
-        ({"max_dimension": 10}, "capture.max_dimension = 10 is not valid.*>= 256"),
-        ({"change_threshold": 1.5}, "capture.change_threshold = 1.5 is not valid.*< 1"),
-        ({"max_gap_seconds": 0}, "capture.max_gap_seconds = 0 is not valid.*> 0"),
-        ({"monitors": frozenset({-1})}, "capture.monitors.0 = -1 is not valid.*equal to 0"),
+        ({"image_format": "gif"}, 'capture.image_format = "gif" is not one of the choices.*webp'),
+        ({"quality": 0}, "capture.quality = 0 is too small; use a whole number from 1 to 100"),
+        ({"max_dimension": 10}, "capture.max_dimension = 10 is too small.*from 256"),
+        ({"change_threshold": 1.5}, "capture.change_threshold = 1.5 is too large.*below 1"),
+        ({"max_gap_seconds": 0}, "capture.max_gap_seconds = 0 is too small.*above 0"),
+        ({"monitors": frozenset({-1})}, "capture.monitors.0 = -1 is too small"),
     ],
 )
 def test_bad_pipeline_options_name_the_option_and_the_allowed_values(

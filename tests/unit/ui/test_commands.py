@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
+from jarvis_agent.paths import agent_paths
+from jarvis_agent.runtime.instance_lock import AgentLock
 from jarvis_ui.startup import quit_on_signals, wait_for_tray
 from jarvis_ui.up import UpError, ensure_server
 
@@ -93,3 +95,32 @@ def test_cli_stays_light_without_the_tray() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_up_without_a_keyring_says_so_before_starting_anything() -> None:
+    """With no working keyring, `jarvis up` says so in plain words and starts no server."""
+    env = _env(DISPLAY=":0", PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env.pop("JARVIS_SECRETS_FILE", None)
+    done = _jarvis(env, "up")
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "jarvis: No keyring is working on this computer, so nothing was started"
+    )
+    assert "Start and unlock your desktop's keyring" in done.stderr
+    assert "Server:" not in done.stderr
+    assert not (agent_paths().log_dir / "server.log").exists()
+
+
+def test_second_up_gives_one_hint_once(tmp_path: Path) -> None:
+    """A `jarvis up` while Jarvis runs prints one line with one hint, and starts nothing."""
+    lock = AgentLock(agent_paths().lock_file)
+    lock.acquire()
+    try:
+        done = _jarvis(_env(DISPLAY=":0", JARVIS_SECRETS_FILE=str(tmp_path / "secrets.json")), "up")
+    finally:
+        lock.release()
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"jarvis: Jarvis is already running (pid {os.getpid()}); its tray icon is up. To "
+        "restart it, quit it from the tray menu first.\n"
+    )

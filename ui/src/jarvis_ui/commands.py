@@ -26,8 +26,12 @@ def _run(start: object) -> None:
         code = start()
     except (NoDisplayError, UpError, ConfigError, ServiceError, SyncError) as exc:
         _fail(str(exc))
-    except AlreadyRunningError as exc:
-        _fail(f"{exc} (quit the other Jarvis from its tray menu, or `jarvis status`)")
+    except AlreadyRunningError:
+        from jarvis_agent.paths import agent_paths
+        from jarvis_agent.runtime.instance_lock import read_lock_pid
+        from jarvis_ui.up import already_running
+
+        _fail(already_running(read_lock_pid(agent_paths().lock_file)))
     else:
         raise SystemExit(code)
 

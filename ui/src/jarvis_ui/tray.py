@@ -79,7 +79,7 @@ class TrayController(QObject):
         self.insecure_action.setEnabled(False)
         self.insecure_action.setVisible(False)
         self.menu.addSeparator()
-        self.pause_action = self._action("Pause", self.toggle_pause)
+        self.pause_action = self._action("Pause", lambda: self.toggle_pause())
         self.pause_menu = self.menu.addMenu("Pause for")
         for label, text in (
             ("15 minutes", "15m"),
@@ -105,7 +105,9 @@ class TrayController(QObject):
             self.tray.activated.connect(self._activated)
         else:
             self.window = StatusWindow()
-            self.window.pause_button.clicked.connect(self.toggle_pause)
+            self.window.pause_button.clicked.connect(
+                lambda _=False: self.toggle_pause("the status window")
+            )
             self.window.capture_button.clicked.connect(self.capture_now)
             self.window.recent_button.clicked.connect(self.show_recent)
             self.window.settings_button.clicked.connect(self.show_settings)
@@ -257,11 +259,11 @@ class TrayController(QObject):
             call, lambda _: None, lambda exc: self.notify(f"{what} failed", str(exc))
         )
 
-    def toggle_pause(self) -> None:
+    def toggle_pause(self, cause: str = "the tray menu") -> None:
         if self._status.paused:
-            self._run("Resume", self.agent.resume)
+            self._run("Resume", lambda: self.agent.resume(cause=cause))
         else:
-            self._run("Pause", self.agent.pause)
+            self._run("Pause", lambda: self.agent.pause(cause=cause))
 
     def hotkey_pressed(self) -> None:
         """The global hotkey: toggle, and confirm briefly (the user may not see the icon)."""
@@ -270,11 +272,11 @@ class TrayController(QObject):
             self.notify("Jarvis resumed", f"Capturing again. {combo} pauses.")
         else:
             self.notify("Jarvis paused", f"Nothing is captured until you press {combo} again.")
-        self.toggle_pause()
+        self.toggle_pause(cause="the hotkey")
 
     def pause_for(self, text: str) -> None:
         until = parse_pause_until(text)
-        self._run("Pause", lambda: self.agent.pause(until))
+        self._run("Pause", lambda: self.agent.pause(until, cause="the tray menu"))
 
     def capture_now(self) -> None:
         self._run("Capture now", self.agent.capture_now)

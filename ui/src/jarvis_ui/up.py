@@ -36,6 +36,7 @@ from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
 from jarvis_sync import (
     CredentialsError,
+    KeyringUnavailableError,
     ServerClient,
     ServerError,
     TokenRefusedError,
@@ -334,14 +335,53 @@ def point_agent_at(url: str, say: Callable[[str], None] = print) -> None:
         say(f"Config: server.url = {url} ({store.path})")
 
 
+def check_keyring() -> None:
+    """UpError in plain words when there is no keyring to keep the device token in."""
+    try:
+        credentials.load_token()
+    except KeyringUnavailableError:
+        raise UpError(
+            "No keyring is working on this computer, so nothing was started: Jarvis keeps its "
+            "device token and the key of its outbox there. Start and unlock your desktop's "
+            "keyring (GNOME Keyring, KWallet, or KeePassXC with Secret Service) and run "
+            "`jarvis up` again."
+        ) from None
+
+
+def refuse_if_running() -> None:
+    """UpError with one hint when a Jarvis agent (a tray app) of this user runs already."""
+    from jarvis_agent.runtime.instance_lock import AgentLock, AlreadyRunningError, read_lock_pid
+
+    path = agent_paths().lock_file
+    lock = AgentLock(path)
+    try:
+        lock.acquire()
+    except AlreadyRunningError:
+        pid = read_lock_pid(path)
+        raise UpError(already_running(pid)) from None
+    lock.release()
+
+
+def already_running(pid: int | None) -> str:
+    """The one message for a second start: what runs, and the one thing to do about it."""
+    who = f" (pid {pid})" if pid else ""
+    return (
+        f"Jarvis is already running{who}; its tray icon is up. To restart it, quit it from the "
+        "tray menu first."
+    )
+
+
 def up(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) -> int:
     """Everything `jarvis up` does; returns the tray app's exit code."""
     from jarvis_ui.app import run_tray
     from jarvis_ui.startup import NoDisplayError, display_problem
 
+    # Each check before starting anything that would need stopping again.
     problem = display_problem()
-    if problem is not None:  # before starting anything that would need stopping again
+    if problem is not None:
         raise NoDisplayError(problem)
+    check_keyring()
+    refuse_if_running()
     key = identity_key()
     server = ensure_server(port, say, key=key)
     try:

@@ -16,6 +16,7 @@ from jarvis_agent.config import ConfigError, ConfigStore
 from jarvis_agent.control import AgentNotRunningError, ControlClient, ControlError, socket_path
 from jarvis_agent.paths import agent_paths
 from jarvis_sync import CredentialsError, Outbox, OutboxEntry, OutboxError, outbox_key
+from jarvis_sync.sizes import format_size
 
 __all__ = ["register"]
 
@@ -44,10 +45,6 @@ def _open() -> Outbox:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / 1e6:.1f} MB"
 
 
 def _nudge_agent() -> None:
@@ -87,10 +84,10 @@ def outbox_status(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"Waiting to upload: {stats.queued} ({_megabytes(stats.queued_bytes)})")
+    click.echo(f"Waiting to upload: {stats.queued} ({format_size(stats.queued_bytes)})")
     click.echo(f"Dead letters:      {stats.dead}  (see `jarvis outbox list --state dead`)")
     click.echo(
-        f"Disk used:         {_megabytes(stats.total_bytes)} of {_megabytes(stats.max_bytes)}"
+        f"Disk used:         {format_size(stats.total_bytes)} of {format_size(stats.max_bytes)}"
     )
     click.echo(f"Sent so far:       {stats.sent_total}")
     click.echo(f"Evicted (full):    {stats.evicted_total}")
@@ -138,7 +135,7 @@ def outbox_list(state: str | None, limit: int, as_json: bool) -> None:
         meta = entry.metadata
         line = (
             f"{entry.id}  {entry.state:<9}  {meta.captured_at:%Y-%m-%d %H:%M:%S}  "
-            f"{meta.byte_size / 1e3:7.1f} kB  {meta.app_name or '-'}"
+            f"{format_size(meta.byte_size):>10}  {meta.app_name or '-'}"
         )
         if entry.attempts:
             line += f"  attempts={entry.attempts}"
@@ -171,6 +168,17 @@ def outbox_purge(dead_only: bool, history: bool, yes: bool, as_json: bool) -> No
     with _open() as outbox:
         stats = outbox.stats()
         doomed = stats.dead if dead_only else stats.pending + stats.dead
+        if doomed == 0 and not history:
+            # Nothing to lose, so nothing to confirm.
+            if as_json:
+                click.echo(json.dumps({"purged": 0, "history_cleared": False}))
+            else:
+                click.echo(
+                    "There are no dead letters to delete."
+                    if dead_only
+                    else "There is nothing to delete: no capture is waiting in the outbox."
+                )
+            return
         if not yes:
             what = "dead letters" if dead_only else "unsent captures (pending and dead)"
             click.confirm(

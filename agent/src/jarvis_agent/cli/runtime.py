@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from jarvis_agent.cli.negatives import NegativeValuesCommand
 from jarvis_agent.config import ConfigError, ConfigStore
 from jarvis_agent.control import (
     AgentNotRunningError,
@@ -210,6 +211,8 @@ def _when(value: datetime | None, now: datetime) -> str:
 
 def describe_status(status: AgentStatus) -> str:
     """`jarvis status` in words."""
+    from jarvis_sync.sizes import format_size
+
     now = datetime.now().astimezone()
     lines = [f"State:      {status.state.value.replace('_', ' ')}"]
     for reason in status.reasons:
@@ -237,10 +240,10 @@ def describe_status(status: AgentStatus) -> str:
         )
     s = status.sync
     lines.append(
-        f"Outbox:     {s.queued} queued ({s.queued_bytes / 1024 / 1024:.1f} MiB), "
+        f"Outbox:     {s.queued} queued ({format_size(s.queued_bytes)}), "
         f"{s.dead} dead, {s.evicted} evicted"
     )
-    server = s.server_url or "none (run `jarvis login --server URL`)"
+    server = s.server_url or "none (run `jarvis up`, or `jarvis login --server URL`)"
     lines.append(f"Server:     {server}; sync {s.state.replace('_', ' ')}")
     lines.append(f"Last upload: {_when(s.last_success_at, now)}")
     if s.last_error:
@@ -263,7 +266,7 @@ def status_command(as_json: bool) -> None:
     click.echo(describe_status(status_from_json(reply.status)))
 
 
-@click.command("pause")
+@click.command("pause", cls=NegativeValuesCommand)
 @click.argument("duration", nargs=-1)
 @click.option(
     "--toggle",

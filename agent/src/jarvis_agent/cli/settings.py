@@ -10,6 +10,7 @@ import click
 import tomlkit
 
 from jarvis_agent.capture.rules import ExclusionRule, MatchType, RuleAction, match_rule
+from jarvis_agent.cli.negatives import NegativeValuesCommand
 from jarvis_agent.config import (
     AgentConfig,
     ConfigConflictError,
@@ -56,6 +57,21 @@ def _config_toml(config: AgentConfig) -> str:
     return tomlkit.dumps({k: _without_none(v) for k, v in data.items()})
 
 
+def _sizes_in_words(text: str, config: AgentConfig) -> str:
+    """Each byte-size line with its size in words: `max_bytes = 2147483648  # 2.0 GiB`."""
+    from jarvis_agent.config import parse_size
+    from jarvis_sync.sizes import format_size
+
+    for section, info in AgentConfig.model_fields.items():
+        assert info.annotation is not None
+        for name, field in info.annotation.model_fields.items():
+            if any(getattr(m, "func", None) is parse_size for m in field.metadata):
+                value = getattr(getattr(config, section), name)
+                line = f"{name} = {value}"
+                text = text.replace(f"\n{line}\n", f"\n{line}  # {format_size(value)}\n", 1)
+    return text
+
+
 def _without_none(value: object) -> object:
     if isinstance(value, dict):
         return {k: _without_none(v) for k, v in value.items() if v is not None}
@@ -90,6 +106,7 @@ def config_show(as_json: bool, rules: bool) -> None:
             "rules = []",
             f"# rules: {len(config.privacy.rules)} exclusion rules; see `jarvis exclusions list`",
         )
+    text = _sizes_in_words(text, config)
     click.echo(f"# {store.path}{'' if store.path.exists() else ' (not created yet: defaults)'}")
     overrides = store.env_overrides()
     for section, values in overrides.items():
@@ -98,7 +115,7 @@ def config_show(as_json: bool, rules: bool) -> None:
     click.echo(text.rstrip())
 
 
-@config_group.command("set")
+@config_group.command("set", cls=NegativeValuesCommand)
 @click.argument("key")
 @click.argument("value")
 def config_set(key: str, value: str) -> None:
@@ -214,13 +231,8 @@ def exclusions_list(as_json: bool) -> None:
         click.echo("No exclusion rules: every window may be captured.")
         return
     for number, rule in enumerate(rules, 1):
-        patterns = ", ".join(
-            f"{what} {rule.match.value} {_short(pattern)}"
-            for what, pattern in (("app", rule.app), ("title", rule.title))
-            if pattern is not None
-        )
         state = "" if rule.enabled else " (disabled)"
-        click.echo(f"{number:3}. [{rule.action.value}] {rule.name}{state}: {patterns}")
+        click.echo(f"{number:3}. [{rule.action.value}] {rule.name}{state}: {_patterns(rule)}")
 
 
 @exclusions_group.command("add")
@@ -276,7 +288,7 @@ def exclusions_remove(name_or_number: str) -> None:
         removed = found[0]
         rules.remove(removed)
     _save_rules(store, ConfigPatch.remove_rule(removed))
-    click.echo(f"Removed rule {removed.name!r}.")
+    click.echo(f"Removed rule {removed.name!r} [{removed.action.value}]: {_patterns(removed)}.")
     _tell_agent()
 
 
@@ -296,6 +308,15 @@ def exclusions_test(app: str, title: str) -> None:
         effect = "blacked out wherever it is visible"
     click.echo(f"Rule {rule.name!r} ({rule.action.value}) matches: {effect}.")
     click.echo("Its title and app name are left out of the capture's metadata.")
+
+
+def _patterns(rule: ExclusionRule) -> str:
+    """What a rule matches: "app glob 'keepassxc*', title regex '...'"."""
+    return ", ".join(
+        f"{what} {rule.match.value} {_short(pattern)}"
+        for what, pattern in (("app", rule.app), ("title", rule.title))
+        if pattern is not None
+    )
 
 
 def _short(pattern: str, limit: int = 60) -> str:

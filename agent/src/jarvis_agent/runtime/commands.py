@@ -15,6 +15,7 @@ from jarvis_agent.runtime.tick import TickOutcome
 __all__ = ["Commands", "answer"]
 
 _CAPTURE_WAIT = 60.0  # seconds `jarvis capture-now` waits for the capture
+_CLI = "the command line"  # who asks over the control channel, for the agent's log
 
 
 class Commands(Protocol):
@@ -22,9 +23,9 @@ class Commands(Protocol):
 
     def status(self) -> AgentStatus: ...
 
-    def pause(self, until: datetime | None = None) -> AgentStatus: ...
+    def pause(self, until: datetime | None = None, *, cause: str = "") -> AgentStatus: ...
 
-    def resume(self) -> AgentStatus: ...
+    def resume(self, *, cause: str = "") -> AgentStatus: ...
 
     def capture_now(self, *, wait: float | None = None) -> TickOutcome | None: ...
 
@@ -39,9 +40,9 @@ def answer(agent: Commands, request: ControlRequest) -> ControlReply:
     message = ""
     try:
         if command == "pause":
-            message = agent.pause(request.until).reasons[0]
+            message = agent.pause(request.until, cause=_CLI).reasons[0]
         elif command == "resume":
-            agent.resume()
+            agent.resume(cause=_CLI)
             message = "resumed"
         elif command == "capture-now":
             outcome = agent.capture_now(wait=_CAPTURE_WAIT)

@@ -239,6 +239,7 @@ class AgentService:
             self._audit = None
         self._agent_lock.release()
         self._board.update(state=AgentState.STOPPED, reasons=("stopped",), next_capture_at=None)
+        log.info("agent stopped")
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -318,8 +319,11 @@ class AgentService:
         """Call `callback(status)` on every change (from worker threads); returns unsubscribe."""
         return self._board.subscribe(callback)
 
-    def pause(self, until: datetime | None = None) -> AgentStatus:
-        """Stop capturing until `until` (aware datetime), or until `resume()` when None."""
+    def pause(self, until: datetime | None = None, *, cause: str = "") -> AgentStatus:
+        """Stop capturing until `until` (aware datetime), or until `resume()` when None.
+
+        `cause` (e.g. "the hotkey") goes into the log line, which every pause writes.
+        """
         now = self._clock()
         if until is not None:
             if until.tzinfo is None:
@@ -338,10 +342,10 @@ class AgentService:
             if until is not None
             else "paused until resumed"
         )
-        log.info("%s", reason)
+        log.info("%s%s", reason, _by(cause))
         return self._board.update(state=AgentState.PAUSED, reasons=(reason,), paused_until=until)
 
-    def resume(self) -> AgentStatus:
+    def resume(self, *, cause: str = "") -> AgentStatus:
         """End a pause; the next capture happens right away (if nothing else stops it)."""
         was = self._pause.set(None, self._clock())
         scheduler = self._scheduler
@@ -350,7 +354,7 @@ class AgentService:
             if was is not None:
                 scheduler.trigger("resume")
         if was is not None:
-            log.info("resumed")
+            log.info("resumed%s", _by(cause))
         return self._board.update(
             state=AgentState.CAPTURING, reasons=("resumed",), paused_until=None
         )
@@ -403,3 +407,7 @@ class AgentService:
     def handle_request(self, request: ControlRequest) -> ControlReply:
         """Answer one control-channel request."""
         return answer(self, request)
+
+
+def _by(cause: str) -> str:
+    return f" (by {cause})" if cause else ""
