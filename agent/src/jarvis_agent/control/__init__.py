@@ -21,7 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol
 
-from jarvis_agent.control.pipe import PipeClient, PipeServer, pipe_address
 from jarvis_agent.control.protocol import (
     AgentNotRunningError,
     Command,
@@ -75,6 +74,10 @@ class ControlServer:
         self.path = path
         self._transport: _ServerTransport
         if _WINDOWS:
+            # Imported here, like the Unix transport: the pipe's imports (multiprocessing,
+            # hashlib) would cost every `jarvis status` on POSIX for nothing.
+            from jarvis_agent.control.pipe import PipeServer, pipe_address
+
             self._transport = PipeServer(pipe_address(path), handler, key_file=path)
         else:
             from jarvis_agent.control.unix_socket import SocketServer
@@ -96,6 +99,8 @@ class ControlClient:
         self.timeout = timeout
         self._transport: _ClientTransport
         if _WINDOWS:
+            from jarvis_agent.control.pipe import PipeClient, pipe_address
+
             self._transport = PipeClient(pipe_address(path), key_file=path, timeout=timeout)
         else:
             from jarvis_agent.control.unix_socket import SocketClient
