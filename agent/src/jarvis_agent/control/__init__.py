@@ -19,17 +19,18 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from jarvis_agent.control.protocol import (
     AgentNotRunningError,
     Command,
     ControlError,
     ControlReply,
-    ControlRequest,
-    Handler,
 )
 from jarvis_agent.paths import AgentPaths
+
+if TYPE_CHECKING:
+    from jarvis_agent.control.request import ControlRequest, Handler
 
 __all__ = [
     "AgentNotRunningError",
@@ -46,6 +47,15 @@ __all__ = [
 # whatever platform it runs on.
 _WINDOWS: Final[bool] = sys.platform == "win32"
 _KEY_FILE = "control.key"
+
+
+def __getattr__(name: str) -> object:
+    # The request model is the agent's (pydantic); clients such as `jarvis status` never load it.
+    if name == "ControlRequest":
+        from jarvis_agent.control.request import ControlRequest
+
+        return ControlRequest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _ServerTransport(Protocol):

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = [
     "AgentState",
@@ -90,18 +92,23 @@ class AgentStatus:
         return self.state is AgentState.PAUSED
 
 
-_ADAPTER: TypeAdapter[AgentStatus] = TypeAdapter(AgentStatus)
+@cache
+def _adapter() -> TypeAdapter[AgentStatus]:
+    # Built on first use: `jarvis pause` imports this module and never needs pydantic.
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(AgentStatus)
 
 
 def status_to_json(status: AgentStatus) -> dict[str, Any]:
     """The status as plain JSON types (datetimes as RFC 3339 strings)."""
-    result: dict[str, Any] = _ADAPTER.dump_python(status, mode="json")
+    result: dict[str, Any] = _adapter().dump_python(status, mode="json")
     return result
 
 
 def status_from_json(data: object) -> AgentStatus:
     """The inverse of `status_to_json`."""
-    return _ADAPTER.validate_python(data)
+    return _adapter().validate_python(data)
 
 
 class StatusBoard:
