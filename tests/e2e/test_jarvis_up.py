@@ -56,6 +56,11 @@ def test_up_shows_the_tray_pauses_on_the_hotkey_and_delivers_captures(
     assert run.process.poll() is None, run.output
     assert "started a local Jarvis server" in run.output
     assert "created a device token" in run.output
+    # Each slow step is announced before it starts, so the user is never left in silence.
+    said = [" ".join(line.split()[:2]) for line in run.output.splitlines()]
+    steps = ["Up: getting", "Server: starting", "Server: started", "Token: creating"]
+    steps += ["Token: created", "Tray: starting"]
+    assert [s for s in said if s in steps] == steps, run.output
 
     # The icon is drawn into trayer's panel: the red "recording" dot is there.
     def explain() -> str:

@@ -43,6 +43,17 @@ def test_no_display_points_to_headless_mode(args: tuple[str, ...]) -> None:
     assert "Server:" not in done.stderr  # `up` starts nothing it cannot use
 
 
+def test_up_speaks_before_its_slow_imports() -> None:
+    """`jarvis up` says what it is about to do before loading the config, HTTP client and Qt (a
+    second or so), so its first line comes at once, even when it then stops for lack of a
+    display."""
+    done = _jarvis(_env(), "up")
+    assert done.stderr.splitlines()[0] == (
+        "Up: getting a local server on port 8765, a device token and the tray ready"
+    )
+    assert "DISPLAY is not set" in done.stderr
+
+
 def test_wayland_session_is_refused_with_the_reason() -> None:
     """In a Wayland session the tray says why it cannot work and what to do."""
     done = _jarvis(_env(XDG_SESSION_TYPE="wayland", DISPLAY=":0"))
