@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,6 +16,10 @@ import click
 import pytest
 
 from jarvis_agent.cli import _BUILT_IN, LazyGroup, cli
+from jarvis_agent.cli.runtime import describe_status
+from jarvis_agent.control import ControlReply, ControlServer, socket_path
+from jarvis_agent.paths import agent_paths
+from jarvis_agent.runtime.state import AgentState, AgentStatus, Counters, status_to_json
 
 HEAVY = ("pydantic", "keyring", "httpx", "numpy", "PySide6", "jarvis_agent.config", "jarvis_sync")
 
@@ -54,6 +59,36 @@ def test_light_commands_import_nothing_heavy(tmp_path: Path, args: tuple[str, ..
     """The command loads none of the heavy modules."""
     _, _, report = _probe(tmp_path, *args)
     assert report["loaded"] == []
+
+
+def test_status_of_a_running_agent_loads_nothing_heavy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`jarvis status` against an agent that answers prints its status as before, still without
+    pydantic or the rest: reading the status is done by hand."""
+    monkeypatch.setenv("JARVIS_HOME", str(tmp_path / "home"))
+    now = datetime.now(UTC)
+    status = AgentStatus(
+        state=AgentState.CAPTURING,
+        counters=Counters(captured=12, skipped=3),
+        last_capture_at=now - timedelta(seconds=20),
+        next_capture_at=now + timedelta(seconds=40),
+        interval_seconds=60.0,
+        pid=4242,
+        started_at=now - timedelta(hours=1),
+    )
+    server = ControlServer(
+        socket_path(agent_paths().ensure()),
+        lambda _: ControlReply(ok=True, status=status_to_json(status)),
+    )
+    server.start()
+    try:
+        out, _, report = _probe(tmp_path, "status")
+    finally:
+        server.stop()
+    assert report == {"code": 0, "loaded": []}
+    assert "4242" in out
+    assert out.splitlines()[0] == describe_status(status).splitlines()[0]
 
 
 def test_version_is_the_installed_one(tmp_path: Path) -> None:
