@@ -45,6 +45,17 @@ def test_no_display_points_to_headless_mode(args: tuple[str, ...]) -> None:
     assert "Server:" not in done.stderr  # `up` starts nothing it cannot use
 
 
+def test_up_speaks_before_its_slow_imports() -> None:
+    """`jarvis up` says what it is about to do before loading the config, HTTP client and Qt (a
+    second or so), so its first line comes at once, even when it then stops for lack of a
+    display."""
+    done = _jarvis(_env(), "up")
+    assert done.stderr.splitlines()[0] == (
+        "Up: getting a local server on port 8765, a device token and the tray ready"
+    )
+    assert "DISPLAY is not set" in done.stderr
+
+
 def test_wayland_session_is_refused_with_the_reason() -> None:
     """In a Wayland session the tray says why it cannot work and what to do."""
     done = _jarvis(_env(XDG_SESSION_TYPE="wayland", DISPLAY=":0"))
@@ -103,9 +114,10 @@ def test_up_without_a_keyring_says_so_before_starting_anything() -> None:
     env.pop("JARVIS_SECRETS_FILE", None)
     done = _jarvis(env, "up")
     assert done.returncode == 1
-    assert done.stderr.startswith(
-        "jarvis: No keyring is working on this computer, so nothing was started"
-    )
+    # `jarvis up` announces what it is about to do; the refusal comes before any step.
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("Up: ")
+    assert lines[1].startswith("jarvis: No keyring is working on this computer, so nothing was")
     assert "Start and unlock your desktop's keyring" in done.stderr
     assert "Server:" not in done.stderr
     assert not (agent_paths().log_dir / "server.log").exists()
@@ -120,7 +132,10 @@ def test_second_up_gives_one_hint_once(tmp_path: Path) -> None:
     finally:
         lock.release()
     assert done.returncode == 1
-    assert done.stderr == (
+    # The announcement of what `up` is about to do, then one line with one hint.
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("Up: getting a local server on port 8765")
+    assert lines[1:] == [
         f"jarvis: Jarvis is already running (pid {os.getpid()}); its tray icon is up. To "
-        "restart it, quit it from the tray menu first.\n"
-    )
+        "restart it, quit it from the tray menu first."
+    ]

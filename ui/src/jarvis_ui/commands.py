@@ -58,10 +58,14 @@ def up(port: int) -> None:
     Reuses a server already answering on the port and a token already in the keyring; the
     server this command starts stops when the tray app quits.
     """
-    from jarvis_ui import up as up_module
 
     def say(line: str) -> None:
         click.echo(line, err=True)
+
+    # Said before the imports below (the config, the HTTP client and Qt take about a second), so
+    # the user is never left in silence.
+    say(f"Up: getting a local server on port {port}, a device token and the tray ready")
+    from jarvis_ui import up as up_module
 
     _run(lambda: up_module.up(port, say))
 

@@ -231,6 +231,8 @@ def ensure_server(
         return LocalServer(url)
     paths = agent_paths().ensure()
     log_path = paths.log_dir / "server.log"
+    # Its first start migrates a fresh database: seconds in which nothing else is said.
+    say(f"Server: starting a local Jarvis server at {url}; waiting for it to answer")
     # Private: the server logs device names and capture ids. 0600 whatever the umask, and an
     # older log left readable by others is tightened too (the server also checks its stderr).
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -295,6 +297,8 @@ def ensure_token(url: str, say: Callable[[str], None] = print, *, key: bytes | N
             say("Token: the device token in the keyring is valid; reusing it")
             return False
     name = device_name()
+    # The server's command line takes a second or two to start: say what is going on.
+    say(f"Token: creating a device token for {name!r}")
     done = subprocess.run(
         _server_argv("token", "create", "--device", name),
         stdin=subprocess.DEVNULL,

@@ -34,8 +34,12 @@ def autostart() -> None:
 @click.pass_context
 def enable(ctx: click.Context, headless: bool) -> None:
     """Start Jarvis at every login from now on."""
-    root = ctx.find_root().command
-    if not headless and not (isinstance(root, click.Group) and "tray" in root.commands):
+    root_ctx = ctx.find_root()
+    root = root_ctx.command
+    # get_command, not .commands: the tray's commands load only when asked for.
+    if not headless and not (
+        isinstance(root, click.Group) and root.get_command(root_ctx, "tray") is not None
+    ):
         # `jarvis` alone would only print help: start the agent itself.
         headless = True
         click.echo(

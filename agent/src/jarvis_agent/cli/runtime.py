@@ -1,4 +1,8 @@
-"""`jarvis` commands: run, status, pause (--toggle), resume, capture-now, sync-now, doctor."""
+"""`jarvis` commands: run, status, pause (--toggle), resume, capture-now, sync-now, doctor.
+
+status, pause, resume and friends only talk over the control channel; what only `run` needs (the
+config models, the instance lock, the service) is imported in its body, so they start fast.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,6 @@ from typing import TYPE_CHECKING
 import click
 
 from jarvis_agent.cli.negatives import NegativeValuesCommand
-from jarvis_agent.config import ConfigError, ConfigStore
 from jarvis_agent.control import (
     AgentNotRunningError,
     Command,
@@ -29,7 +32,6 @@ from jarvis_agent.control import (
 )
 from jarvis_agent.durations import DurationError, format_duration, parse_pause_until
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.runtime.instance_lock import AlreadyRunningError
 from jarvis_agent.runtime.state import AgentState, AgentStatus, status_from_json
 
 if TYPE_CHECKING:
@@ -74,7 +76,9 @@ def run_command(ctx: click.Context, headless: bool, interval: float | None, verb
     if not headless and tray is not None:
         ctx.invoke(tray)
         return
+    from jarvis_agent.config import ConfigError, ConfigStore
     from jarvis_agent.logs import configure_logging
+    from jarvis_agent.runtime.instance_lock import AlreadyRunningError
     from jarvis_agent.runtime.service import AgentService, ServiceError, limit_malloc_arenas
 
     paths = agent_paths()
@@ -195,6 +199,8 @@ def _exit_if_stuck(log_file: Path, seconds: float) -> None:
 
 def _reload_quietly(service: AgentService) -> None:
     # SIGHUP re-reads the file; an invalid one is logged and the last good config kept.
+    from jarvis_agent.config import ConfigError
+
     with contextlib.suppress(ConfigError):
         service.reload_config()
 

@@ -19,18 +19,18 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
-from jarvis_agent.control.pipe import PipeClient, PipeServer, pipe_address
 from jarvis_agent.control.protocol import (
     AgentNotRunningError,
     Command,
     ControlError,
     ControlReply,
-    ControlRequest,
-    Handler,
 )
 from jarvis_agent.paths import AgentPaths
+
+if TYPE_CHECKING:
+    from jarvis_agent.control.request import ControlRequest, Handler
 
 __all__ = [
     "AgentNotRunningError",
@@ -47,6 +47,15 @@ __all__ = [
 # whatever platform it runs on.
 _WINDOWS: Final[bool] = sys.platform == "win32"
 _KEY_FILE = "control.key"
+
+
+def __getattr__(name: str) -> object:
+    # The request model is the agent's (pydantic); clients such as `jarvis status` never load it.
+    if name == "ControlRequest":
+        from jarvis_agent.control.request import ControlRequest
+
+        return ControlRequest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _ServerTransport(Protocol):
@@ -75,6 +84,10 @@ class ControlServer:
         self.path = path
         self._transport: _ServerTransport
         if _WINDOWS:
+            # Imported here, like the Unix transport: the pipe's imports (multiprocessing,
+            # hashlib) would cost every `jarvis status` on POSIX for nothing.
+            from jarvis_agent.control.pipe import PipeServer, pipe_address
+
             self._transport = PipeServer(pipe_address(path), handler, key_file=path)
         else:
             from jarvis_agent.control.unix_socket import SocketServer
@@ -96,6 +109,8 @@ class ControlClient:
         self.timeout = timeout
         self._transport: _ClientTransport
         if _WINDOWS:
+            from jarvis_agent.control.pipe import PipeClient, pipe_address
+
             self._transport = PipeClient(pipe_address(path), key_file=path, timeout=timeout)
         else:
             from jarvis_agent.control.unix_socket import SocketClient

@@ -45,8 +45,6 @@ from multiprocessing.connection import Client, Listener, answer_challenge, deliv
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol, cast
 
-from pydantic import ValidationError
-
 from jarvis_agent.control.key import load_or_create_key, read_key
 from jarvis_agent.control.protocol import (
     MAX_MESSAGE,
@@ -54,10 +52,9 @@ from jarvis_agent.control.protocol import (
     Command,
     ControlError,
     ControlReply,
-    ControlRequest,
-    Handler,
-    answer,
+    encode_request,
 )
+from jarvis_agent.control.request import Handler, answer
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",
@@ -306,7 +303,7 @@ class PipeServer:
                 return
             reply = answer(raw, self._handler)
             try:
-                conn.send_bytes(reply.model_dump_json().encode())
+                conn.send_bytes(reply.to_json())
             except OSError:
                 return
 
@@ -345,7 +342,7 @@ class PipeClient:
         return _endpoint(self.family, self.address)
 
     def request(self, command: Command, *, until: datetime | None = None) -> ControlReply:
-        request = ControlRequest(command=command, until=until)
+        request = encode_request(command, until)
         deadline = time.monotonic() + self.timeout
         try:
             conn = _connect(self.address, self.family, self.timeout)
@@ -360,16 +357,15 @@ class PipeClient:
         except OSError as exc:
             raise ControlError(f"cannot reach the agent on its {self.endpoint}: {exc}") from exc
         try:
-            raw = self._exchange(conn, request, deadline)
+            raw = self._exchange(conn, command, request, deadline)
         finally:
             conn.close()
         try:
-            return ControlReply.model_validate_json(raw)
-        except ValidationError as exc:
+            return ControlReply.from_json(raw)
+        except ValueError as exc:
             raise ControlError(f"the agent's answer to `{command}` was not understood") from exc
 
-    def _exchange(self, conn: _Channel, request: ControlRequest, deadline: float) -> bytes:
-        command = request.command
+    def _exchange(self, conn: _Channel, command: Command, request: bytes, deadline: float) -> bytes:
         try:
             key = read_key(self.key_file)
         except FileNotFoundError as exc:
@@ -382,7 +378,7 @@ class PipeClient:
             # Client()'s order: answer the server's challenge, then challenge it.
             answer_challenge(cast(Any, timed), key)
             deliver_challenge(cast(Any, timed), key)
-            timed.send_bytes(request.model_dump_json().encode())
+            timed.send_bytes(request)
             return timed.recv_bytes(MAX_MESSAGE)
         except AuthenticationError as exc:
             raise ControlError(

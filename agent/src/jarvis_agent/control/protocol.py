@@ -1,19 +1,22 @@
 """What travels over the control channel, whatever carries it: one JSON request, one JSON reply.
 
-A `ControlRequest` goes to the agent, a `ControlReply` comes back (pydantic models, serialised as
-JSON text; never pickles, so a peer can send data, not code). The errors a caller sees are here too:
+A `ControlRequest` goes to the agent, a `ControlReply` comes back, as JSON text (never pickles, so
+a peer can send data, not code). The errors a caller sees are here too:
 
     ControlError            the agent could not be asked, or said no
      └── AgentNotRunningError   nothing listens on the control channel
+
+The client's side (this module) needs no pydantic: `jarvis status` and `pause` import it, and
+pydantic alone costs several times Python's start-up. The agent validates what it is sent with the
+`ControlRequest` model (request.py).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Literal
-
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from jarvis_agent.errors import AgentError
 
@@ -23,12 +26,8 @@ __all__ = [
     "Command",
     "ControlError",
     "ControlReply",
-    "ControlRequest",
-    "Handler",
-    "answer",
+    "encode_request",
 ]
-
-log = logging.getLogger("jarvis.control")
 
 Command = Literal["ping", "status", "pause", "resume", "capture-now", "sync-now", "reload-config"]
 # A request is a few dozen bytes; a reply carries the status (a few KB). The cap keeps a confused
@@ -51,42 +50,36 @@ class AgentNotRunningError(ControlError):
         self.endpoint = endpoint
 
 
-class ControlRequest(BaseModel):
-    """One request to the agent."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    command: Command
-    # For `pause`: when the pause ends; None pauses until `resume`.
-    until: AwareDatetime | None = None
-
-
-class ControlReply(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ControlReply:
     """The agent's answer: ok, a message for the user, and the status after the command."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     ok: bool
     message: str = ""
     status: dict[str, Any] | None = None
 
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
 
-Handler = Callable[[ControlRequest], ControlReply]
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ControlReply:
+        """The reply in `raw`; ValueError if it is not one. Unknown fields are ignored."""
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("a reply is a JSON object")
+        ok, message, status = data.get("ok"), data.get("message", ""), data.get("status")
+        if not isinstance(ok, bool):
+            raise ValueError("ok: a boolean is required")
+        if not isinstance(message, str):
+            raise ValueError("message: a string is required")
+        if status is not None and not isinstance(status, dict):
+            raise ValueError("status: an object or null is required")
+        return cls(ok=ok, message=message, status=status)
 
 
-def answer(raw: bytes, handler: Handler) -> ControlReply:
-    """The reply to one raw request: the handler's, or an error naming what was wrong with it."""
-    if len(raw) > MAX_MESSAGE:
-        return ControlReply(ok=False, message="request too long")
-    try:
-        request = ControlRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
-        )
-        return ControlReply(ok=False, message=f"bad request: {problems}")
-    try:
-        return handler(request)
-    except Exception as exc:
-        log.exception("control command %s failed", request.command)
-        return ControlReply(ok=False, message=f"{request.command} failed: {exc}")
+def encode_request(command: Command, until: datetime | None = None) -> bytes:
+    """The JSON text of one request, as the agent's `ControlRequest` reads it."""
+    if until is not None and until.utcoffset() is None:
+        raise ValueError("until: a time with a timezone is required")
+    payload = {"command": command, "until": None if until is None else until.isoformat()}
+    return json.dumps(payload, separators=(",", ":")).encode()

@@ -13,10 +13,10 @@ import socket
 import socketserver
 import tempfile
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from jarvis_agent.control.protocol import (
     MAX_MESSAGE,
@@ -24,10 +24,11 @@ from jarvis_agent.control.protocol import (
     Command,
     ControlError,
     ControlReply,
-    ControlRequest,
-    Handler,
-    answer,
+    encode_request,
 )
+
+if TYPE_CHECKING:
+    from jarvis_agent.control.request import Handler
 
 __all__ = ["SocketClient", "SocketServer", "short_socket_path"]
 
@@ -45,7 +46,7 @@ def short_socket_path(path: Path) -> Path:
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
-    handle_request_fn: Handler
+    answer_fn: Callable[[bytes], ControlReply]
 
 
 class _Connection(socketserver.StreamRequestHandler):
@@ -60,9 +61,9 @@ class _Connection(socketserver.StreamRequestHandler):
                 return
             if not line:
                 return
-            reply = answer(line, self.server.handle_request_fn)
+            reply = self.server.answer_fn(line)
             try:
-                self.wfile.write(reply.model_dump_json().encode() + b"\n")
+                self.wfile.write(reply.to_json() + b"\n")
                 self.wfile.flush()
             except OSError:
                 return
@@ -95,7 +96,11 @@ class SocketServer:
         finally:
             os.umask(old_umask)
         os.chmod(self.path, 0o600)
-        server.handle_request_fn = self._handler
+        # Imported here, on the agent's side only: the client in this module needs no pydantic.
+        from jarvis_agent.control.request import answer
+
+        handler = self._handler
+        server.answer_fn = lambda raw: answer(raw, handler)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="jarvis-control"
@@ -127,7 +132,7 @@ class SocketClient:
         self.timeout = timeout
 
     def request(self, command: Command, *, until: datetime | None = None) -> ControlReply:
-        request = ControlRequest(command=command, until=until)
+        request = encode_request(command, until)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
@@ -140,7 +145,7 @@ class SocketClient:
                     f"not allowed to reach the agent's control socket {self.path}: it belongs "
                     "to another user"
                 ) from exc
-            sock.sendall(request.model_dump_json().encode() + b"\n")
+            sock.sendall(request + b"\n")
             with sock.makefile("rb") as stream:
                 line = stream.readline(MAX_MESSAGE + 1)
         except TimeoutError as exc:
@@ -152,6 +157,6 @@ class SocketClient:
         if not line:
             raise ControlError(f"the agent closed the connection without answering `{command}`")
         try:
-            return ControlReply.model_validate_json(line)
-        except ValidationError as exc:
+            return ControlReply.from_json(line)
+        except ValueError as exc:
             raise ControlError(f"the agent's answer to `{command}` was not understood") from exc

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = [
     "AgentState",
@@ -90,18 +92,81 @@ class AgentStatus:
         return self.state is AgentState.PAUSED
 
 
-_ADAPTER: TypeAdapter[AgentStatus] = TypeAdapter(AgentStatus)
+@cache
+def _adapter() -> TypeAdapter[AgentStatus]:
+    # Built on first use: only the agent writes the status; `jarvis status` reads it without it.
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(AgentStatus)
 
 
 def status_to_json(status: AgentStatus) -> dict[str, Any]:
     """The status as plain JSON types (datetimes as RFC 3339 strings)."""
-    result: dict[str, Any] = _ADAPTER.dump_python(status, mode="json")
+    result: dict[str, Any] = _adapter().dump_python(status, mode="json")
     return result
 
 
 def status_from_json(data: object) -> AgentStatus:
-    """The inverse of `status_to_json`."""
-    return _ADAPTER.validate_python(data)
+    """The inverse of `status_to_json`; ValueError naming the field if `data` is not a status.
+
+    Read by hand rather than with pydantic: `jarvis status` reads it, and pydantic alone costs
+    several times Python's start-up. Missing fields take their defaults; unknown ones are ignored.
+    """
+    status = _fields(data, "status")
+    counters = _fields(status.get("counters", {}), "counters")
+    sync = _fields(status.get("sync", {}), "sync")
+    state = _typed(status, "state", str, AgentState.STOPPED.value)
+    reasons = _typed(status, "reasons", list, [])
+    if not all(isinstance(reason, str) for reason in reasons):
+        raise ValueError("status.reasons: a list of strings is required")
+    interval = _typed(status, "interval_seconds", (int, float), None)
+    counts = {name: _typed(counters, name, int, 0) for name in Counters.__dataclass_fields__}
+    return AgentStatus(
+        state=AgentState(state),
+        reasons=tuple(reasons),
+        paused_until=_time(status, "paused_until"),
+        counters=Counters(**counts),
+        sync=SyncSummary(
+            state=_typed(sync, "state", str, "idle"),
+            queued=_typed(sync, "queued", int, 0),
+            queued_bytes=_typed(sync, "queued_bytes", int, 0),
+            dead=_typed(sync, "dead", int, 0),
+            evicted=_typed(sync, "evicted", int, 0),
+            last_success_at=_time(sync, "last_success_at"),
+            last_error=_typed(sync, "last_error", str, None),
+            server_url=_typed(sync, "server_url", str, None),
+        ),
+        last_capture_at=_time(status, "last_capture_at"),
+        next_capture_at=_time(status, "next_capture_at"),
+        interval_seconds=None if interval is None else float(interval),
+        pid=_typed(status, "pid", int, None),
+        started_at=_time(status, "started_at"),
+        config_error=_typed(status, "config_error", str, None),
+    )
+
+
+def _fields(data: object, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: an object is required")
+    return data
+
+
+def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    value = data.get(key, default)
+    # bool is an int in Python, never a count here.
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise ValueError(f"{key}: {value!r} is not of the expected type")
+    return value
+
+
+def _time(data: dict[str, Any], key: str) -> datetime | None:
+    value = _typed(data, key, str, None)
+    if value is None:
+        return None
+    when = datetime.fromisoformat(value)
+    if when.utcoffset() is None:
+        raise ValueError(f"{key}: {value!r} has no timezone")
+    return when
 
 
 class StatusBoard:
