@@ -10,6 +10,7 @@ Each is defined beside the code that raises it and keeps the builtin base caller
     ├── ServiceError (RuntimeError)          runtime.errors: the agent could not start or act
     ├── ControlError (RuntimeError)          control: the agent could not be asked, or said no
     │   └── AgentNotRunningError
+    ├── SwayHotkeyError (ValueError)         sway_hotkey: the hotkey has no sway equivalent
     └── AutostartError                       autostart: start at login could not be changed
 
 The platform layer (jarvis_platform.PlatformError) and the sync side (jarvis_sync.SyncError) have

@@ -10,6 +10,8 @@ from __future__ import annotations
 import shlex
 from typing import Final
 
+from jarvis_agent.errors import AgentError
+
 __all__ = ["SwayHotkeyError", "sway_binding", "sway_combo"]
 
 _MODIFIERS: Final = {"ctrl": "Ctrl", "alt": "Alt", "shift": "Shift", "cmd": "Mod4"}
@@ -32,7 +34,7 @@ _PUNCTUATION: Final = {
 }  # fmt: skip
 
 
-class SwayHotkeyError(ValueError):
+class SwayHotkeyError(AgentError, ValueError):
     """The configured hotkey has no sway equivalent; the message says what to do."""
 
 
