@@ -41,10 +41,11 @@ __all__ = [
 
 WAYLAND_MESSAGE = (
     "this is a Wayland session ({evidence}) of {compositor}. On Wayland Jarvis can see and black "
-    "out windows only under sway so far: {compositor} gives it no window list it can trust, so "
-    "windows of native Wayland apps would be invisible to it, and it refuses to capture rather "
-    "than risk recording a window you excluded. Log in to a sway session, or to an X11 session "
-    "(for example 'GNOME on Xorg' or 'Plasma (X11)' on the login screen), and start Jarvis again."
+    "out windows only under sway and KDE Plasma (KWin) so far: {compositor} gives it no window "
+    "list it can trust, so windows of native Wayland apps would be invisible to it, and it "
+    "refuses to capture rather than risk recording a window you excluded. Log in to a sway "
+    "session or a Plasma (Wayland) session, or to an X11 session (for example 'GNOME on Xorg' "
+    "or 'Plasma (X11)' on the login screen), and start Jarvis again."
 )
 
 
@@ -93,7 +94,7 @@ class Backend:
     """A platform backend: `verdict()` for a session, `create()` for its Platform."""
 
     name: ClassVar[str]
-    kind: ClassVar[str]  # what check_session() reports: "x11", "sway", "macos", "windows"
+    kind: ClassVar[str]  # what check_session() reports: "x11", "sway", "kwin", "macos", ...
 
     def verdict(self, session: Session) -> Verdict:
         raise NotImplementedError
@@ -154,6 +155,50 @@ class SwayBackend(Backend):
         return SwayPlatform()
 
 
+def _kwin_on_bus(session: Session) -> str | None:
+    """Why org.kde.KWin cannot be reached on the session bus, or None when it is there."""
+    from jarvis_platform.errors import PlatformError
+    from jarvis_platform.kwin_bus import KWinBus
+
+    try:
+        bus = KWinBus(address=session.get("DBUS_SESSION_BUS_ADDRESS") or None)
+    except PlatformError as exc:
+        return str(exc)
+    try:
+        bus.kwin_owner()
+    except PlatformError as exc:
+        return str(exc)
+    finally:
+        bus.close()
+    return None
+
+
+class KWinBackend(Backend):
+    name, kind = "KWin", "kwin"
+
+    def verdict(self, session: Session) -> Verdict:
+        if session.wayland is None:
+            return self._no("not a Wayland session")
+        desktop = session.get("XDG_CURRENT_DESKTOP")
+        if "kde" not in desktop.casefold().split(":"):
+            return self._no(f"XDG_CURRENT_DESKTOP={desktop or '(unset)'} is not KDE")
+        if not session.get("WAYLAND_DISPLAY"):
+            return self._no("WAYLAND_DISPLAY is not set, so this is not KWin's Wayland session")
+        missing = _kwin_on_bus(session)
+        if missing is not None:
+            return self._no(missing)
+        return self._yes(
+            20,
+            "KWin on the session bus: windows by a KWin script Jarvis loads, frames by "
+            "org.kde.KWin.ScreenShot2 (authorized by `jarvis setup kde`)",
+        )
+
+    def create(self) -> Platform:
+        from jarvis_platform.kwin import KWinPlatform
+
+        return KWinPlatform()
+
+
 class MacOSBackend(Backend):
     name, kind = "macOS", "macos"
 
@@ -182,7 +227,13 @@ class WindowsBackend(Backend):
         return WindowsPlatform()
 
 
-BACKENDS: tuple[Backend, ...] = (SwayBackend(), X11Backend(), MacOSBackend(), WindowsBackend())
+BACKENDS: tuple[Backend, ...] = (
+    SwayBackend(),
+    KWinBackend(),
+    X11Backend(),
+    MacOSBackend(),
+    WindowsBackend(),
+)
 
 
 class FailPlatform:
@@ -282,6 +333,13 @@ def _refusal(session: Session) -> str:
                 f"this is a sway session ({session.wayland}), but SWAYSOCK is not set, so Jarvis "
                 "cannot read sway's window list. Start Jarvis from sway (`exec jarvis run` in "
                 "~/.config/sway/config) or set SWAYSOCK to the path `sway --get-socketpath` prints."
+            )
+        if "kde" in compositor.casefold().split(":"):
+            return (
+                f"this is a KDE Plasma Wayland session ({session.wayland}), but KWin cannot be "
+                f"reached: {_kwin_on_bus(session) or 'KWin answered too late'}. Start Jarvis from "
+                "inside Plasma (autostart does this); once it runs there, run `jarvis setup kde` "
+                "once so KWin lets it take screenshots."
             )
         return WAYLAND_MESSAGE.format(evidence=session.wayland, compositor=compositor)
     return (

@@ -119,5 +119,20 @@ class SessionLockProbe:
                 self._absent_until[source.name] = now + self._retry_after
         return False
 
+    def answer(self, now: float) -> bool | None:
+        """Like `locked`, but None when no source answered at all (the state is unknown)."""
+        answered = False
+        for source in self._sources:
+            if self._absent_until.get(source.name, 0.0) > now:
+                continue
+            try:
+                if source.ask(self._timeout):
+                    return True
+                answered = True
+            except Exception as exc:  # any failure means "this source is absent" for now
+                log.debug("lock source %s unavailable: %s", source.name, exc)
+                self._absent_until[source.name] = now + self._retry_after
+        return False if answered else None
+
     def sources(self) -> list[str]:
         return [source.name for source in self._sources]

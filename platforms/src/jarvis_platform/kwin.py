@@ -1,0 +1,245 @@
+"""KDE Plasma (KWin, Wayland): windows from a KWin script Jarvis loads, frames by ScreenShot2.
+
+Windows: each `windows()` loads a one-shot KWin script over org.kde.kwin.Scripting that reports
+every managed window (caption, resourceClass, frameGeometry, pid, active, minimized, popups with
+the window they belong to, stacking order) and the screens back to this connection's unique bus
+name (kwin_script.py, kwin_bus.py): a fresh list each time, about 4 ms, so the re-read after the
+grab sees what is on screen then. Native Wayland popups and menus are in that list, so an
+excluded window's menus are blacked out with it. X11 menus of Xwayland apps (override-redirect
+windows) are not: while an Xwayland window has the focus, `lists_popups` is False and the policy
+skips frames while an excluded one is focused, as on sway.
+
+Focus and title changes: a resident script pushes (id, caption) on every activation and caption
+change of the active window (KWinWindowWatch); blocked in the socket between events.
+
+Idle time: KWin's org_kde_kwin_idle protocol, as on sway (wlr_idle.py). Lock: KWin's own
+org.freedesktop.ScreenSaver (its screen locker) and logind; when no source can say, the platform
+refuses the tick (fail closed) rather than capture a screen that may be locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jeepney import DBusAddress  # type: ignore[import-untyped]  # jeepney ships no type hints
+
+from jarvis_platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_platform.kwin_bus import KWinBus
+from jarvis_platform.kwin_layout import window_id, windows_from_report
+from jarvis_platform.kwin_script import REPORT_PATH, WATCH_PATH, report_script, watch_script
+from jarvis_platform.screen_lock import SessionLockProbe
+from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
+
+if TYPE_CHECKING:
+    from jarvis_platform.wlr_idle import IdleWatch
+
+__all__ = ["KWinPlatform", "KWinWindowWatch"]
+
+log = logging.getLogger(__name__)
+
+_DBUS = DBusAddress(
+    "/org/freedesktop/DBus", bus_name="org.freedesktop.DBus", interface="org.freedesktop.DBus"
+)
+
+LOCK_UNKNOWN = (
+    "cannot tell whether the screen is locked: neither KWin's screen locker "
+    "(org.freedesktop.ScreenSaver) nor logind answers, so Jarvis captures nothing. Start Jarvis "
+    "inside your Plasma session (with its screen locker enabled)."
+)
+
+
+def _wayland_path() -> str:
+    display = os.environ.get("WAYLAND_DISPLAY", "").strip()
+    if not display:
+        raise UnsupportedSessionError("WAYLAND_DISPLAY is not set: start Jarvis from Plasma")
+    if display.startswith("/"):
+        return display
+    return str(Path(os.environ.get("XDG_RUNTIME_DIR", "")) / display)
+
+
+class KWinPlatform:
+    """The KWin window system for the capture engine (one instance per thread)."""
+
+    def __init__(
+        self,
+        wayland_display: str | None = None,
+        *,
+        bus_address: str | None = None,
+        lock_probe: SessionLockProbe | None = None,
+    ) -> None:
+        self._wayland = wayland_display or _wayland_path()
+        self._address = bus_address
+        self._bus = KWinBus(address=bus_address)
+        try:
+            self._bus.kwin_owner()
+        except BaseException:
+            self._bus.close()
+            raise
+        self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
+        self._idle: IdleWatch | None = None
+        self._idle_unsupported = False
+        self._focused_x11 = False
+
+    def report(self) -> dict[str, Any]:
+        """KWin's window report (the script's JSON), fresh."""
+        (text,) = self._bus.run_once(report_script(self._bus.name), REPORT_PATH)
+        try:
+            report = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise PlatformError(f"KWin's window report is not JSON ({exc})") from exc
+        if not isinstance(report, dict):
+            raise PlatformError("KWin's window report is not an object")
+        return report
+
+    def windows(self) -> list[WindowInfo]:
+        report = self.report()
+        found = windows_from_report(report)
+        self._focused_x11 = any(
+            bool(w.get("x11")) and bool(w.get("active")) for w in report.get("windows", [])
+        )
+        return found
+
+    @property
+    def lists_popups(self) -> bool:
+        """False while an Xwayland window has the focus: its X11 menus are not in the list."""
+        return not self._focused_x11
+
+    def active_window(self) -> WindowInfo | None:
+        return next((w for w in self.windows() if w.active and not w.popup), None)
+
+    def idle_seconds(self) -> float | None:
+        if self._idle_unsupported:
+            return None
+        if self._idle is None:
+            from jarvis_platform import wlr_idle  # pywayland only when asked
+
+            try:
+                self._idle = wlr_idle.IdleWatch(self._wayland)
+            except wlr_idle.IdleUnsupportedError as exc:
+                log.warning("%s; the idle threshold does not apply", exc)
+                self._idle_unsupported = True
+                return None
+        return self._idle.idle_seconds()
+
+    def is_locked(self) -> bool:
+        locked = self._lock_probe.answer(time.monotonic())
+        if locked is None:
+            raise PlatformError(LOCK_UNKNOWN)
+        return locked
+
+    def frame_source(self) -> FrameSource:
+        from jarvis_platform.kwin_shot import KWinFrames
+
+        return KWinFrames(self._address)
+
+    def watch_active_window(
+        self,
+        on_change: Callable[[ActiveWindow], None],
+        *,
+        on_error: Callable[[PlatformError], None],
+    ) -> KWinWindowWatch:
+        return KWinWindowWatch(on_change, on_error, self._address)
+
+    def close(self) -> None:
+        if self._idle is not None:
+            self._idle.close()
+            self._idle = None
+        self._bus.close()
+
+
+class KWinWindowWatch:
+    """Focus and title changes pushed by a resident KWin script, read on a thread."""
+
+    def __init__(
+        self,
+        on_change: Callable[[ActiveWindow], None],
+        on_error: Callable[[PlatformError], None],
+        bus_address: str | None = None,
+    ) -> None:
+        from jeepney import MatchRule
+
+        self._address = bus_address
+        self._bus = KWinBus(address=bus_address)
+        try:
+            self._owner = self._bus.kwin_owner()
+            # KWin leaving the bus ends the watch (the socket stays open: the bus is not KWin's).
+            rule = MatchRule(
+                type="signal", interface="org.freedesktop.DBus", member="NameOwnerChanged"
+            )
+            rule.add_arg_condition(0, "org.kde.KWin")
+            self._bus.call(_DBUS, "AddMatch", "s", (rule.serialise(),))
+            # Every message is queued from here on: the script's first call comes while
+            # `load` still waits for KWin's reply to `run`.
+            self._queue: deque[Any] = deque(maxlen=256)
+            self._filter = self._bus.conn.filter(MatchRule(), queue=self._queue)
+            self._plugin = self._bus.plugin_name("watch")
+            self._bus.load(watch_script(self._bus.name), self._plugin)
+        except BaseException:
+            self._bus.close()
+            raise
+        self._on_change, self._on_error = on_change, on_error
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kwin-window-watch", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        from jeepney import HeaderFields, MessageType
+
+        last: ActiveWindow | None = None
+        try:
+            while True:
+                try:
+                    message = self._bus.conn.recv_until_filtered(self._queue)
+                except (OSError, ValueError, EOFError) as exc:
+                    raise PlatformError(f"lost the D-Bus connection to KWin ({exc})") from exc
+                kind = message.header.message_type
+                fields = message.header.fields
+                if kind is MessageType.signal:
+                    if fields.get(HeaderFields.member) == "NameOwnerChanged":
+                        raise PlatformError("KWin left the session bus (did it exit?)")
+                    continue
+                if kind is not MessageType.method_call or fields.get(HeaderFields.path) != (
+                    WATCH_PATH
+                ):
+                    continue
+                if not self._bus.accept(message, self._owner):
+                    continue
+                uuid_text, caption = (str(v) for v in message.body[:2])
+                current = ActiveWindow(window_id(uuid_text) if uuid_text else None, caption or None)
+                if current != last:
+                    last = current
+                    self._on_change(current)
+        except PlatformError as exc:
+            if not self._stopping.is_set():
+                self._on_error(exc)
+        finally:
+            self._bus.close()
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            if self._thread is not threading.current_thread():
+                self._thread.join()
+            return
+        self._stopping.set()
+        with contextlib.suppress(PlatformError, UnsupportedSessionError):
+            unloader = KWinBus(address=self._address)
+            try:
+                unloader.unload(self._plugin)
+            finally:
+                unloader.close()
+        self._bus.shutdown()
+        if self._thread is not threading.current_thread():
+            self._thread.join()

@@ -1,0 +1,183 @@
+"""The capture pipeline on a real headless KWin (Plasma 5.27): real Wayland and Xwayland windows.
+
+Excluded windows are filled red (a Qt window with app id KeePassXC, an Xwayland xterm of class
+KeePassXC), so a leaked pixel of theirs is unmistakable; the tests count red pixels in the encoded
+(lossless PNG) images, which hold what KWin's ScreenShot2 gave.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jarvis_agent.capture.rules import ExclusionRule, RuleAction
+from jarvis_platform import ActiveWindow, PlatformError, UnsupportedSessionError, check_session
+from jarvis_platform.kwin import KWinPlatform
+from jarvis_platform.kwin_shot import KWinFrames, authorization_file
+from tests.integration.capture.test_pipeline_sway import RED, VAULT, capture, count
+from tests.support.kwin import KWin
+from tests.support.wayland import wait_for
+
+pytestmark = pytest.mark.kwin
+
+GREEN = (0, 255, 0)
+JARVIS = Path(__file__).parents[3] / ".venv" / "bin" / "jarvis"
+
+
+@pytest.fixture
+def platform(kwin: KWin) -> Iterator[KWinPlatform]:
+    kwin_platform = kwin.platform()
+    try:
+        yield kwin_platform
+    finally:
+        kwin_platform.close()
+
+
+@pytest.mark.parametrize("focused", [False, True], ids=["unfocused", "focused"])
+def test_excluded_windows_are_black_focused_or_not(
+    kwin: KWin, platform: KWinPlatform, focused: bool
+) -> None:
+    """A native Wayland KeePassXC window and an Xwayland one are blacked out to the last pixel,
+    whether one of them has the focus or a normal window has it; the normal window is whole."""
+    kwin.spawn_qt("notes", "notes", color="00ff00", size=(1600, 900))
+    kwin.spawn_qt("KeePassXC", VAULT, size=(500, 400))
+    kwin.spawn_xterm("KeePassXC", "xvault")
+    kwin.focus(VAULT if focused else "notes")
+    assert {w.app_name for w in platform.windows()} >= {"notes", "KeePassXC", "keepassxc"}
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]  # black out, not skip
+    sink, result = capture(platform, vault)
+    [image] = sink.images()
+    assert image.shape[:2] == (1080, 1920)
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 100_000
+    assert not result.dropped
+
+
+def test_popup_of_an_excluded_window_is_black(kwin: KWin, platform: KWinPlatform) -> None:
+    """KWin lists Wayland popups with the window they belong to: the red popup of a focused
+    excluded Qt window, hanging outside it, is blacked out with it (no tick skipped)."""
+    kwin.spawn_qt("notes", "notes", color="00ff00", size=(1600, 900))
+    kwin.spawn_qt("KeePassXC", VAULT, size=(400, 300), popup=(300, 200, 300, 250))
+    kwin.focus(VAULT)
+    wait_for(lambda: any(w.popup for w in platform.windows()), "the popup to be listed")
+    [popup] = [w for w in platform.windows() if w.popup]
+    assert popup.app_name == "KeePassXC"
+    assert platform.lists_popups
+    frames = KWinFrames(kwin.bus_address)
+    try:
+        [monitor] = frames.monitors()
+        red = count(frames.grab(monitor).pixels[..., 2::-1].copy(), RED)
+    finally:
+        frames.close()
+    assert red > 400 * 300  # the popup is drawn outside the window: there is something to hide
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]  # black out, not skip
+    sink, result = capture(platform, vault)
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert not result.skipped
+
+
+def test_skip_rule_skips_the_tick(kwin: KWin, platform: KWinPlatform) -> None:
+    """A skip rule for the focused window skips the frame, with the rule named."""
+    kwin.spawn_qt("notes", "notes", color="00ff00")
+    kwin.spawn_qt("Signal", "Signal chat", color="0000ff")
+    kwin.focus("Signal chat")
+    rule = ExclusionRule(name="Messages", app="Signal", action=RuleAction.SKIP)
+    sink, result = capture(platform, [rule])
+    assert sink.items == []
+    assert "skip rule 'Messages'" in result.skipped[0][1]
+
+
+def test_focus_and_title_changes_are_reported(
+    kwin: KWin, platform: KWinPlatform, tmp_path: Path
+) -> None:
+    """The window-change trigger: the KWin script pushes focus changes and the focused window's
+    new title; stopping the watch ends its thread."""
+    flag = tmp_path / "rename"
+    kwin.spawn_qt("notes", "notes", color="00ff00")
+    kwin.spawn_xterm("XTerm", "term", background="blue", rename_on=flag)
+    kwin.focus("notes")
+    seen: list[ActiveWindow] = []
+    errors: list[PlatformError] = []
+    watch = platform.watch_active_window(seen.append, on_error=errors.append)
+    try:
+        wait_for(lambda: seen and seen[-1].title == "notes", "the first report")
+        kwin.focus("term")
+        wait_for(lambda: seen[-1].title == "term", "the focus change")
+        flag.touch()
+        wait_for(lambda: seen[-1].title == "renamed", "the title change")
+    finally:
+        watch.stop()
+    assert not watch.alive
+    assert errors == []
+    # KWin passes through "no active window" while switching: those reports carry None.
+    assert [a.title for a in seen if a.title is not None] == ["notes", "term", "renamed"]
+
+
+def test_missing_authorization_is_refused_and_setup_kde_fixes_it(kwin: KWin) -> None:
+    """Without the .desktop authorization KWin answers NoAuthorized: no frame, and the message
+    names KWin, what is missing and `jarvis setup kde`; after that command, frames come."""
+    authorization_file().unlink()
+    frames = KWinFrames(kwin.bus_address)
+    try:
+        [monitor] = frames.monitors()
+        with pytest.raises(UnsupportedSessionError) as caught:
+            frames.grab(monitor)
+        message = str(caught.value)
+        assert "KWin refuses Jarvis its screenshots" in message
+        assert "NoAuthorized" in message
+        assert "Run `jarvis setup kde` once" in message
+
+        done = subprocess.run(
+            [str(JARVIS), "setup", "kde"], env=kwin.env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert "KWin will let" in done.stdout
+        assert authorization_file().read_text().count("org.kde.KWin.ScreenShot2") == 1
+        frame = frames.grab(monitor)
+        assert frame.pixels.shape == (1080, 1920, 4)
+    finally:
+        frames.close()
+
+
+def test_kwin_session_is_chosen_from_its_environment(kwin: KWin) -> None:
+    """Inside Plasma (XDG_CURRENT_DESKTOP=KDE, WAYLAND_DISPLAY, org.kde.KWin on the session
+    bus) the KWin backend is chosen; without KWin on the bus, the refusal names KDE and KWin."""
+    assert check_session(kwin.env, "linux") == "kwin"
+    elsewhere = {**kwin.env, "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/bus"}
+    with pytest.raises(UnsupportedSessionError) as caught:
+        check_session(elsewhere, "linux")
+    assert "KDE Plasma Wayland session" in str(caught.value)
+    assert "KWin cannot be reached" in str(caught.value)
+
+
+def test_screen_lock_comes_from_kwin_and_unknown_fails_closed(kwin: KWin) -> None:
+    """KWin's screen locker answers org.freedesktop.ScreenSaver (not locked here); when no lock
+    source answers at all, is_locked refuses rather than guess."""
+    from jarvis_platform.screen_lock import LockSource, SessionLockProbe, default_lock_sources
+
+    [saver] = [s for s in default_lock_sources() if s.name == "org.freedesktop.ScreenSaver"]
+    probe = SessionLockProbe([LockSource(saver.name, kwin.bus_address, saver.address, "GetActive")])
+    platform = KWinPlatform(
+        str(kwin.wayland_socket), bus_address=kwin.bus_address, lock_probe=probe
+    )
+    try:
+        assert platform.is_locked() is False
+    finally:
+        platform.close()
+    nobody = SessionLockProbe(
+        [LockSource(saver.name, "unix:path=/nonexistent", saver.address, "GetActive")]
+    )
+    platform = KWinPlatform(
+        str(kwin.wayland_socket), bus_address=kwin.bus_address, lock_probe=nobody
+    )
+    try:
+        with pytest.raises(PlatformError, match="cannot tell whether the screen is locked"):
+            platform.is_locked()
+    finally:
+        platform.close()
+    assert not any(t.name == "kwin-window-watch" for t in threading.enumerate())
