@@ -3,7 +3,9 @@
 Runs on a real X server it starts itself (Xvfb + openbox, from tests/support/desktop.py) at
 1920x1080 and 3840x2160, with xterms full of text and one excluded (redacted) window on screen;
 at 1920x1080 also on a real headless sway (tests/support/wayland.py: foot windows, one excluded;
-frames by wlr-screencopy), printed as a column beside X11, with the idle CPU of sway's window watch.
+frames by wlr-screencopy), printed as a column beside X11, with the idle CPU of sway's window watch,
+and on a real headless KWin (tests/support/kwin.py: Qt windows, one excluded; frames by
+ScreenShot2), printed as a row with the idle CPU of KWin's window watch.
 
     uv run python benchmarks/capture_pipeline.py [--frames N] [--sizes 1920x1080,3840x2160]
 
@@ -42,6 +44,7 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import structural_similarity
 from tests.support.desktop import Desktop, start_desktop
+from tests.support.kwin import start_kwin
 from tests.support.wayland import start_sway
 
 from jarvis_agent.capture.pipeline import STAGES, CapturePipeline, PipelineOptions
@@ -287,7 +290,52 @@ def run_sway(frames: int, idle_seconds: float) -> tuple[JarvisFigures, float]:
     return figures, idle_cpu
 
 
-def bench_size(width: int, height: int, frames: int, sway: bool, idle_seconds: float) -> None:
+def run_kwin(frames: int, idle_seconds: float) -> tuple[JarvisFigures, float]:
+    """The same pipeline on a real headless KWin at 1920x1080 (Qt windows, one excluded; frames
+    by ScreenShot2), and the CPU seconds per minute of the KWin window watch while idle."""
+    from jarvis_platform.kwin_shot import authorize
+
+    kwin = start_kwin()
+    os.environ["XDG_DATA_HOME"] = str(kwin.data_home)
+    try:
+        authorize()
+        for n in range(3):
+            kwin.spawn_qt(f"term{n}", f"term {n}", color=f"{40 * n:02x}6060", size=(900, 500))
+        kwin.spawn_qt("KeePassXC", "Passwords.kdbx - KeePassXC")
+        kwin.focus("term 0")
+        platform = kwin.platform()
+        try:
+            figures = run_jarvis(platform, frames)
+            platform = kwin.platform()
+            watch = platform.watch_active_window(lambda _: None, on_error=lambda _: None)
+            time.sleep(1.0)
+            before = time.process_time()
+            time.sleep(idle_seconds)
+            idle_cpu = (time.process_time() - before) * 60.0 / idle_seconds
+            watch.stop()
+        finally:
+            platform.close()
+    finally:
+        os.environ.pop("XDG_DATA_HOME", None)
+        kwin.stop()
+    return figures, idle_cpu
+
+
+def print_kwin(figures: JarvisFigures, idle_cpu: float, x11_total: float) -> None:
+    stages = "  ".join(f"{stage} {figures.stages[stage]:.2f}" for stage in STAGES)
+    print(f"KWin stages, changed frame (ms wall): {stages}")
+    print(
+        f"  KWin total {figures.total:.2f} wall, {figures.cpu_total:.2f} CPU "
+        f"({figures.windows} windows, {figures.size} B JPEG; {figures.total / x11_total:.1f}x "
+        f"the X11 total); unchanged frame rejected by the pixel check: "
+        f"{figures.unchanged:.2f} ms; KWin window watch idle: {idle_cpu * 1000:.1f} ms CPU "
+        "per minute"
+    )
+
+
+def bench_size(
+    width: int, height: int, frames: int, sway: bool, idle_seconds: float, kwin: bool = True
+) -> None:
     desktop = start_desktop(width, height)
     os.environ["DISPLAY"] = desktop.display  # mss in the pipeline opens $DISPLAY
     try:
@@ -328,6 +376,8 @@ def bench_size(width: int, height: int, frames: int, sway: bool, idle_seconds: f
             f"the pixel check: {wayland.unchanged:.2f} ms; sway window watch idle: "
             f"{idle_cpu * 1000:.1f} ms CPU per minute"
         )
+    if kwin and (width, height) == (1920, 1080):
+        print_kwin(*run_kwin(frames, idle_seconds), total)
     print(
         f"Jarvis, unchanged frame rejected: {unchanged:.2f} ms with X DAMAGE (no grab; "
         f"{jarvis.unchanged_cpu:.2f} ms CPU), {pixel_unchanged:.2f} ms by the pixel check "
@@ -366,12 +416,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30, help="frames per measurement")
     parser.add_argument("--sizes", default="1920x1080,3840x2160", help="screen sizes, WxH,...")
     parser.add_argument("--no-sway", action="store_true", help="skip the sway column (1080p)")
+    parser.add_argument("--no-kwin", action="store_true", help="skip the KWin row (1080p)")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="sway watch idle span")
     args = parser.parse_args()
     print(f"capture pipeline benchmark: Python {sys.version.split()[0]}, {pin_to_one_core()}")
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.lower().split("x"))
-        bench_size(width, height, args.frames, not args.no_sway, args.idle_seconds)
+        bench_size(
+            width, height, args.frames, not args.no_sway, args.idle_seconds, not args.no_kwin
+        )
 
 
 if __name__ == "__main__":
