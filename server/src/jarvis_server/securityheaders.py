@@ -1,7 +1,8 @@
 """Security headers on every response: the timeline page runs under a strict policy.
 
 Everything the page needs comes from this server (no CDN, no external fonts), so the policy
-allows 'self' only, no inline script or style, and no framing. FastAPI's interactive docs load
+allows 'self' only, no inline script or style, and no framing. (X-Content-Type-Options is set by
+`serve` on every response, uvicorn's own error replies included.) FastAPI's interactive docs load
 their scripts from a CDN and are left without the policy (they are not part of the page).
 """
 
@@ -20,7 +21,6 @@ CONTENT_SECURITY_POLICY: Final = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 _ALWAYS: Final = (
-    ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
