@@ -10,6 +10,7 @@ from jarvis_contract._digest import DigestedBytes
 from jarvis_contract._wire import (
     API_PREFIX,
     CAPTURES_PATH,
+    DELETE_RANGE_PATH,
     EVENTS_PATH,
     EXTENSIONS,
     HEALTH_PATH,
@@ -23,6 +24,8 @@ from jarvis_contract._wire import (
     CapturePage,
     CaptureRecord,
     CaptureTime,
+    Deleted,
+    DeleteRange,
     IdentityProof,
     MimeType,
     Problem,
@@ -37,6 +40,7 @@ __version__ = _version("jarvis-contract")
 __all__ = [
     "API_PREFIX",
     "CAPTURES_PATH",
+    "DELETE_RANGE_PATH",
     "EVENTS_PATH",
     "EXTENSIONS",
     "HEALTH_PATH",
@@ -50,6 +54,8 @@ __all__ = [
     "CapturePage",
     "CaptureRecord",
     "CaptureTime",
+    "DeleteRange",
+    "Deleted",
     "DigestedBytes",
     "IdentityProof",
     "MimeType",

@@ -21,6 +21,7 @@ EXTENSIONS: Final[dict[str, str]] = {"image/jpeg": "jpg", "image/webp": "webp", 
 
 API_PREFIX: Final = "/api/v1"
 CAPTURES_PATH: Final = f"{API_PREFIX}/captures"
+DELETE_RANGE_PATH: Final = f"{CAPTURES_PATH}/delete"
 EVENTS_PATH: Final = f"{API_PREFIX}/events"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -165,6 +166,27 @@ class CapturePage(BaseModel):
 
     items: list[CaptureRecord]
     next_cursor: str | None = None
+
+
+class DeleteRange(BaseModel):
+    """Which captures POST /api/v1/captures/delete removes: one device's, captured in
+    [since, until). Both ends are required, so no request deletes everything by omission."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: str | None = Field(
+        default=None,
+        description="The device whose captures go; a device token may name only itself "
+        "(and may leave it out), an admin token must name one.",
+    )
+    since: UtcDatetime = Field(description="Captured at or after (RFC 3339, with an offset).")
+    until: UtcDatetime = Field(description="Captured before (RFC 3339, with an offset).")
+
+
+class Deleted(BaseModel):
+    """How many captures a delete removed (0 when there was nothing left to remove)."""
+
+    deleted: int
 
 
 class Problem(BaseModel):

@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from jarvis_contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
 from jarvis_server import __version__
-from jarvis_server.api.routes import captures, events, health
+from jarvis_server.api.routes import captures, devices, events, health, session, web
 from jarvis_server.api.upload import max_request_bytes
 from jarvis_server.auth import AuthCache
 from jarvis_server.bodyguard import BodyGuard
@@ -28,6 +28,7 @@ from jarvis_server.events import Broadcaster
 from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
+from jarvis_server.securityheaders import SecurityHeaders
 from jarvis_server.storage import FilesystemStorage
 from jarvis_server.tokenwatch import watch_stream_tokens
 from jarvis_server.writer import CaptureWriter
@@ -104,10 +105,14 @@ def create_app(
         max_upload_bytes=settings.max_upload_bytes,
         body_timeout=settings.request_body_timeout_seconds,
     )
+    app.add_middleware(SecurityHeaders)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(captures.router)
     app.include_router(events.router)
+    app.include_router(session.router)
+    app.include_router(devices.router)
+    app.include_router(web.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 

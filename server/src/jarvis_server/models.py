@@ -83,3 +83,17 @@ class Capture(Base):
     )
 
     device: Mapped[Device] = relationship(lazy="joined", innerjoin=True)
+
+
+class WebSession(Base):
+    """A signed-in browser of the timeline page. Only the cookie value's SHA-256 is stored; the
+    session lasts while its device keeps the token it signed in with (not revoked, not replaced)
+    and until `expires_at`."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -16,19 +16,25 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
+from uuid import UUID
 
 import httpx
+from pydantic import ValidationError
 
 from jarvis_contract import (
     CAPTURES_PATH,
+    DELETE_RANGE_PATH,
     EXTENSIONS,
     HEALTH_PATH,
     IDEMPOTENCY_HEADER,
     IDENTITY_PATH,
     CaptureMetadata,
+    Deleted,
+    DeleteRange,
 )
 from jarvis_sync.errors import (
     ServerUnreachableError,
@@ -265,6 +271,53 @@ class ServerClient:
         raise UnexpectedReplyError(
             f"the server at {self.server_url} answered {detail}; try again later", status=status
         )
+
+    def _deleted(self, response: httpx.Response) -> int:
+        status = response.status_code
+        if status == 200:
+            try:
+                return Deleted.model_validate_json(response.content).deleted
+            except ValidationError:
+                raise UnexpectedReplyError(
+                    f"the server at {self.server_url} answered a delete with something other "
+                    "than a count; is it a Jarvis server?",
+                    status=status,
+                ) from None
+        detail = problem_text(status, response.content)
+        if status in (401, 403):
+            raise TokenRefusedError(
+                f"the server refused to delete ({detail}); log in again with a valid device "
+                "token (`jarvis login`)",
+                status=status,
+            )
+        raise UnexpectedReplyError(
+            f"the server at {self.server_url} did not delete ({detail})", status=status
+        )
+
+    def delete_capture(self, token: str, capture_id: UUID) -> int:
+        """Delete one of this device's captures on the server: image, record and text. 1 when
+        it went, 0 when the server holds no such capture of this device (already deleted)."""
+        self._require_trust()
+        response = self._send(
+            "DELETE",
+            f"{CAPTURES_PATH}/{capture_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if response.status_code == 404:
+            return 0
+        return self._deleted(response)
+
+    def delete_captures(self, token: str, since: datetime, until: datetime) -> int:
+        """Delete this device's captures taken in [since, until) on the server; how many went."""
+        self._require_trust()
+        body = DeleteRange(since=since, until=until).model_dump_json(exclude_none=True)
+        response = self._send(
+            "POST",
+            DELETE_RANGE_PATH,
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        return self._deleted(response)
 
     def upload(self, token: str, metadata: CaptureMetadata, data: bytes) -> UploadOutcome:
         """Send one capture; the outcome says whether it is stored, to retry, or refused."""

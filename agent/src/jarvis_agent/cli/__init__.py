@@ -32,6 +32,7 @@ _BUILT_IN = {
     "autostart": "autostart",
     "hotkey": "hotkey",
     "setup": "setup",
+    "captures": "captures",
 }
 _COMMAND_MODULES = tuple(dict.fromkeys(_BUILT_IN.values()))
 

@@ -14,6 +14,13 @@ from jarvis_server.auth import Caller
 from jarvis_server.core.state import AppState
 from jarvis_server.problems import ProblemError
 from jarvis_server.tokens import find_device, hash_token
+from jarvis_server.websession import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    csrf_matches,
+    find_session,
+    same_origin,
+)
 
 _bearer = HTTPBearer(
     auto_error=False, description="A device token from `jarvis-server token create`."
@@ -94,12 +101,55 @@ async def _verify(state: AppState, token: str) -> Caller:
     )
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def session_ended() -> ProblemError:
+    return ProblemError(
+        401,
+        ProblemType.UNAUTHORIZED,
+        "Signed out",
+        "The session has ended (signed out, expired, or its token was revoked or replaced); "
+        "sign in again with a token.",
+        headers=_WWW_AUTH,
+    )
+
+
+def csrf_refused(why: str) -> ProblemError:
+    return ProblemError(
+        403,
+        ProblemType.FORBIDDEN,
+        "Cross-site request refused",
+        f"A change made with the session cookie needs {why}; reload the page and try again.",
+    )
+
+
+def check_browser_change(request: Request, secret: str) -> None:
+    """A state change with the session cookie: from a page of this server, with its CSRF token."""
+    if not same_origin(request.headers.get("origin"), request.headers.get("host")):
+        raise csrf_refused("an Origin header naming this server")
+    if not csrf_matches(secret, request.headers.get(CSRF_HEADER)):
+        raise csrf_refused(f"the session's {CSRF_HEADER} header")
+
+
 async def get_caller(
+    request: Request,
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """The caller, looked up in the database on every request (reads, events)."""
-    return await _verify(state, _token(credentials))
+    """The caller, looked up in the database on every request (reads, events, deletes): by its
+    bearer token, or else by the timeline page's session cookie (which must also pass the CSRF
+    checks to change anything)."""
+    if credentials is not None or SESSION_COOKIE not in request.cookies:
+        return await _verify(state, _token(credentials))
+    secret = request.cookies[SESSION_COOKIE]
+    async with state.sessions() as session:
+        live = await find_session(session, secret)
+    if live is None:
+        raise session_ended()
+    if request.method not in _SAFE_METHODS:
+        check_browser_change(request, secret)
+    return live.caller
 
 
 async def get_uploader(

@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         description="Longest a response may wait for a client that does not read it; then the "
         "connection is dropped.",
     )
+    web_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a sign-in to the timeline page lasts; it ends sooner when its "
+        "token is revoked or replaced, or on logout.",
+    )
     server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
     server_log_json: bool = Field(default=False, description="Log JSON lines instead of text.")
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
@@ -18,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jarvis_contract import (
     CAPTURES_PATH,
+    DELETE_RANGE_PATH,
     EXTENSIONS,
     IDEMPOTENCY_HEADER,
     CaptureMetadata,
     CapturePage,
     CaptureRecord,
+    Deleted,
+    DeleteRange,
     ProblemType,
     UtcDatetime,
 )
@@ -44,7 +47,9 @@ from jarvis_server.models import Capture, Device
 from jarvis_server.problems import ProblemError
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.records import to_record, utc
+from jarvis_server.removal import delete_capture, delete_range
 from jarvis_server.storage import PendingFile, Verify
+from jarvis_server.thumbnails import MAX_WIDTH, MIN_WIDTH, thumbnail
 from jarvis_server.writer import Written
 
 router = APIRouter(prefix=CAPTURES_PATH, tags=["captures"])
@@ -384,19 +389,23 @@ async def list_captures(
     )
 
 
+def _no_such_capture(capture_id: UUID) -> ProblemError:
+    # Another device's capture looks exactly like a missing one: nothing leaks.
+    return ProblemError(
+        404,
+        ProblemType.NOT_FOUND,
+        "No such capture",
+        f"No capture {capture_id} that this token may read.",
+    )
+
+
 async def _find(session: AsyncSession, caller: Caller, capture_id: UUID) -> Capture:
     query = select(Capture).where(Capture.id == str(capture_id))
     if not caller.admin:
         query = query.where(Capture.device_id == caller.device_id)
     capture = await session.scalar(query.order_by(Capture.pk).limit(1))
     if capture is None:
-        # Another device's capture looks exactly like a missing one: nothing leaks.
-        raise ProblemError(
-            404,
-            ProblemType.NOT_FOUND,
-            "No such capture",
-            f"No capture {capture_id} that this token may read.",
-        )
+        raise _no_such_capture(capture_id)
     return capture
 
 
@@ -430,15 +439,7 @@ async def get_image(
     state: StateDep, session: SessionDep, caller: CallerDep, capture_id: UUID
 ) -> StreamingResponse:
     capture = await _find(session, caller, capture_id)
-    if not await state.storage.exists(capture.storage_key):
-        raise ProblemError(
-            404,
-            ProblemType.NOT_FOUND,
-            "Image file missing",
-            f"Capture {capture_id} is recorded but its image file is gone from storage; the "
-            "record is kept. The server's operator can see why with `jarvis-server storage "
-            "check` (an unmounted volume?).",
-        )
+    await _require_file(state, capture, capture_id)
     return StreamingResponse(
         state.storage.read(capture.storage_key),
         media_type=capture.mime_type,
@@ -448,3 +449,112 @@ async def get_image(
             "Cache-Control": "private, max-age=31536000, immutable",
         },
     )
+
+
+async def _require_file(state: AppState, capture: Capture, capture_id: UUID) -> None:
+    if not await state.storage.exists(capture.storage_key):
+        raise ProblemError(
+            404,
+            ProblemType.NOT_FOUND,
+            "Image file missing",
+            f"Capture {capture_id} is recorded but its image file is gone from storage; the "
+            "record is kept. The server's operator can see why with `jarvis-server storage "
+            "check` (an unmounted volume?).",
+        )
+
+
+@router.get(
+    "/{capture_id}/thumbnail",
+    summary="A small JPEG preview of one capture",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The preview, made on request (nothing is cached on the server)",
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems(400, 401, 403, 404, 503),
+    },
+)
+async def get_thumbnail(
+    state: StateDep,
+    session: SessionDep,
+    caller: CallerDep,
+    capture_id: UUID,
+    width: Annotated[int, Query(ge=MIN_WIDTH, le=MAX_WIDTH, description="Pixels wide.")] = 320,
+) -> Response:
+    capture = await _find(session, caller, capture_id)
+    await _require_file(state, capture, capture_id)
+    data = b"".join([chunk async for chunk in state.storage.read(capture.storage_key)])
+    return Response(
+        await thumbnail(data, min(width, capture.width)),
+        media_type="image/jpeg",
+        headers={
+            "ETag": f'"{capture.sha256}-{width}"',
+            "Cache-Control": "private, max-age=31536000, immutable",
+        },
+    )
+
+
+@router.delete(
+    "/{capture_id}",
+    summary="Delete one capture: its record, image file and extracted text",
+    response_model=Deleted,
+    responses=problems(400, 401, 403, 404, 503),
+)
+async def delete_one(state: StateDep, caller: CallerDep, capture_id: UUID) -> Deleted:
+    """A device deletes only its own captures; another's id is 404, as a missing one is (so a
+    repeated delete answers 404 too, having changed nothing)."""
+    deleted = await delete_capture(
+        state.sessions,
+        state.storage,
+        capture_id=str(capture_id),
+        device_id=None if caller.admin else caller.device_id,
+    )
+    if not deleted:
+        raise _no_such_capture(capture_id)
+    log.info("capture deleted", capture_id=capture_id.hex, by=caller.device)
+    return Deleted(deleted=deleted)
+
+
+@router.post(
+    DELETE_RANGE_PATH.removeprefix(CAPTURES_PATH),
+    summary="Delete one device's captures taken in a time range",
+    response_model=Deleted,
+    responses=problems(400, 401, 403, 503),
+)
+async def delete_many(
+    state: StateDep, caller: CallerDep, body: Annotated[DeleteRange, Body()]
+) -> Deleted:
+    """Everything of the device captured in [since, until): records, files and text. Answers
+    how many went (0 when nothing is left in the range: repeating it is harmless)."""
+    _visible_to(caller, body.device)
+    if body.since >= body.until:
+        raise ProblemError(
+            400,
+            ProblemType.VALIDATION,
+            "Empty time range",
+            "`since` must be earlier than `until`.",
+        )
+    if caller.admin:
+        if body.device is None:
+            raise ProblemError(
+                400,
+                ProblemType.VALIDATION,
+                "Which device?",
+                "An admin token must name the `device` whose captures to delete.",
+            )
+        async with state.sessions() as session:
+            device_id = await session.scalar(select(Device.id).where(Device.name == body.device))
+        if device_id is None:
+            return Deleted(deleted=0)
+    else:
+        device_id = caller.device_id
+    deleted = await delete_range(
+        state.sessions,
+        state.storage,
+        device_id=device_id,
+        since=body.since.astimezone(UTC),
+        until=body.until.astimezone(UTC),
+    )
+    log.info("captures deleted in a range", captures=deleted, by=caller.device)
+    return Deleted(deleted=deleted)
