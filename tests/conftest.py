@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.support.desktop",
     "tests.support.wayland",
     "tests.support.session_bus",
+    "tests.support.weston",
 ]
