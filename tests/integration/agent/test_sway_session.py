@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from jarvis_agent.paths import agent_paths
 from tests.integration.agent.conftest import JARVIS, HeadlessAgent, jarvis, wait_for
-from tests.support.wayland import Sway
+from tests.support.wayland import SWAY_UID, Sway
 
 pytestmark = pytest.mark.wayland
 
@@ -133,3 +134,48 @@ def test_a_client_retitling_itself_fires_the_window_trigger_with_the_new_title(
         "the new title's capture on the server",
     )
     assert record.app_name == "firefox"
+
+
+def test_swaylock_running_locks_capture_and_unlocking_brings_it_back(
+    sway_agent: HeadlessAgent, sway: Sway
+) -> None:
+    """While a real swaylock locks sway (as the session's user), capture-now is refused as
+    locked and the agent reports locked; when swaylock unlocks (SIGUSR1) capture comes back."""
+    agent = sway_agent
+    agent.start()
+    locker = subprocess.Popen(
+        [
+            "setpriv", f"--reuid={SWAY_UID}", f"--regid={SWAY_UID}", "--clear-groups",
+            "swaylock", "--color", "0000ff",
+        ],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "WAYLAND_DISPLAY": str(sway.wayland_socket),
+            "XDG_RUNTIME_DIR": str(sway.runtime_dir),
+            "HOME": str(sway.runtime_dir),
+        },
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        done = wait_for(
+            lambda: (
+                (d := jarvis("capture-now", check=True)).stdout.startswith("Not captured") and d
+            ),
+            "capture-now refused while swaylock runs",
+        )
+        assert done.stdout.startswith("Not captured: screen locked or screensaver on")
+        assert agent.status()["state"] == "locked"
+    finally:
+        locker.send_signal(signal.SIGUSR1)  # swaylock's own way to unlock
+        try:
+            locker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            locker.kill()
+            locker.wait()
+    done = wait_for(
+        lambda: (d := jarvis("capture-now", check=True)).stdout.startswith("Captured") and d,
+        "capture after unlocking",
+    )
+    assert done.stdout.startswith("Captured 1 frame")
