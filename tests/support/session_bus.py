@@ -2,15 +2,17 @@
 
 `session_bus` starts a dbus-daemon of the test's own and points DBUS_SESSION_BUS_ADDRESS at it
 (jeepney reads the variable on every connection), so nothing reaches the machine's own bus.
-`kglobalaccel` runs /usr/bin/kglobalaccel5 (Debian's libkf5globalaccel-bin) on that bus. Headless
-(QT_QPA_PLATFORM=offscreen) it grabs no keys ("Could not find any platform plugin") but keeps
-its whole D-Bus side: registration, shortcuts, components and invokeShortcut, which emits the
-same globalShortcutPressed signal a key press does. In a Plasma Wayland session KWin serves the
-same interface.
+`kglobalaccel` runs /usr/bin/kglobalaccel5 (Debian's libkf5globalaccel-bin) on that bus. On an X
+server (`running_kglobalaccel(bus, display)`) it grabs its keys there, so xdotool presses them as
+a user would; headless (QT_QPA_PLATFORM=offscreen) it grabs no keys ("Could not find any
+platform plugin") but keeps its whole D-Bus side: registration, shortcuts, components and
+invokeShortcut, which emits the same globalShortcutPressed signal a key press does. In a Plasma
+Wayland session KWin serves the same interface.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -93,25 +95,32 @@ def session_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[SessionBus]:
         shutil.rmtree(bus.home, ignore_errors=True)
 
 
-@pytest.fixture
-def kglobalaccel(session_bus: SessionBus) -> Iterator[SessionBus]:
-    """kglobalaccel5 serving org.kde.kglobalaccel on the private session bus."""
+@contextlib.contextmanager
+def running_kglobalaccel(bus: SessionBus, display: str | None) -> Iterator[SessionBus]:
+    """kglobalaccel5 on `bus`: headless, or grabbing its keys on the X server `display`."""
     if shutil.which("kglobalaccel5") is None:
         pytest.fail("kglobalaccel5 is not installed: run scripts/bootstrap.sh")
+    env = {
+        **os.environ,
+        "DBUS_SESSION_BUS_ADDRESS": bus.address,
+        "QT_QPA_PLATFORM": "offscreen" if display is None else "xcb",
+        "HOME": str(bus.home),
+        "XDG_CONFIG_HOME": str(bus.home / "config"),
+    }
+    if display is not None:
+        env["DISPLAY"] = display
     process = subprocess.Popen(
-        ["kglobalaccel5"],
-        env={
-            **os.environ,
-            "DBUS_SESSION_BUS_ADDRESS": session_bus.address,
-            "QT_QPA_PLATFORM": "offscreen",
-            "HOME": str(session_bus.home),
-            "XDG_CONFIG_HOME": str(session_bus.home / "config"),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        ["kglobalaccel5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_for(lambda: session_bus.has_owner("org.kde.kglobalaccel"), "kglobalaccel on the bus")
-        yield session_bus
+        wait_for(lambda: bus.has_owner("org.kde.kglobalaccel"), "kglobalaccel on the bus")
+        yield bus
     finally:
         stop(process)
+
+
+@pytest.fixture
+def kglobalaccel(session_bus: SessionBus) -> Iterator[SessionBus]:
+    """kglobalaccel5 serving org.kde.kglobalaccel on the private session bus (no keys)."""
+    with running_kglobalaccel(session_bus, None) as bus:
+        yield bus

@@ -16,7 +16,7 @@ from jarvis_agent.config import ConfigStore
 from jarvis_ui.hotkey import HotkeyBridge, hotkey_mechanism, qt_key_code
 from jarvis_ui.settings import SettingsDialog, default_backend
 from tests.support.desktop import Desktop
-from tests.support.session_bus import SessionBus
+from tests.support.session_bus import SessionBus, running_kglobalaccel
 from tests.support.wayland import CONFIG, Sway, start_sway
 
 JARVIS = str(Path(sys.executable).with_name("jarvis"))
@@ -144,6 +144,26 @@ def test_kde_registers_with_kglobalaccel_and_a_press_reaches_the_tray(
         )  # fmt: skip
     line = settings_line(qtbot, hotkey)
     assert line == "Pause hotkey: KDE global shortcut Ctrl+Alt+P (kglobalaccel)"
+
+
+def test_kde_key_press_grabbed_by_kglobalaccel_reaches_the_tray(
+    qtbot: QtBot, session_bus: SessionBus, x_desktop: Desktop, bridge: MakeBridge
+) -> None:
+    """kglobalaccel grabbing keys on a real X server (as KWin does on Wayland): pressing the
+    registered combination (xdotool) pauses through the tray's signal, and another combination
+    does not."""
+    with running_kglobalaccel(session_bus, x_desktop.env["DISPLAY"]):
+        hotkey = bridge(WAYLAND)
+        assert hotkey.mechanism == "kglobalaccel"
+        assert hotkey.bind("<ctrl>+<alt>+k")
+        presses: list[None] = []
+        hotkey.activated.connect(lambda: presses.append(None))
+        x_desktop.run("xdotool", "key", "ctrl+alt+l")
+        x_desktop.run("xdotool", "key", "ctrl+alt+k")
+        qtbot.waitUntil(lambda: len(presses) == 1, timeout=60_000)
+        qtbot.wait(500)
+        assert len(presses) == 1
+        hotkey.unbind()
 
 
 def test_kde_combination_held_by_another_component_is_reported(
