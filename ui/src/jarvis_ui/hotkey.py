@@ -5,9 +5,9 @@
   press over D-Bus (pynput sees no keys on Wayland).
 - sway: a `bindsym` in sway's config runs `jarvis pause --toggle` (`jarvis hotkey sway`); the
   tray listens for nothing and Settings says whether sway has the binding.
-- Any other Wayland desktop: xdg-desktop-portal's GlobalShortcuts where the portal offers it is
-  reported (Jarvis does not use it yet: no portal in Debian 12 offers it to test against), else
-  the user is told to bind `jarvis pause --toggle` in the desktop's keyboard settings.
+- Any other Wayland desktop: xdg-desktop-portal's GlobalShortcuts, where the portal offers it, is
+  reported by `describe()` (Jarvis does not use it yet: no portal in Debian 12 offers it to test
+  against); else the user is told to bind `jarvis pause --toggle` in the desktop's settings.
 `describe()` is the line Settings shows: which mechanism, which combination, or what to do.
 """
 
@@ -54,8 +54,9 @@ def qt_key_code(spec: str) -> int:
 
 
 def hotkey_mechanism(environ: Mapping[str, str] | None = None) -> str:
-    """How this session can have a global hotkey: "pynput", "sway", "kglobalaccel", "portal"
-    (offered, not used yet) or "none"."""
+    """How this session can have a global hotkey: "pynput", "sway", "kglobalaccel" or "none".
+    Cheap enough for the GUI thread (at most one NameHasOwner on the session bus); whether the
+    portal offers GlobalShortcuts is asked only by `describe()`, off the GUI thread."""
     env = os.environ if environ is None else environ
     wayland = env.get("XDG_SESSION_TYPE", "").lower() == "wayland" or bool(
         env.get("WAYLAND_DISPLAY")
@@ -64,14 +65,9 @@ def hotkey_mechanism(environ: Mapping[str, str] | None = None) -> str:
         return "pynput"
     if env.get("SWAYSOCK"):
         return "sway"
-    from jarvis_platform.global_shortcuts import (
-        kglobalaccel_running,
-        portal_offers_global_shortcuts,
-    )
+    from jarvis_platform.global_shortcuts import kglobalaccel_running
 
-    if kglobalaccel_running():
-        return "kglobalaccel"
-    return "portal" if portal_offers_global_shortcuts() else "none"
+    return "kglobalaccel" if kglobalaccel_running() else "none"
 
 
 class HotkeyBridge(QObject):
@@ -202,7 +198,9 @@ class HotkeyBridge(QObject):
             return _describe_sway(spec, self._environ)
         if mechanism == "kglobalaccel":
             return self._describe_kde(combo)
-        if mechanism == "portal":
+        from jarvis_platform.global_shortcuts import portal_offers_global_shortcuts
+
+        if portal_offers_global_shortcuts():
             return (
                 f"Pause hotkey not set up: this desktop's portal offers global shortcuts, which "
                 f"Jarvis does not use yet. Bind {TOGGLE_COMMAND} to {combo} in your desktop's "
