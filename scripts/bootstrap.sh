@@ -12,6 +12,7 @@ packages=(
     libgl1 libegl1 libfontconfig1 libdbus-1-3 postgresql desktop-file-utils shellcheck
     sway xwayland foot weston
     kwin-wayland qdbus-qt5 libgl1-mesa-dri chromium
+    libkf5globalaccel-bin xdg-desktop-portal waybar swaylock  # Wayland hotkey, tray (SNI), lock
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

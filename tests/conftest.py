@@ -9,4 +9,6 @@ pytest_plugins = [
     "tests.support.wayland",
     "tests.support.kwin",
     "tests.support.browser",
+    "tests.support.session_bus",
+    "tests.support.weston",
 ]

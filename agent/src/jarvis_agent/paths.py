@@ -52,6 +52,11 @@ class AgentPaths:
         return self.log_dir / "agent.log"
 
     @property
+    def sway_hotkey_record(self) -> Path:
+        """What `jarvis hotkey sway --apply` added to which running sway (Settings reads it)."""
+        return self.runtime_dir / "sway-hotkey.json"
+
+    @property
     def control_socket(self) -> Path:
         return self.runtime_dir / "agent.sock"
 

@@ -105,13 +105,18 @@ class SwayPlatform:
 
     def _locker_running(self) -> bool:
         """A screen locker (swaylock) of the compositor's user is running."""
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                name = (proc / "comm").read_text().strip()
-                if name in _LOCKERS and proc.stat().st_uid == self._sway_uid:
-                    return True
+        # The owner first (one stat), the name only of the user's own processes: a busy machine
+        # has hundreds of processes and this runs on every tick (see benchmarks/sway_lock.py).
+        with os.scandir("/proc") as entries:
+            for entry in entries:
+                if not entry.name.isdigit():
+                    continue
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_uid != self._sway_uid:
+                        continue
+                    with open(f"/proc/{entry.name}/comm", encoding="utf-8") as comm:
+                        if comm.read().strip() in _LOCKERS:
+                            return True
         return False
 
     def frame_source(self) -> FrameSource:

@@ -15,7 +15,14 @@ from typing import Any, Final
 
 from jarvis_platform.errors import PlatformError
 
-__all__ = ["EVENT_WINDOW", "EVENT_WORKSPACE", "GET_OUTPUTS", "GET_TREE", "SwayIPC"]
+__all__ = [
+    "EVENT_WINDOW",
+    "EVENT_WORKSPACE",
+    "GET_CONFIG",
+    "GET_OUTPUTS",
+    "GET_TREE",
+    "SwayIPC",
+]
 
 _MAGIC: Final = b"i3-ipc"
 _HEADER: Final = struct.Struct("=6sII")
@@ -24,6 +31,7 @@ SUBSCRIBE: Final = 2
 GET_OUTPUTS: Final = 3
 GET_TREE: Final = 4
 GET_VERSION: Final = 7
+GET_CONFIG: Final = 9
 EVENT_WORKSPACE: Final = 0x80000000
 EVENT_WINDOW: Final = 0x80000003
 

@@ -4,13 +4,17 @@ notifications (org_kde_kwin_idle) and the pause hotkey as a sway binding.
 
 from __future__ import annotations
 
+import json
 import shlex
+import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from jarvis_agent.paths import agent_paths
 from tests.integration.agent.conftest import JARVIS, HeadlessAgent, jarvis, wait_for
-from tests.support.wayland import Sway
+from tests.support.wayland import SWAY_UID, Sway
 
 pytestmark = pytest.mark.wayland
 
@@ -81,3 +85,97 @@ def test_hotkey_without_a_sway_key_name_is_refused_naming_it(sway_agent: Headles
     assert done.returncode == 1
     assert "'é' in the hotkey '<ctrl>+<alt>+é' has no sway key name" in done.stderr
     assert done.stdout == ""
+
+
+def test_a_client_retitling_itself_fires_the_window_trigger_with_the_new_title(
+    sway_agent: HeadlessAgent, sway: Sway, tmp_path: Path
+) -> None:
+    """A focused foot terminal whose shell sets a new title (OSC 2, as a browser changing page
+    does) fires the window-change trigger: the agent's audit records a window-change capture
+    with the new title, and the capture the server stores carries it."""
+    go = tmp_path / "go"
+    script = (
+        f"while [ ! -e {go} ]; do sleep 0.1; done; "
+        "printf '\\033]2;Mail — Mozilla Firefox\\007'; exec sleep 3600"
+    )
+    sway._spawn(
+        ["foot", "--app-id", "firefox", "--title", "News — Mozilla Firefox", "sh", "-c", script],
+        "firefox",
+        "News — Mozilla Firefox",
+    )
+    agent = sway_agent
+    agent.configure(
+        **{
+            "capture.window_change_trigger": "true",
+            "capture.window_change_min_gap_seconds": "0.5",
+            "capture.change_threshold": "0",
+        }
+    )
+    agent.start()
+    go.touch()
+    sway.view("Mail — Mozilla Firefox")  # sway has the new title
+
+    def window_change_titles() -> list[str | None]:
+        path = agent_paths().audit_log
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        entries = [json.loads(line) for line in lines if line]
+        return [
+            e.get("window_title")
+            for e in entries
+            if e.get("trigger") == "window-change" and e["event"] == "captured"
+        ]
+
+    wait_for(
+        lambda: "Mail — Mozilla Firefox" in window_change_titles(), "the window-change capture"
+    )
+    jarvis("sync-now", check=True)
+    (record,) = wait_for(
+        lambda: [r for r in agent.stored() if r.window_title == "Mail — Mozilla Firefox"],
+        "the new title's capture on the server",
+    )
+    assert record.app_name == "firefox"
+
+
+def test_swaylock_running_locks_capture_and_unlocking_brings_it_back(
+    sway_agent: HeadlessAgent, sway: Sway
+) -> None:
+    """While a real swaylock locks sway (as the session's user), capture-now is refused as
+    locked and the agent reports locked; when swaylock unlocks (SIGUSR1) capture comes back."""
+    agent = sway_agent
+    agent.start()
+    locker = subprocess.Popen(
+        [
+            "setpriv", f"--reuid={SWAY_UID}", f"--regid={SWAY_UID}", "--clear-groups",
+            "swaylock", "--color", "0000ff",
+        ],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "WAYLAND_DISPLAY": str(sway.wayland_socket),
+            "XDG_RUNTIME_DIR": str(sway.runtime_dir),
+            "HOME": str(sway.runtime_dir),
+        },
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        done = wait_for(
+            lambda: (
+                (d := jarvis("capture-now", check=True)).stdout.startswith("Not captured") and d
+            ),
+            "capture-now refused while swaylock runs",
+        )
+        assert done.stdout.startswith("Not captured: screen locked or screensaver on")
+        assert agent.status()["state"] == "locked"
+    finally:
+        locker.send_signal(signal.SIGUSR1)  # swaylock's own way to unlock
+        try:
+            locker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            locker.kill()
+            locker.wait()
+    done = wait_for(
+        lambda: (d := jarvis("capture-now", check=True)).stdout.startswith("Captured") and d,
+        "capture after unlocking",
+    )
+    assert done.stdout.startswith("Captured 1 frame")

@@ -148,6 +148,79 @@ def test_two_outputs_with_different_scales_and_positions(own_sway: Sway) -> None
     assert count(images[0], GREEN) > 0
 
 
+def _footprint_is_black_without_seam(shown: np.ndarray, redacted: np.ndarray) -> None:
+    """Every pixel the excluded window drew (not green in the unredacted frame, within the
+    notes window's green content) is black in the redacted frame; around it only green and black
+    remain (no seam row or column of its border or title bar); at most one pixel is blacked
+    beyond it on each side (outward rounding, not a wider cover)."""
+    green = np.all(shown == GREEN, axis=2)
+    rows = np.nonzero(green.sum(axis=1) > 0.5 * green.shape[1])[0]
+    cols = np.nonzero(green.sum(axis=0) > 0.5 * green.shape[0])[0]
+    drawn = np.zeros_like(green)
+    inside = (slice(rows.min() + 4, rows.max() - 3), slice(cols.min() + 4, cols.max() - 3))
+    drawn[inside] = ~green[inside]  # inside the notes window's green content
+    ys, xs = np.nonzero(drawn)
+    assert len(ys) > 0, "the excluded window was not on this frame"
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    box = redacted[y0:y1, x0:x1]
+    assert np.all(box == 0), f"{int((box != 0).any(axis=2).sum())} pixels of it not black"
+    around = redacted[y0 - 3 : y1 + 3, x0 - 3 : x1 + 3]
+    black, green_around = np.all(around == 0, axis=2), np.all(around == GREEN, axis=2)
+    assert np.all(black | green_around), "a seam of the window is left beside the black box"
+    bys, bxs = np.nonzero(black)
+    assert min(bys.min(), bxs.min()) >= 2  # at most one pixel wider than the window
+    assert bys.max() <= around.shape[0] - 3
+    assert bxs.max() <= around.shape[1] - 3
+
+
+@pytest.mark.parametrize("position", [(400, 300), (401, 301), (433, 277)])
+def test_fractional_scale_blacks_out_the_whole_window_with_no_seam(
+    sway: Sway, platform: SwayPlatform, position: tuple[int, int]
+) -> None:
+    """At scale 1.5 a window at an odd logical place and size covers fractional pixels: the
+    black box is rounded outwards, so not one row or column of the window (border, title bar,
+    content) is left, and the box is at most one pixel wider than the window on each side."""
+    sway.set_outputs([(0, 0, 1920, 1080, 1.5)])
+    sway.spawn_foot("notes", "notes", background="00ff00")
+    sway.spawn_foot("KeePassXC", VAULT)
+    x, y = position
+    sway.command(
+        f'[title="^{VAULT}$"]', f"floating enable, resize set 301 201, move position {x} {y}"
+    )
+    focus(sway, "notes")
+    shown, _ = capture(platform, rules=[])
+    redacted, _ = capture(platform)
+    _footprint_is_black_without_seam(shown.images()[0], redacted.images()[0])
+
+
+def test_two_scales_black_out_the_whole_window_on_each_output(own_sway: Sway) -> None:
+    """Outputs at scale 2 and 1.5 (the second right of and below the first): an excluded window
+    on each is blacked out whole, with no seam, on that output's frame."""
+    sway = own_sway
+    platform = SwayPlatform(str(sway.ipc_socket), str(sway.wayland_socket))
+    try:
+        sway.set_outputs([(0, 0, 1920, 1080, 2.0), (960, 200, 1920, 1080, 1.5)])
+        sway.msg("focus output HEADLESS-1")
+        sway.spawn_foot("notes", "notes one", background="00ff00")
+        sway.spawn_foot("KeePassXC", VAULT)
+        sway.command(
+            f'[title="^{VAULT}$"]', "floating enable, resize set 201 151, move position 301 201"
+        )
+        sway.msg("focus output HEADLESS-2")
+        sway.spawn_foot("notes", "notes two", background="00ff00")
+        sway.spawn_xterm("KeePassXC", "float: xvault")
+        sway.command(
+            '[title="^float: xvault$"]', "resize set 301 201, move absolute position 1301 501"
+        )
+        focus(sway, "notes two")
+        shown, _ = capture(platform, rules=[])
+        redacted, _ = capture(platform)
+        for before, after in zip(shown.images(), redacted.images(), strict=True):
+            _footprint_is_black_without_seam(before, after)
+    finally:
+        platform.close()
+
+
 @dataclass
 class AfterPolicy:
     """A platform that does `act` right after the pipeline's first window read."""

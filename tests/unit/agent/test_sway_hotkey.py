@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jarvis_agent.sway_hotkey import SwayHotkeyError, sway_binding, sway_combo
+from jarvis_agent.sway_hotkey import SwayHotkeyError, find_sway_binding, sway_binding, sway_combo
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,19 @@ def test_hotkeys_sway_cannot_name_are_refused(spec: str, message: str) -> None:
     """A combination with no sway equivalent is refused naming the part and what to do."""
     with pytest.raises(SwayHotkeyError, match=message.replace("+", r"\+").replace("(", r"\(")):
         sway_combo(spec)
+
+
+def test_binding_is_found_in_a_sway_config_as_sway_reads_it() -> None:
+    """The pause binding is recognised with flags, other modifier names and order, any case;
+    a binding of another combination or another command is not it."""
+    config = "\n".join(
+        [
+            "set $mod Mod4",
+            "bindsym $mod+Return exec foot",
+            "  bindsym --to-code Mod1+Control+P exec /opt/jarvis/bin/jarvis pause --toggle",
+        ]
+    )
+    found = find_sway_binding(config, "<ctrl>+<alt>+p")
+    assert found == "bindsym --to-code Mod1+Control+P exec /opt/jarvis/bin/jarvis pause --toggle"
+    assert find_sway_binding(config, "<ctrl>+<alt>+o") is None
+    assert find_sway_binding("bindsym Ctrl+Alt+p exec jarvis pause 1h", "<ctrl>+<alt>+p") is None

@@ -15,13 +15,20 @@ def test_no_display_names_the_headless_alternative() -> None:
     assert "jarvis run --headless" in problem
 
 
-def test_wayland_session_is_explained() -> None:
-    """A Wayland session is refused with the reason and both ways forward."""
+def test_wayland_session_without_its_display_is_explained() -> None:
+    """A Wayland session whose WAYLAND_DISPLAY is not set is refused with the reason and the
+    headless way forward."""
     problem = display_problem({"XDG_SESSION_TYPE": "wayland", "DISPLAY": ":0"}, "linux")
     assert problem is not None
-    assert "Wayland" in problem
-    assert "X11" in problem
+    assert "WAYLAND_DISPLAY is not set" in problem
     assert "jarvis run --headless" in problem
+
+
+def test_wayland_session_runs_the_tray() -> None:
+    """A Wayland session with its display may run the tray (StatusNotifierItem or the status
+    window); the capture backend's own verdict says whether this compositor can be captured."""
+    env = {"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-1"}
+    assert display_problem(env, "linux") is None
 
 
 def test_x11_session_is_fine() -> None:

@@ -60,7 +60,9 @@ class TrayApp:
 
     def open_settings(self, page: str | None = None) -> SettingsDialog:
         if self.settings is None:
-            self.settings = SettingsDialog(default_backend(self.store, self._apply_config))
+            self.settings = SettingsDialog(
+                default_backend(self.store, self._apply_config, self.controller.hotkey.describe)
+            )
         else:
             self.settings.reload()
         if page == "server":

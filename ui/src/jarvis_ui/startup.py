@@ -38,11 +38,16 @@ def display_problem(
     qpa = env.get("QT_QPA_PLATFORM", "")
     if qpa.startswith(("offscreen", "minimal")):
         return None
-    if env.get("XDG_SESSION_TYPE", "").lower() == "wayland" or qpa.startswith("wayland"):
+    wayland = env.get("XDG_SESSION_TYPE", "").lower() == "wayland" or qpa.startswith("wayland")
+    if wayland and env.get("WAYLAND_DISPLAY"):
+        # The tray shows through StatusNotifierItem (or its fallback window); whether this
+        # compositor can be captured is the platform backend's verdict, told by the agent.
+        return None
+    if wayland:
         return (
-            "This is a Wayland session: Jarvis captures the screen and listens for its pause "
-            "hotkey through X11, which Wayland does not allow. Log in with an X11 (Xorg) "
-            f"session, or {HEADLESS_HINT}."
+            "This is a Wayland session, but WAYLAND_DISPLAY is not set, so there is no desktop "
+            "to show the tray on: start Jarvis from inside your desktop session, or "
+            f"{HEADLESS_HINT}."
         )
     if not env.get("DISPLAY"):
         return (

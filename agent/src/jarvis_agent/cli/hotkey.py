@@ -11,7 +11,7 @@ import click
 
 from jarvis_agent.config import ConfigError, ConfigStore
 from jarvis_agent.paths import agent_paths
-from jarvis_agent.sway_hotkey import SwayHotkeyError, sway_binding
+from jarvis_agent.sway_hotkey import SwayHotkeyError, remember_applied_binding, sway_binding
 
 __all__ = ["register"]
 
@@ -56,6 +56,8 @@ def sway_command(apply: bool) -> None:
     if done.returncode != 0:
         why = (done.stderr or done.stdout).strip()
         raise click.ClickException(f"sway refused the binding: {why}")
+    record = agent_paths().ensure().sway_hotkey_record
+    remember_applied_binding(record, os.environ["SWAYSOCK"], line)
     click.echo("Added to the running sway; add the line to your sway config to keep it.", err=True)
 
 

@@ -28,6 +28,8 @@ class SettingsBackend:
     autostart_enabled: Callable[[], bool] | None = None
     set_autostart: Callable[[bool], None] | None = None
     list_windows: Callable[[], Sequence[Any]] | None = None
+    # How the pause hotkey `spec` works on this desktop, as one line. Run on a worker thread.
+    hotkey_status: Callable[[str], str] | None = None
 
     def check_connection(self, url: str, typed_token: str | None) -> ConnectionResult:
         """Test with the token being typed, else the stored one (worker thread)."""
@@ -67,6 +69,7 @@ def _list_windows() -> Sequence[Any]:
 def default_backend(
     store: ConfigStore | None = None,
     apply_config: Callable[[AgentConfig], None] | None = None,
+    hotkey_status: Callable[[str], str] | None = None,
 ) -> SettingsBackend:
     """The real pieces: config file, keyring (jarvis_sync.credentials), autostart, platform."""
     from jarvis_sync import credentials
@@ -80,4 +83,5 @@ def default_backend(
         autostart_enabled=_autostart_enabled,
         set_autostart=_set_autostart,
         list_windows=_list_windows,
+        hotkey_status=hotkey_status,
     )

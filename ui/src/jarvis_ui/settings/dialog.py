@@ -117,18 +117,22 @@ class SettingsDialog(QDialog):
             page.clear_errors()
         self.apply_button.setEnabled(False)
         token_stored, autostart = self.backend.token_stored, self.backend.autostart_enabled
+        status, spec = self.backend.hotkey_status, self.config.ui.pause_hotkey
+        hotkey_status = None if status is None else (lambda: status(spec))
         # Until the platform's login item is read, the box shows nothing true: it stays off, and
         # an apply meanwhile leaves the login item alone.
         self.general.autostart.setEnabled(False)
 
-        def read_outside() -> tuple[bool | None, bool | None]:
+        def read_outside() -> tuple[bool | None, bool | None, str | None]:
             stored = _quietly(token_stored)
-            return stored, _quietly(autostart)
+            return stored, _quietly(autostart), _quietly(hotkey_status)
 
         self.worker.submit(read_outside, self._read_outside)
 
     def _read_outside(self, result: object) -> None:
-        stored, autostart = result if isinstance(result, tuple) else (None, None)
+        stored, autostart, hotkey = result if isinstance(result, tuple) else (None, None, None)
+        if hotkey is not None:
+            self.hotkey.set_mechanism(str(hotkey))
         if stored is not None:
             self.server.set_token_stored(bool(stored))
         if autostart is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFocusEvent, QKeyEvent
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from jarvis_agent.config import AgentConfig
 from jarvis_agent.config_fields import field_spec
@@ -29,7 +29,7 @@ _MODIFIER_KEYS = {
     Qt.Key.Key_Super_R,
 }
 
-_NAMED = {
+QT_NAMED_KEYS = {
     Qt.Key.Key_Space: "space",
     Qt.Key.Key_Tab: "tab",
     Qt.Key.Key_Return: "enter",
@@ -65,8 +65,8 @@ def combination_from_key(key: int, modifiers: Qt.KeyboardModifier) -> str | None
         name = chr(key).lower()
     elif Qt.Key.Key_F1.value <= key <= Qt.Key.Key_F20.value:
         name = f"f{key - Qt.Key.Key_F1.value + 1}"
-    elif qkey in _NAMED:
-        name = _NAMED[qkey]
+    elif qkey in QT_NAMED_KEYS:
+        name = QT_NAMED_KEYS[qkey]
     else:
         return None
     mods = []
@@ -152,6 +152,13 @@ class HotkeyPage(SettingsPage):
         buttons.addWidget(self.reset_button)
         buttons.addStretch(1)
         self.form.addRow("", buttons)
+        # Which mechanism carries the hotkey on this desktop (X11, sway binding, KDE, none), or
+        # what to do; filled by the dialog from the tray's hotkey (read off the GUI thread).
+        self.mechanism = QLabel("", self)
+        self.mechanism.setObjectName("hotkey-mechanism")
+        self.mechanism.setWordWrap(True)
+        self.mechanism.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.form.addRow("", self.mechanism)
         self.recorder.textChanged.connect(self._check)
 
     def _reset(self) -> None:
@@ -166,6 +173,10 @@ class HotkeyPage(SettingsPage):
 
     def load(self, config: AgentConfig) -> None:
         self.recorder.set_spec(config.ui.pause_hotkey)
+
+    def set_mechanism(self, text: str) -> None:
+        """Show how the hotkey works here (e.g. "Pause hotkey: sway binding Ctrl+Alt+P ...")."""
+        self.mechanism.setText(text)
 
     def collect(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         problem = hotkey_problem(self.recorder.spec)

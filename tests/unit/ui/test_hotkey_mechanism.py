@@ -1,0 +1,203 @@
+"""The pause hotkey by the desktop's own mechanism, and the line Settings shows about it: pynput
+on a real X server, a sway binding on a real headless sway, KDE's real kglobalaccel daemon, and a
+Wayland desktop that offers none (its real xdg-desktop-portal has no GlobalShortcuts)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from jarvis_agent.config import ConfigStore
+from jarvis_ui.hotkey import HotkeyBridge, hotkey_mechanism, qt_key_code
+from jarvis_ui.settings import SettingsDialog, default_backend
+from tests.support.desktop import Desktop
+from tests.support.session_bus import SessionBus, running_kglobalaccel
+from tests.support.wayland import CONFIG, Sway, start_sway
+
+JARVIS = str(Path(sys.executable).with_name("jarvis"))
+WAYLAND = {"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-77"}
+
+
+MakeBridge = Callable[[dict[str, str]], HotkeyBridge]
+
+
+@pytest.fixture
+def bridge(qtbot: QtBot) -> Iterator[MakeBridge]:
+    """Makes hotkey bridges for a given session environment; unbinds them after the test."""
+    made: list[HotkeyBridge] = []
+
+    def make(environ: dict[str, str]) -> HotkeyBridge:
+        hotkey = HotkeyBridge(environ=environ)
+        made.append(hotkey)
+        return hotkey
+
+    yield make
+    for hotkey in made:
+        hotkey.unbind()
+
+
+def settings_line(qtbot: QtBot, bridge: HotkeyBridge, spec: str = "<ctrl>+<alt>+p") -> str:
+    """Open the real Settings dialog wired to `bridge` and read its hotkey line once filled."""
+    store = ConfigStore()
+    store.set_value("ui.pause_hotkey", spec)
+    dialog = SettingsDialog(default_backend(store, hotkey_status=bridge.describe))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.hotkey.mechanism.text() != "", timeout=60_000)
+    return dialog.hotkey.mechanism.text()
+
+
+def test_x11_hotkey_is_pynput_and_settings_says_so(
+    qtbot: QtBot,
+    x_desktop: Desktop,
+    jarvis_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    bridge: MakeBridge,
+) -> None:
+    """On X11 the tray listens with pynput: a real key press on the X server fires the hotkey,
+    and Settings says which combination Jarvis hears itself."""
+    monkeypatch.setenv("DISPLAY", x_desktop.env["DISPLAY"])
+    env = {"DISPLAY": x_desktop.env["DISPLAY"], "XDG_SESSION_TYPE": "x11"}
+    hotkey = bridge(env)
+    assert hotkey.mechanism == "pynput"
+    assert hotkey.bind("<ctrl>+<alt>+j")
+    with qtbot.waitSignal(hotkey.activated, timeout=60_000):
+        x_desktop.run("xdotool", "key", "ctrl+alt+j")
+    line = settings_line(qtbot, hotkey, "<ctrl>+<alt>+j")
+    assert line == "Pause hotkey: Ctrl+Alt+J, heard by Jarvis (X11)"
+
+
+def test_sway_without_the_binding_says_how_to_set_it_up_then_names_it(
+    qtbot: QtBot, sway: Sway, jarvis_home: Path, monkeypatch: pytest.MonkeyPatch, bridge: MakeBridge
+) -> None:
+    """Under sway the tray listens for nothing (pynput hears no keys there): Settings says the
+    hotkey is not set up and what to run; after `jarvis hotkey sway --apply` it names the sway
+    binding, added to this session only."""
+    for name, value in sway.env.items():
+        monkeypatch.setenv(name, value)
+    hotkey = bridge(sway.env)
+    assert hotkey.mechanism == "sway"
+    assert not hotkey.bind("<ctrl>+<alt>+p")  # nothing to listen to: sway runs the toggle
+    assert settings_line(qtbot, hotkey) == (
+        "Pause hotkey not set up: run jarvis hotkey sway --apply (binds Ctrl+Alt+p in sway), "
+        "and add the line it prints to ~/.config/sway/config"
+    )
+    ConfigStore().set_value("ui.pause_hotkey", "<ctrl>+<alt>+p")
+    done = subprocess.run(
+        [JARVIS, "hotkey", "sway", "--apply"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    try:
+        assert settings_line(qtbot, hotkey) == (
+            "Pause hotkey: sway binding Ctrl+Alt+p (runs jarvis pause --toggle), added to this "
+            "sway session only: add the line `jarvis hotkey sway` prints to ~/.config/sway/config"
+        )
+    finally:
+        sway.msg("unbindsym Ctrl+Alt+p")
+
+
+def test_sway_binding_in_the_config_is_named(
+    qtbot: QtBot, jarvis_home: Path, monkeypatch: pytest.MonkeyPatch, bridge: MakeBridge
+) -> None:
+    """A sway whose config binds the hotkey to `jarvis pause --toggle` (modifiers in another
+    order, sway's own names) is named in Settings as the active mechanism; the same sway with
+    another combination configured in Jarvis says the hotkey is not set up."""
+    own = start_sway(CONFIG + f"bindsym --to-code Mod1+Control+P exec {JARVIS} pause --toggle\n")
+    try:
+        for name, value in own.env.items():
+            monkeypatch.setenv(name, value)
+        hotkey = bridge(own.env)
+        assert settings_line(qtbot, hotkey) == (
+            "Pause hotkey: sway binding Ctrl+Alt+p (runs jarvis pause --toggle)"
+        )
+        assert settings_line(qtbot, hotkey, "<ctrl>+<alt>+o").startswith(
+            "Pause hotkey not set up: run jarvis hotkey sway --apply (binds Ctrl+Alt+o"
+        )
+    finally:
+        own.stop()
+
+
+def test_kde_registers_with_kglobalaccel_and_a_press_reaches_the_tray(
+    qtbot: QtBot, kglobalaccel: SessionBus, jarvis_home: Path, bridge: MakeBridge
+) -> None:
+    """On a Wayland desktop with KDE's kglobalaccel, the hotkey is registered there under
+    component "jarvis" (kglobalaccel itself reports the key), its activation reaches the tray,
+    and Settings names the KDE global shortcut."""
+    hotkey = bridge(WAYLAND)
+    assert hotkey.mechanism == "kglobalaccel"
+    assert hotkey.bind("<ctrl>+<alt>+p")
+    keys = kglobalaccel.call(
+        "org.kde.kglobalaccel", "/kglobalaccel", "org.kde.KGlobalAccel.shortcut",
+        "array:string:jarvis,pause,Jarvis,Pause or resume",
+    )  # fmt: skip
+    assert qt_key_code("<ctrl>+<alt>+p") == 0x0C000050
+    assert keys.split() == ["array", "[", "int32", str(0x0C000050), "]"]
+    with qtbot.waitSignal(hotkey.activated, timeout=60_000):
+        kglobalaccel.call(
+            "org.kde.kglobalaccel", "/component/jarvis",
+            "org.kde.kglobalaccel.Component.invokeShortcut", "string:pause",
+        )  # fmt: skip
+    line = settings_line(qtbot, hotkey)
+    assert line == "Pause hotkey: KDE global shortcut Ctrl+Alt+P (kglobalaccel)"
+
+
+def test_kde_key_press_grabbed_by_kglobalaccel_reaches_the_tray(
+    qtbot: QtBot, session_bus: SessionBus, x_desktop: Desktop, bridge: MakeBridge
+) -> None:
+    """kglobalaccel grabbing keys on a real X server (as KWin does on Wayland): pressing the
+    registered combination (xdotool) pauses through the tray's signal, and another combination
+    does not."""
+    with running_kglobalaccel(session_bus, x_desktop.env["DISPLAY"]):
+        hotkey = bridge(WAYLAND)
+        assert hotkey.mechanism == "kglobalaccel"
+        assert hotkey.bind("<ctrl>+<alt>+k")
+        presses: list[None] = []
+        hotkey.activated.connect(lambda: presses.append(None))
+        x_desktop.run("xdotool", "key", "ctrl+alt+l")
+        x_desktop.run("xdotool", "key", "ctrl+alt+k")
+        qtbot.waitUntil(lambda: len(presses) == 1, timeout=60_000)
+        qtbot.wait(500)
+        assert len(presses) == 1
+        hotkey.unbind()
+
+
+def test_kde_combination_held_by_another_component_is_reported(
+    qtbot: QtBot, kglobalaccel: SessionBus, jarvis_home: Path, bridge: MakeBridge
+) -> None:
+    """When another KDE component already holds the combination, kglobalaccel refuses it:
+    binding fails with a message naming the combination and what to do, and Settings says so."""
+    accel, action = ("org.kde.kglobalaccel", "/kglobalaccel"), "array:string:kwin,Lock,KWin,Lock"
+    kglobalaccel.call(*accel, "org.kde.KGlobalAccel.doRegister", action)
+    kglobalaccel.call(
+        *accel, "org.kde.KGlobalAccel.setShortcut", action, f"array:int32:{0x0C000050}", "uint32:2"
+    )
+    hotkey = bridge(WAYLAND)
+    messages: list[str] = []
+    hotkey.failed.connect(messages.append)
+    assert not hotkey.bind("<ctrl>+<alt>+p")
+    assert messages == [
+        "KDE gave Ctrl+Alt+P to another shortcut: choose another combination here, or free it "
+        "in System Settings > Shortcuts"
+    ]
+    assert settings_line(qtbot, hotkey).startswith("Pause hotkey Ctrl+Alt+P not active: KDE gave")
+
+
+def test_wayland_desktop_without_global_shortcuts_says_what_to_do(
+    qtbot: QtBot, session_bus: SessionBus, jarvis_home: Path, bridge: MakeBridge
+) -> None:
+    """A Wayland desktop that is neither sway nor KDE, whose xdg-desktop-portal (Debian 12's
+    1.16, started on demand by the bus) offers no GlobalShortcuts: no hotkey is bound, and
+    Settings says so and how to bind the toggle command in the desktop's own settings."""
+    hotkey = bridge(WAYLAND)
+    assert hotkey_mechanism(WAYLAND) == "none"
+    assert not hotkey.bind("<ctrl>+<alt>+p")
+    assert settings_line(qtbot, hotkey) == (
+        "Pause hotkey not available: on Wayland Jarvis cannot hear keys, and this desktop offers "
+        "no global shortcuts to apps (no kglobalaccel, no portal GlobalShortcuts). Bind jarvis "
+        "pause --toggle to Ctrl+Alt+P in your desktop's keyboard settings."
+    )
