@@ -33,6 +33,7 @@ __all__ = [
     "Choice",
     "FailBackend",
     "FailPlatform",
+    "GnomeBackend",
     "Session",
     "Verdict",
     "choose",
@@ -154,6 +155,41 @@ class SwayBackend(Backend):
         return SwayPlatform()
 
 
+def is_gnome(session: Session) -> bool:
+    """XDG_CURRENT_DESKTOP names GNOME (it is a colon-separated list: "ubuntu:GNOME")."""
+    desktops = session.get("XDG_CURRENT_DESKTOP") or session.get("XDG_SESSION_DESKTOP")
+    return "gnome" in (d.strip().casefold() for d in desktops.split(":"))
+
+
+class GnomeBackend(Backend):
+    """GNOME Shell on Wayland, through Jarvis's Shell extension and the screenshot portal."""
+
+    name, kind = "GNOME", "gnome"
+
+    def verdict(self, session: Session) -> Verdict:
+        if session.wayland is None:
+            return self._no("not a Wayland session")
+        if not is_gnome(session):
+            return self._no("XDG_CURRENT_DESKTOP does not name GNOME")
+        if not session.get("WAYLAND_DISPLAY"):
+            return self._no("WAYLAND_DISPLAY is not set: start Jarvis from your GNOME session")
+        from jarvis_platform.gnome_session import gnome_readiness
+
+        missing = gnome_readiness(session.get("DBUS_SESSION_BUS_ADDRESS") or "SESSION")
+        if missing is not None:
+            return self._no(missing)
+        return self._yes(
+            20,
+            "Jarvis's GNOME Shell extension answers on the session bus and the screenshot "
+            f"permission is granted ({session.wayland})",
+        )
+
+    def create(self) -> Platform:
+        from jarvis_platform.gnome import GnomePlatform
+
+        return GnomePlatform()
+
+
 class MacOSBackend(Backend):
     name, kind = "macOS", "macos"
 
@@ -182,7 +218,13 @@ class WindowsBackend(Backend):
         return WindowsPlatform()
 
 
-BACKENDS: tuple[Backend, ...] = (SwayBackend(), X11Backend(), MacOSBackend(), WindowsBackend())
+BACKENDS: tuple[Backend, ...] = (
+    SwayBackend(),
+    GnomeBackend(),
+    X11Backend(),
+    MacOSBackend(),
+    WindowsBackend(),
+)
 
 
 class FailPlatform:
@@ -283,6 +325,8 @@ def _refusal(session: Session) -> str:
                 "cannot read sway's window list. Start Jarvis from sway (`exec jarvis run` in "
                 "~/.config/sway/config) or set SWAYSOCK to the path `sway --get-socketpath` prints."
             )
+        if is_gnome(session):
+            return GnomeBackend().verdict(session).reason
         return WAYLAND_MESSAGE.format(evidence=session.wayland, compositor=compositor)
     return (
         "no display to capture: DISPLAY is not set. Start Jarvis from inside your X11 desktop "

@@ -31,6 +31,7 @@ _BUILT_IN = {
     "outbox": "outbox",
     "autostart": "autostart",
     "hotkey": "hotkey",
+    "setup": "setup",
 }
 _COMMAND_MODULES = tuple(dict.fromkeys(_BUILT_IN.values()))
 
