@@ -6,7 +6,7 @@ GNOME Shell refuses root and needs a system bus, so each run gets (TESTBED.md):
 - a private system bus (dbus-daemon, allow-all policy, private socket) and a private session bus
   run as uid 4242, so what it activates (dconf, xdg-desktop-portal, the permission store) runs as
   the desktop's user, as on a real desktop; the tests (root) reach both buses by address;
-- `gnome-shell --headless --wayland --no-x11 --virtual-monitor 1920x1080` as uid 4242, with
+- `gnome-shell --headless --wayland --virtual-monitor 1920x1080` as uid 4242 (with Xwayland), with
   Jarvis's extension installed by `install_extension` and enabled through gsettings before it
   starts (GNOME loads a new extension at start-up on Wayland).
 
@@ -221,6 +221,31 @@ class Gnome:
             command += ["--popup", ",".join(str(v) for v in popup)]
         return self._spawn(command, app_id, title, QT_QPA_PLATFORM="wayland")
 
+    def xwayland(self) -> tuple[str, str]:
+        """DISPLAY and XAUTHORITY of the Xwayland this shell started (mutter's own auth file)."""
+
+        def find() -> tuple[str, str] | None:
+            for proc in Path("/proc").iterdir():
+                with contextlib.suppress(OSError):
+                    args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                    if args[0].endswith("Xwayland") and "-auth" in args:
+                        auth = args[args.index("-auth") + 1]
+                        if auth.startswith(str(self.runtime_dir)):
+                            return args[1], auth
+            return None
+
+        return tuple(wait_for(find, "GNOME's Xwayland", STARTUP_TIMEOUT))  # type: ignore[return-value]
+
+    def spawn_xterm(self, wm_class: str, title: str, *, background: str = "red") -> Client:
+        """An X11 xterm through GNOME's Xwayland with this WM_CLASS class and title, one colour."""
+        display, auth = self.xwayland()
+        command = ["xterm", "-T", title, "-class", wm_class, "+sb"]
+        for option in ("-bg", "-fg", "-cr"):
+            command += [option, background]
+        return self._spawn(
+            [*command, "-e", "sleep", "3600"], wm_class, title, DISPLAY=display, XAUTHORITY=auth
+        )
+
     def close(self, client: Client) -> None:
         if client.process.poll() is None:
             client.process.terminate()
@@ -354,7 +379,6 @@ def start_gnome(*, extension: bool = True) -> Gnome:
                     "gnome-shell",
                     "--headless",
                     "--wayland",
-                    "--no-x11",
                     "--virtual-monitor",
                     "1920x1080",
                     "--wayland-display",

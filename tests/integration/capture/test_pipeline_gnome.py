@@ -120,19 +120,42 @@ def test_excluded_window_is_black_unfocused_and_focused(
     assert screenshots_left(gnome) == []
 
 
+def test_excluded_xwayland_window_is_black(granted: Gnome, platform: GnomePlatform) -> None:
+    """An X11 app through GNOME's Xwayland counts as a window: its class KeePassXC is black."""
+    gnome = granted
+    gnome.spawn_xterm("KeePassXC", VAULT)
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.focused("notes")
+    assert any(w.app_name == "KeePassXC" and not w.hidden for w in platform.windows())
+    assert gnome.window(VAULT)["xwayland"]
+    sink, _ = capture(platform)
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 0
+
+
 def test_popup_of_an_excluded_window_is_black(granted: Gnome, platform: GnomePlatform) -> None:
     """GNOME lists menus and tooltips as windows of their own: the red popup of an excluded Qt
     window, hanging outside it, is blacked out with it (no tick skipped for it)."""
     gnome = granted
     gnome.spawn_foot("notes", "notes", background="00ff00")
     gnome.spawn_qt("KeePassXC", VAULT, size=(400, 300), popup=(300, 200, 300, 250))
-    popup = wait_for(
-        lambda: next((w for w in platform.windows() if w.popup and not w.hidden), None),
-        "the popup to be listed",
-    )
     vault = next(w for w in platform.windows() if w.title == VAULT)
-    assert popup.owner == vault.id
+    popup = wait_for(
+        lambda: next((w for w in platform.windows() if w.popup and w.owner == vault.id), None),
+        "the popup to be listed with its window",
+    )
+    assert not popup.hidden
     assert popup.rect.right > vault.rect.right  # it hangs outside its window
+    # On the real screen the popup is there, red, beyond its window's right edge.
+    frames = platform.frame_source()
+    try:
+        [monitor] = frames.monitors()
+        raw = frames.grab(monitor).pixels[..., 2::-1]
+        outside = raw[popup.rect.y : popup.rect.bottom, vault.rect.right : popup.rect.right]
+        assert count(outside, RED) > 1000
+    finally:
+        frames.close()
     rules = [ExclusionRule(name="Vault", app="KeePassXC")]  # black out, not skip
     sink, result = capture(platform, rules)
     [image] = sink.images()
