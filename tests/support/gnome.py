@@ -79,6 +79,11 @@ class Gnome:
     _clients: list[Client] = field(default_factory=list)
 
     @property
+    def shell(self) -> subprocess.Popen[bytes]:
+        """The gnome-shell process (setpriv execs it in place)."""
+        return self.processes[2]
+
+    @property
     def env(self) -> dict[str, str]:
         """The environment of a program inside this session (the agent, a client)."""
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}

@@ -42,10 +42,11 @@ __all__ = [
 
 WAYLAND_MESSAGE = (
     "this is a Wayland session ({evidence}) of {compositor}. On Wayland Jarvis can see and black "
-    "out windows only under sway so far: {compositor} gives it no window list it can trust, so "
-    "windows of native Wayland apps would be invisible to it, and it refuses to capture rather "
-    "than risk recording a window you excluded. Log in to a sway session, or to an X11 session "
-    "(for example 'GNOME on Xorg' or 'Plasma (X11)' on the login screen), and start Jarvis again."
+    "out windows only under sway and GNOME so far: {compositor} gives it no window list it can "
+    "trust, so windows of native Wayland apps would be invisible to it, and it refuses to "
+    "capture rather than risk recording a window you excluded. Log in to a sway session, or to "
+    "an X11 session (for example 'GNOME on Xorg' or 'Plasma (X11)' on the login screen), and "
+    "start Jarvis again."
 )
 
 

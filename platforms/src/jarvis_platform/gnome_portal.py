@@ -13,9 +13,11 @@ That file holds the unredacted screen: it is read and deleted at once, before th
 redacted, and a file that cannot be deleted stops capture. The image covers the whole stage;
 each monitor's frame is its crop.
 
-Measured here (benchmarks/capture_pipeline.py): about 0.5-0.8 s a frame at 1080p, most of it
-GNOME Shell writing the PNG. ScreenCast (pipewire) would stream frames without the file, but it
-needs a pipewire consumer in the agent (GStreamer or libpipewire bindings): see the README.
+Measured here (benchmarks/capture_pipeline.py): about 0.5-1 s a frame at 1080p, nearly all of
+it GNOME Shell writing the PNG; 51 ms of the agent's CPU, mostly decoding it. ScreenCast
+(pipewire) streams frames without the file, but costs GNOME Shell ~65 ms of CPU per changed
+frame without a GPU, between captures too, and needs a pipewire consumer in the agent (GStreamer
+or libpipewire bindings): see the README.
 """
 
 from __future__ import annotations
