@@ -300,7 +300,7 @@ def test_without_the_screenshot_permission_nothing_is_captured(gnome: Gnome) -> 
     assert screenshots_left(gnome) == []
 
 
-def test_watch_reports_the_extension_going_away(granted: Gnome, platform: GnomePlatform) -> None:
+def test_watch_stops_cleanly(granted: Gnome, platform: GnomePlatform) -> None:
     """Stopping the watch ends its thread; it does not report an error for its own stop."""
     errors: list[PlatformError] = []
     changed = threading.Event()
