@@ -23,11 +23,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from jeepney import MatchRule  # type: ignore[import-untyped]
+from jeepney import HeaderFields, MatchRule  # type: ignore[import-untyped]
 from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
 
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
-from jarvis_platform.gnome_dbus import EXTENSION, IDLE_MONITOR, SCREENSAVER, Bus, DBusCallError
+from jarvis_platform.gnome_dbus import (
+    EXTENSION,
+    IDLE_MONITOR,
+    MESSAGE_BUS,
+    SCREENSAVER,
+    Bus,
+    DBusCallError,
+)
 from jarvis_platform.gnome_layout import active_from_json, windows_from_snapshot
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
 
@@ -127,8 +134,8 @@ class GnomeWindowWatch:
         on_error: Callable[[PlatformError], None],
     ) -> None:
         self._bus = Bus(bus_address)
-        # No sender: signals carry the extension's unique name, which jeepney's local filter
-        # would not match against the well-known one; the object path and interface are ours.
+        # No sender in the rule: signals carry the extension's unique name, which jeepney's
+        # local filter would not match against the well-known one; `_run` checks the sender.
         self._rule = MatchRule(
             type="signal",
             interface=EXTENSION.interface,
@@ -141,6 +148,7 @@ class GnomeWindowWatch:
         self._queue = self._filter.__enter__()
         try:
             first = json.loads(self._bus.call(EXTENSION, "GetFocus")[0])
+            (self._owner,) = self._bus.call(MESSAGE_BUS, "GetNameOwner", "s", (EXTENSION.bus_name,))
         except DBusCallError as exc:
             self._bus.close()
             raise PlatformError(f"{EXTENSION_MISSING} ({exc})") from exc
@@ -163,6 +171,8 @@ class GnomeWindowWatch:
                     message = self._bus.conn.recv_until_filtered(self._queue)
                 except Exception as exc:
                     raise PlatformError(f"lost GNOME Shell's session bus: {exc}") from exc
+                if message.header.fields.get(HeaderFields.sender) != self._owner:
+                    continue  # any client may send a signal with our path: only GNOME Shell counts
                 current = active_from_json(json.loads(message.body[0]))
                 if current != last:
                     last = current

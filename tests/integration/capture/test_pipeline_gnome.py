@@ -8,6 +8,7 @@ pixels in the encoded (lossless PNG) images the pipeline hands on.
 from __future__ import annotations
 
 import io
+import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -298,6 +299,39 @@ def test_without_the_screenshot_permission_nothing_is_captured(gnome: Gnome) -> 
     with pytest.raises(UnsupportedSessionError, match="screenshots were denied to Jarvis"):
         check_session(gnome.env, "linux")
     assert screenshots_left(gnome) == []
+
+
+def test_a_signal_from_another_client_is_not_a_focus_change(
+    granted: Gnome, platform: GnomePlatform
+) -> None:
+    """Any client can emit a signal on Jarvis's path and interface: only GNOME Shell's counts."""
+    gnome = granted
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.focused("notes")
+    seen: list[ActiveWindow] = []
+    watch = platform.watch_active_window(seen.append, on_error=lambda _: None)
+    try:
+        wait_for(lambda: seen, "the first report")
+        subprocess.run(
+            [
+                "gdbus",
+                "emit",
+                "--session",
+                "--object-path",
+                "/local/jarvis/Shell",
+                "--signal",
+                "local.jarvis.Shell1.FocusChanged",
+                '\'{"id": 1, "title": "forged"}\'',
+            ],
+            env=gnome.env,
+            check=True,
+            timeout=60,
+        )
+        gnome.spawn_foot("other", "other", background="0000ff")
+        wait_for(lambda: seen[-1].title == "other", "the real focus change")
+    finally:
+        watch.stop()
+    assert "forged" not in [a.title for a in seen]
 
 
 def test_watch_stops_cleanly(granted: Gnome, platform: GnomePlatform) -> None:
