@@ -23,17 +23,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from jeepney import HeaderFields, MatchRule  # type: ignore[import-untyped]
+from jeepney import DBusAddress, HeaderFields, MatchRule  # type: ignore[import-untyped]
 from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
 
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.gnome_dbus import (
     EXTENSION,
     IDLE_MONITOR,
-    MESSAGE_BUS,
     SCREENSAVER,
     Bus,
     DBusCallError,
+    ImpostorError,
+    shell_extension,
 )
 from jarvis_platform.gnome_layout import active_from_json, windows_from_snapshot
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
@@ -60,12 +61,18 @@ class GnomePlatform:
             self._bus = Bus(bus_address)
         except PlatformError as exc:
             raise UnsupportedSessionError(str(exc)) from exc
+        self._extension: DBusAddress | None = None
 
     def snapshot(self) -> dict[str, Any]:
         """What the extension reports now (windows, monitors, focus, overview, lock)."""
         try:
-            text = self._bus.call(EXTENSION, "GetWindows")[0]
+            if self._extension is None:
+                self._extension = shell_extension(self._bus)
+            text = self._bus.call(self._extension, "GetWindows")[0]
+        except ImpostorError:
+            raise
         except DBusCallError as exc:
+            self._extension = None  # GNOME Shell restarted, or the extension was disabled
             raise PlatformError(f"{EXTENSION_MISSING} ({exc})") from exc
         value = json.loads(text)
         if not isinstance(value, dict):
@@ -147,11 +154,15 @@ class GnomeWindowWatch:
         self._filter = self._bus.conn.filter(self._rule, bufsize=64)
         self._queue = self._filter.__enter__()
         try:
-            first = json.loads(self._bus.call(EXTENSION, "GetFocus")[0])
-            (self._owner,) = self._bus.call(MESSAGE_BUS, "GetNameOwner", "s", (EXTENSION.bus_name,))
+            extension = shell_extension(self._bus)
+            first = json.loads(self._bus.call(extension, "GetFocus")[0])
+        except ImpostorError:
+            self._bus.close()
+            raise
         except DBusCallError as exc:
             self._bus.close()
             raise PlatformError(f"{EXTENSION_MISSING} ({exc})") from exc
+        self._owner = extension.bus_name  # GNOME Shell's unique name
         self._first = active_from_json(first)
         self._on_change, self._on_error = on_change, on_error
         self._stopping = threading.Event()

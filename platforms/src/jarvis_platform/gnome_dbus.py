@@ -31,6 +31,8 @@ __all__ = [
     "SHELL",
     "Bus",
     "DBusCallError",
+    "ImpostorError",
+    "shell_extension",
 ]
 
 EXTENSION = DBusAddress(
@@ -113,3 +115,28 @@ class Bus:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
+
+
+def shell_extension(bus: Bus) -> DBusAddress:
+    """Jarvis's extension, addressed by the unique name of GNOME Shell's own connection.
+
+    Any program of the user could own local.jarvis.Shell while the extension is not running and
+    serve a window list without the excluded windows in it: the name counts only when GNOME
+    Shell owns it, and calls then go to that connection, not to whoever owns the name later.
+    """
+    try:
+        (extension,) = bus.call(MESSAGE_BUS, "GetNameOwner", "s", (EXTENSION.bus_name,))
+    except DBusCallError as exc:
+        raise DBusCallError(f"{EXTENSION.bus_name} has no owner", exc.name) from exc
+    (shell,) = bus.call(MESSAGE_BUS, "GetNameOwner", "s", (SHELL.bus_name,))
+    if extension != shell:
+        raise ImpostorError(
+            f"{EXTENSION.bus_name} is owned by a program other than GNOME Shell ({extension}, "
+            f"while GNOME Shell is {shell}): Jarvis does not trust its window list and captures "
+            "nothing. Find and stop that program, or log out and back in"
+        )
+    return DBusAddress(EXTENSION.object_path, bus_name=extension, interface=EXTENSION.interface)
+
+
+class ImpostorError(PlatformError):
+    """Jarvis's bus name is held by a program other than GNOME Shell."""

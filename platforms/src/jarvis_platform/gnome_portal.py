@@ -36,11 +36,11 @@ from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
 
 from jarvis_platform.errors import PlatformError
 from jarvis_platform.gnome_dbus import (
-    EXTENSION,
     PERMISSION_STORE,
     PORTAL_SCREENSHOT,
     Bus,
     DBusCallError,
+    shell_extension,
 )
 from jarvis_platform.gnome_layout import monitors_from_snapshot
 from jarvis_platform.types import Frame, Monitor, Pixels
@@ -92,7 +92,8 @@ class PortalScreenshotFrames:
     def monitors(self) -> list[Monitor]:
         import json
 
-        snapshot = json.loads(self._connect().call(EXTENSION, "GetWindows")[0])
+        bus = self._connect()
+        snapshot = json.loads(bus.call(shell_extension(bus), "GetWindows")[0])
         return monitors_from_snapshot(snapshot)
 
     def grab(self, monitor: Monitor) -> Frame:

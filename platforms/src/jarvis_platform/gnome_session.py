@@ -8,7 +8,7 @@ extension only at login), and the user allowed screenshots once in the portal's 
 from __future__ import annotations
 
 from jarvis_platform.errors import PlatformError
-from jarvis_platform.gnome_dbus import EXTENSION, SHELL, Bus
+from jarvis_platform.gnome_dbus import EXTENSION, SHELL, Bus, ImpostorError, shell_extension
 
 __all__ = ["gnome_readiness"]
 
@@ -38,6 +38,10 @@ def gnome_readiness(bus_address: str = "SESSION") -> str | None:
                 f"{_STEP}, then log out and back in once (GNOME loads a new extension at login "
                 "on Wayland)"
             )
+        try:
+            shell_extension(bus)
+        except ImpostorError as exc:
+            return f"{_PREFIX}{exc}"
         granted = screenshot_permission(bus)
         if granted is None:
             return (

@@ -143,10 +143,16 @@ def test_popup_of_an_excluded_window_is_black(granted: Gnome, platform: GnomePla
     gnome.spawn_qt("KeePassXC", VAULT, size=(400, 300), popup=(300, 200, 300, 250))
     vault = next(w for w in platform.windows() if w.title == VAULT)
     popup = wait_for(
-        lambda: next((w for w in platform.windows() if w.popup and w.owner == vault.id), None),
-        "the popup to be listed with its window",
+        lambda: next(
+            (
+                w
+                for w in platform.windows()
+                if w.popup and w.owner == vault.id and not w.hidden and not w.rect.empty
+            ),
+            None,
+        ),
+        "the popup to be listed, shown, with its window",
     )
-    assert not popup.hidden
     assert popup.rect.right > vault.rect.right  # it hangs outside its window
     # On the real screen the popup is there, red, beyond its window's right edge.
     frames = platform.frame_source()
@@ -264,6 +270,31 @@ def test_without_the_extension_nothing_is_captured_and_the_step_is_named(
         with pytest.raises(PlatformError, match="jarvis setup gnome"):
             capture(platform)
     finally:
+        _toggle_extension(gnome, "EnableExtension")
+        platform.close()
+    wait_for(lambda: check_session(gnome.env, "linux") == "gnome", "the extension back")
+
+
+def test_a_program_holding_jarvis_name_is_not_trusted(granted: Gnome) -> None:
+    """While the extension is off, another program of the user takes local.jarvis.Shell (and
+    could serve a window list without the excluded windows): GNOME is refused naming it, and a
+    platform refuses its window list."""
+    from jarvis_platform.gnome_dbus import MESSAGE_BUS, Bus
+
+    gnome = granted
+    platform = GnomePlatform(gnome.session_bus)
+    _toggle_extension(gnome, "DisableExtension")
+    impostor = Bus(gnome.session_bus)
+    try:
+        wait_for(lambda: "not running" in str(choose(gnome.env, "linux").verdicts), "refusal")
+        (reply,) = impostor.call(MESSAGE_BUS, "RequestName", "su", ("local.jarvis.Shell", 4))
+        assert reply == 1  # the primary owner now
+        with pytest.raises(UnsupportedSessionError, match="owned by a program other than GNOME"):
+            check_session(gnome.env, "linux")
+        with pytest.raises(PlatformError, match="does not trust its window list"):
+            platform.windows()
+    finally:
+        impostor.close()
         _toggle_extension(gnome, "EnableExtension")
         platform.close()
     wait_for(lambda: check_session(gnome.env, "linux") == "gnome", "the extension back")
