@@ -5,7 +5,9 @@ Runs on a real X server it starts itself (Xvfb + openbox, from tests/support/des
 at 1920x1080 also on a real headless sway (tests/support/wayland.py: foot windows, one excluded;
 frames by wlr-screencopy), printed as a column beside X11, with the idle CPU of sway's window watch,
 and on a real headless KWin (tests/support/kwin.py: Qt windows, one excluded; frames by
-ScreenShot2), printed as a row with the idle CPU of KWin's window watch.
+ScreenShot2), printed as a row with the idle CPU of KWin's window watch; and on a real headless
+GNOME Shell (tests/support/gnome.py: windows from Jarvis's Shell extension, frames from the
+screenshot portal after the grant), with the idle CPU of its window watch.
 
     uv run python benchmarks/capture_pipeline.py [--frames N] [--sizes 1920x1080,3840x2160]
 
@@ -44,12 +46,14 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import structural_similarity
 from tests.support.desktop import Desktop, start_desktop
+from tests.support.gnome import start_gnome
 from tests.support.kwin import start_kwin
 from tests.support.wayland import start_sway
 
 from jarvis_agent.capture.pipeline import STAGES, CapturePipeline, PipelineOptions
 from jarvis_agent.capture.rules import default_rules
 from jarvis_contract import CaptureMetadata
+from jarvis_platform.gnome import GnomePlatform
 from jarvis_platform.sway import SwayPlatform
 from jarvis_platform.types import Platform
 from jarvis_platform.x11 import X11Platform
@@ -333,8 +337,62 @@ def print_kwin(figures: JarvisFigures, idle_cpu: float, x11_total: float) -> Non
     )
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_gnome(frames: int, idle_seconds: float) -> tuple[JarvisFigures, float, float]:
+    """The pipeline on a real headless GNOME Shell at 1920x1080 (foot windows, one excluded),
+    the agent's CPU seconds per minute for the window watch while nothing happens, and GNOME
+    Shell's own CPU per minute over the same span (the extension's share is in it)."""
+    gnome = start_gnome()
+    try:
+        gnome.grant_screenshot()
+        gnome.spawn_foot("KeePassXC", "Passwords.kdbx - KeePassXC")
+        for n in range(3):  # the last one opened has the focus
+            gnome.spawn_foot(f"term{n}", f"term {n}", background=f"{40 * n:02x}6060")
+        gnome.focused("term 2")
+        platform = GnomePlatform(gnome.session_bus)
+        try:
+            figures = run_jarvis(platform, frames)
+            watch = platform.watch_active_window(lambda _: None, on_error=lambda _: None)
+            time.sleep(1.0)
+            shell = gnome.shell.pid
+            before, shell_before = time.process_time(), _cpu_seconds(shell)
+            time.sleep(idle_seconds)
+            idle_cpu = (time.process_time() - before) * 60.0 / idle_seconds
+            shell_cpu = (_cpu_seconds(shell) - shell_before) * 60.0 / idle_seconds
+            watch.stop()
+        finally:
+            platform.close()
+    finally:
+        gnome.stop()
+    return figures, idle_cpu, shell_cpu
+
+
+def print_gnome(figures: JarvisFigures, idle_cpu: float, shell_cpu: float) -> None:
+    stages = "  ".join(f"{stage} {figures.stages[stage]:.1f}" for stage in STAGES)
+    print(
+        f"GNOME (portal Screenshot), changed frame: {figures.total:.1f} ms wall, "
+        f"{figures.cpu_total:.1f} ms CPU ({figures.windows} windows, {figures.size} B JPEG); "
+        f"stages (ms): {stages}"
+    )
+    print(
+        f"  GNOME unchanged frame rejected by the pixel check: {figures.unchanged:.1f} ms; "
+        f"window watch idle: {idle_cpu * 1000:.1f} ms CPU per minute in the agent, "
+        f"{shell_cpu * 1000:.0f} ms per minute for all of idle GNOME Shell"
+    )
+
+
 def bench_size(
-    width: int, height: int, frames: int, sway: bool, idle_seconds: float, kwin: bool = True
+    width: int,
+    height: int,
+    frames: int,
+    sway: bool,
+    idle_seconds: float,
+    kwin: bool = True,
+    gnome: bool = True,
 ) -> None:
     desktop = start_desktop(width, height)
     os.environ["DISPLAY"] = desktop.display  # mss in the pipeline opens $DISPLAY
@@ -350,6 +408,10 @@ def bench_size(
     wayland: JarvisFigures | None = None
     if sway and (width, height) == (1920, 1080):
         wayland, idle_cpu = run_sway(frames, idle_seconds)
+    gnome_figures = None
+    if gnome and (width, height) == (1920, 1080):
+        # A portal screenshot takes ~0.5-1 s: fewer frames keep the run short.
+        gnome_figures = run_gnome(max(3, frames // 3), idle_seconds)
     stages, total, unchanged = jarvis.stages, jarvis.total, jarvis.unchanged
     print(
         f"\n== {width}x{height}  ({jarvis.windows} windows on screen, {frames} frames, median;"
@@ -378,6 +440,8 @@ def bench_size(
         )
     if kwin and (width, height) == (1920, 1080):
         print_kwin(*run_kwin(frames, idle_seconds), total)
+    if gnome_figures is not None:
+        print_gnome(*gnome_figures)
     print(
         f"Jarvis, unchanged frame rejected: {unchanged:.2f} ms with X DAMAGE (no grab; "
         f"{jarvis.unchanged_cpu:.2f} ms CPU), {pixel_unchanged:.2f} ms by the pixel check "
@@ -417,13 +481,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="1920x1080,3840x2160", help="screen sizes, WxH,...")
     parser.add_argument("--no-sway", action="store_true", help="skip the sway column (1080p)")
     parser.add_argument("--no-kwin", action="store_true", help="skip the KWin row (1080p)")
+    parser.add_argument("--no-gnome", action="store_true", help="skip the GNOME row (1080p)")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="sway watch idle span")
     args = parser.parse_args()
     print(f"capture pipeline benchmark: Python {sys.version.split()[0]}, {pin_to_one_core()}")
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.lower().split("x"))
         bench_size(
-            width, height, args.frames, not args.no_sway, args.idle_seconds, not args.no_kwin
+            width,
+            height,
+            args.frames,
+            not args.no_sway,
+            args.idle_seconds,
+            not args.no_kwin,
+            not args.no_gnome,
         )
 
 

@@ -13,6 +13,7 @@ packages=(
     sway xwayland foot weston
     kwin-wayland qdbus-qt5 libgl1-mesa-dri chromium
     libkf5globalaccel-bin xdg-desktop-portal waybar swaylock  # Wayland hotkey, tray (SNI), lock
+    gnome-shell xdg-desktop-portal xdg-desktop-portal-gnome xdg-desktop-portal-gtk libglib2.0-bin
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.support.browser",
     "tests.support.session_bus",
     "tests.support.weston",
+    "tests.support.gnome",
 ]

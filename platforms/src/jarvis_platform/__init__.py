@@ -5,8 +5,8 @@ agent's.
 `get_platform()` takes the best backend for this session (see backends.py: each backend gives a
 verdict with its reason, `choose()` orders them) and imports it lazily, so python-xlib is never
 imported on macOS, nor pyobjc on Linux. A session no backend fits (a Wayland compositor other than
-sway) is refused: without a window list Jarvis can trust, excluded windows could not be blacked
-out, so no frame is ever taken.
+sway, or GNOME without Jarvis's Shell extension or the screenshot permission) is refused: without
+a window list Jarvis can trust, excluded windows could not be blacked out, so no frame is taken.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ __all__ = [
 
 
 def check_session(environ: dict[str, str] | None = None, platform: str | None = None) -> str:
-    """The backend Jarvis would capture with ("x11", "sway", "macos", "windows"), or a refusal.
+    """The backend Jarvis would capture with ("x11", "sway", "gnome", "macos", "windows").
 
     Raises UnsupportedSessionError when no backend fits (a Wayland compositor other than sway,
     a missing display, an unsupported OS), with the message saying why and what to do.

@@ -33,6 +33,7 @@ __all__ = [
     "Choice",
     "FailBackend",
     "FailPlatform",
+    "GnomeBackend",
     "Session",
     "Verdict",
     "choose",
@@ -41,10 +42,10 @@ __all__ = [
 
 WAYLAND_MESSAGE = (
     "this is a Wayland session ({evidence}) of {compositor}. On Wayland Jarvis can see and black "
-    "out windows only under sway and KDE Plasma (KWin) so far: {compositor} gives it no window "
-    "list it can trust, so windows of native Wayland apps would be invisible to it, and it "
-    "refuses to capture rather than risk recording a window you excluded. Log in to a sway "
-    "session or a Plasma (Wayland) session, or to an X11 session (for example 'GNOME on Xorg' "
+    "out windows only under sway, KDE Plasma (KWin) and GNOME so far: {compositor} gives it no "
+    "window list it can trust, so windows of native Wayland apps would be invisible to it, and it "
+    "refuses to capture rather than risk recording a window you excluded. Log in to a sway, "
+    "Plasma (Wayland) or GNOME session, or to an X11 session (for example 'GNOME on Xorg' "
     "or 'Plasma (X11)' on the login screen), and start Jarvis again."
 )
 
@@ -199,6 +200,41 @@ class KWinBackend(Backend):
         return KWinPlatform()
 
 
+def is_gnome(session: Session) -> bool:
+    """XDG_CURRENT_DESKTOP names GNOME (it is a colon-separated list: "ubuntu:GNOME")."""
+    desktops = session.get("XDG_CURRENT_DESKTOP") or session.get("XDG_SESSION_DESKTOP")
+    return "gnome" in (d.strip().casefold() for d in desktops.split(":"))
+
+
+class GnomeBackend(Backend):
+    """GNOME Shell on Wayland, through Jarvis's Shell extension and the screenshot portal."""
+
+    name, kind = "GNOME", "gnome"
+
+    def verdict(self, session: Session) -> Verdict:
+        if session.wayland is None:
+            return self._no("not a Wayland session")
+        if not is_gnome(session):
+            return self._no("XDG_CURRENT_DESKTOP does not name GNOME")
+        if not session.get("WAYLAND_DISPLAY"):
+            return self._no("WAYLAND_DISPLAY is not set: start Jarvis from your GNOME session")
+        from jarvis_platform.gnome_session import gnome_readiness
+
+        missing = gnome_readiness(session.get("DBUS_SESSION_BUS_ADDRESS") or "SESSION")
+        if missing is not None:
+            return self._no(missing)
+        return self._yes(
+            20,
+            "Jarvis's GNOME Shell extension answers on the session bus and the screenshot "
+            f"permission is granted ({session.wayland})",
+        )
+
+    def create(self) -> Platform:
+        from jarvis_platform.gnome import GnomePlatform
+
+        return GnomePlatform()
+
+
 class MacOSBackend(Backend):
     name, kind = "macOS", "macos"
 
@@ -230,6 +266,7 @@ class WindowsBackend(Backend):
 BACKENDS: tuple[Backend, ...] = (
     SwayBackend(),
     KWinBackend(),
+    GnomeBackend(),
     X11Backend(),
     MacOSBackend(),
     WindowsBackend(),
@@ -341,6 +378,8 @@ def _refusal(session: Session) -> str:
                 "inside Plasma (autostart does this); once it runs there, run `jarvis setup kde` "
                 "once so KWin lets it take screenshots."
             )
+        if is_gnome(session):
+            return GnomeBackend().verdict(session).reason
         return WAYLAND_MESSAGE.format(evidence=session.wayland, compositor=compositor)
     return (
         "no display to capture: DISPLAY is not set. Start Jarvis from inside your X11 desktop "

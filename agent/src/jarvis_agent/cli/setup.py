@@ -1,17 +1,30 @@
-"""`jarvis setup kde`: the one-time step that lets KWin give Jarvis its screenshots."""
+"""`jarvis setup kde|gnome`: the one-time steps a Wayland desktop needs before Jarvis can capture
+it (KWin: authorize its screenshots; GNOME: install and enable Jarvis's Shell extension, and ask
+GNOME's one-time screenshot question after saying what it is)."""
 
 from __future__ import annotations
 
 import click
 
+__all__ = ["register"]
+
+_PROMPT_EXPLAINED = """\
+GNOME lets a program take screenshots only after you allow it once. GNOME will now show:
+
+    "Allow applications to take screenshots?"
+
+Answer "Allow". GNOME remembers the answer; Jarvis checks it before every capture and never
+makes this question appear by itself. The screenshot taken for the question is deleted unread.
+Every window you excluded is still blacked out before any frame is stored."""
+
 
 @click.group("setup")
-def setup() -> None:
-    """One-time desktop steps Jarvis needs (KDE Plasma on Wayland)."""
+def setup_group() -> None:
+    """One-time steps a desktop needs before Jarvis can capture it."""
 
 
-@setup.command("kde")
-def kde() -> None:
+@setup_group.command("kde")
+def kde_command() -> None:
     """Authorize this program for KWin's screenshots (org.kde.KWin.ScreenShot2)."""
     from jarvis_platform import PlatformError
     from jarvis_platform.kwin_shot import authorize, executable
@@ -26,5 +39,63 @@ def kde() -> None:
     click.echo("Check it with `jarvis doctor`.")
 
 
-def register(group: click.Group) -> None:
-    group.add_command(setup)
+@setup_group.command("gnome")
+@click.option(
+    "--no-ask",
+    is_flag=True,
+    help="Only explain GNOME's screenshot question; do not make it appear now.",
+)
+def gnome_command(no_ask: bool) -> None:
+    """Install and enable the Jarvis GNOME Shell extension; allow screenshots once."""
+    from jarvis_platform import PlatformError
+    from jarvis_platform.gnome_dbus import EXTENSION, Bus
+    from jarvis_platform.gnome_portal import ask_screenshot_permission, screenshot_permission
+    from jarvis_platform.gnome_setup import enable_extension, install_extension
+
+    try:
+        path = install_extension()
+        click.echo(f"Installed the Jarvis GNOME Shell extension in {path}")
+        newly = enable_extension()
+    except (OSError, PlatformError) as exc:
+        raise click.ClickException(f"could not set up the GNOME Shell extension: {exc}") from None
+    click.echo("Enabled it." if newly else "It was already enabled.")
+    try:
+        bus = Bus()
+    except PlatformError as exc:
+        raise click.ClickException(
+            f"{exc}. Run `jarvis setup gnome` from inside your GNOME session."
+        ) from None
+    try:
+        if bus.has_owner(EXTENSION.bus_name):
+            click.echo("The extension is running.")
+        else:
+            click.echo(
+                "GNOME loads a new extension at the next login on Wayland: log out and back in "
+                "once, and Jarvis will see your windows."
+            )
+        granted = screenshot_permission(bus)
+        if granted:
+            click.echo("Screenshots: already allowed. GNOME is ready for Jarvis.")
+            return
+        click.echo(_PROMPT_EXPLAINED)
+        if no_ask:
+            click.echo("Run `jarvis setup gnome` again without --no-ask when you are ready.")
+            return
+        if granted is False:
+            click.echo("You answered Deny before; GNOME asks again only when Jarvis asks anew.")
+        click.echo("Asking GNOME now...")
+        if not ask_screenshot_permission(bus, reset=granted is False):
+            raise click.ClickException(
+                "screenshots were not allowed, so Jarvis captures nothing on GNOME. Run "
+                "`jarvis setup gnome` again and answer Allow."
+            )
+        click.echo("Screenshots: allowed. GNOME is ready for Jarvis.")
+    except PlatformError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bus.close()
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to `cli`."""
+    cli.add_command(setup_group)

@@ -1,0 +1,377 @@
+"""The capture pipeline on a real headless GNOME Shell: windows from Jarvis's Shell extension,
+frames from the xdg-desktop-portal, real Wayland clients (foot, a Qt window with a popup).
+
+Excluded windows are filled red, so a leaked pixel of theirs is unmistakable; the tests count red
+pixels in the encoded (lossless PNG) images the pipeline hands on.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions, TickResult
+from jarvis_agent.capture.rules import ExclusionRule, RuleAction, default_rules
+from jarvis_contract import CaptureMetadata
+from jarvis_platform import (
+    ActiveWindow,
+    PlatformError,
+    UnsupportedSessionError,
+    check_session,
+    choose,
+)
+from jarvis_platform.gnome import GnomePlatform
+from jarvis_platform.types import Platform
+from tests.support.gnome import Gnome
+from tests.support.wayland import wait_for
+
+pytestmark = pytest.mark.gnome
+
+RED = (255, 0, 0)
+GREEN = (0, 255, 0)
+LOSSLESS = PipelineOptions(image_format="png", agent_version="test")
+VAULT = "Passwords.kdbx - KeePassXC"  # matches the default rule for KeePassXC
+
+
+@dataclass
+class Sink:
+    items: list[tuple[CaptureMetadata, bytes, bytes | None]] = field(default_factory=list)
+
+    def __call__(self, metadata: CaptureMetadata, data: bytes, thumbnail: bytes | None) -> None:
+        self.items.append((metadata, data, thumbnail))
+
+    def images(self) -> list[np.ndarray]:
+        return [np.asarray(Image.open(io.BytesIO(d)).convert("RGB")) for _, d, _ in self.items]
+
+
+def count(image: np.ndarray, rgb: tuple[int, int, int]) -> int:
+    return int(np.all(image == rgb, axis=2).sum())
+
+
+@pytest.fixture
+def granted(gnome: Gnome) -> Gnome:
+    """The session with the screenshot permission granted, as after the one-time dialog."""
+    gnome.grant_screenshot()
+    return gnome
+
+
+@pytest.fixture
+def platform(granted: Gnome) -> Iterator[GnomePlatform]:
+    gnome_platform = GnomePlatform(granted.session_bus)
+    try:
+        yield gnome_platform
+    finally:
+        gnome_platform.close()
+
+
+def capture(
+    platform: Platform, rules: Sequence[ExclusionRule] | None = None
+) -> tuple[Sink, TickResult]:
+    sink = Sink()
+    chosen = default_rules() if rules is None else rules
+    pipeline = CapturePipeline(platform, sink, rules=chosen, options=LOSSLESS)
+    try:
+        result = pipeline.capture()
+    finally:
+        pipeline.close()
+    return sink, result
+
+
+def screenshots_left(gnome: Gnome) -> list[Path]:
+    return sorted(gnome.home.rglob("Screenshot*.png"))
+
+
+def test_excluded_window_is_black_unfocused_and_focused(
+    granted: Gnome, platform: GnomePlatform
+) -> None:
+    """A native Wayland password manager (foot, app id KeePassXC) is blacked out to the last
+    pixel, title bar included, whether another window has the focus or it does; the other window
+    is captured, and the portal's unredacted screenshot file is gone."""
+    gnome = granted
+    vault = gnome.spawn_foot("KeePassXC", VAULT)
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.focused("notes")
+    sink, result = capture(platform)
+    [image] = sink.images()
+    assert image.shape[:2] == (1080, 1920)
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 100_000
+    assert not result.dropped
+    assert sink.items[0][0].window_title == "notes"
+    assert screenshots_left(gnome) == []
+
+    gnome.close(vault)  # a new vault window takes the focus
+    gnome.spawn_foot("KeePassXC", VAULT)
+    gnome.focused(VAULT)
+    # The default rule skips a focused password manager; a redact rule must black it out.
+    sink, result = capture(platform, [ExclusionRule(name="Vault", app="KeePassXC")])
+    assert len(sink.items) == 1, result
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 0
+    assert sink.items[0][0].window_title is None  # an excluded window's title is not recorded
+    assert screenshots_left(gnome) == []
+
+
+def test_excluded_xwayland_window_is_black(granted: Gnome, platform: GnomePlatform) -> None:
+    """An X11 app through GNOME's Xwayland counts as a window: its class KeePassXC is black."""
+    gnome = granted
+    gnome.spawn_xterm("KeePassXC", VAULT)
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.focused("notes")
+    assert any(w.app_name == "KeePassXC" and not w.hidden for w in platform.windows())
+    assert gnome.window(VAULT)["xwayland"]
+    sink, _ = capture(platform)
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 0
+
+
+def test_popup_of_an_excluded_window_is_black(granted: Gnome, platform: GnomePlatform) -> None:
+    """GNOME lists menus and tooltips as windows of their own: the red popup of an excluded Qt
+    window, hanging outside it, is blacked out with it (no tick skipped for it)."""
+    gnome = granted
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.spawn_qt("KeePassXC", VAULT, size=(400, 300), popup=(300, 200, 300, 250))
+    vault = next(w for w in platform.windows() if w.title == VAULT)
+    popup = wait_for(
+        lambda: next(
+            (
+                w
+                for w in platform.windows()
+                if w.popup and w.owner == vault.id and not w.hidden and not w.rect.empty
+            ),
+            None,
+        ),
+        "the popup to be listed, shown, with its window",
+    )
+    assert popup.rect.right > vault.rect.right  # it hangs outside its window
+    # On the real screen the popup is there, red, beyond its window's right edge.
+    frames = platform.frame_source()
+    try:
+        [monitor] = frames.monitors()
+        raw = frames.grab(monitor).pixels[..., 2::-1]
+        outside = raw[popup.rect.y : popup.rect.bottom, vault.rect.right : popup.rect.right]
+        assert count(outside, RED) > 1000
+    finally:
+        frames.close()
+    rules = [ExclusionRule(name="Vault", app="KeePassXC")]  # black out, not skip
+    sink, result = capture(platform, rules)
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 0
+    assert any("a popup of a window" in reason for reason in result.reasons)
+
+
+def test_skip_rule_skips_the_frame(granted: Gnome, platform: GnomePlatform) -> None:
+    """A skip rule on the focused window takes no frame at all, and says which rule."""
+    gnome = granted
+    gnome.spawn_foot("banking", "My Bank", background="ff0000")
+    gnome.focused("My Bank")
+    rules = [ExclusionRule(name="Bank", title="My Bank", action=RuleAction.SKIP)]
+    sink, result = capture(platform, rules)
+    assert sink.items == []
+    assert "skip rule 'Bank'" in result.skipped[0][1]
+
+
+def test_focus_and_title_changes_are_reported(granted: Gnome, platform: GnomePlatform) -> None:
+    """The window-change trigger: a new window taking the focus, the focus coming back when it
+    closes, and the focused window's title changing are each reported once."""
+    gnome = granted
+    trigger = gnome.base / "retitle"
+    script = f"while [ ! -e {trigger} ]; do sleep 0.1; done; printf '\\033]2;renamed\\033\\\\'; "
+    script += "exec sleep 3600"
+    notes = gnome._spawn(
+        [
+            "foot",
+            "--app-id",
+            "notes",
+            "--title",
+            "notes",
+            "--override",
+            "locked-title=no",
+            "sh",
+            "-c",
+            script,
+        ],
+        "notes",
+        "notes",
+    )
+    seen: list[ActiveWindow] = []
+    errors: list[PlatformError] = []
+    watch = platform.watch_active_window(seen.append, on_error=errors.append)
+    try:
+        wait_for(lambda: seen and seen[-1].title == "notes", "the first report")
+        other = gnome.spawn_foot("other", "other", background="0000ff")
+        wait_for(lambda: seen[-1].title == "other", "the focus change")
+        gnome.close(other)
+        wait_for(lambda: seen[-1].title == "notes", "the focus coming back")
+        trigger.touch()
+        wait_for(lambda: seen[-1].title == "renamed", "the title change")
+    finally:
+        watch.stop()
+        gnome.close(notes)
+    assert not watch.alive
+    assert errors == []
+    assert [a.title for a in seen] == ["notes", "other", "notes", "renamed"]
+
+
+def test_idle_and_lock_come_from_gnome(granted: Gnome, platform: GnomePlatform) -> None:
+    """Idle time is mutter's (milliseconds since the last input, as seconds) and the lock state
+    is GNOME's; both are known, so capture is not refused for them."""
+    first = platform.idle_seconds()
+    assert first is not None
+    later = wait_for(lambda: (v := platform.idle_seconds()) and v > first and v, "idle to grow")
+    assert later > first
+    assert platform.is_locked() is False
+
+
+def test_gnome_session_is_chosen_and_doctor_names_it(granted: Gnome) -> None:
+    """With the extension running and screenshots allowed, GNOME's backend is chosen."""
+    assert check_session(granted.env, "linux") == "gnome"
+    assert choose(granted.env, "linux").verdicts[0].backend == "GNOME"
+
+
+def _toggle_extension(gnome: Gnome, method: str) -> None:
+    gnome.gdbus(
+        "--dest",
+        "org.gnome.Shell",
+        "--object-path",
+        "/org/gnome/Shell",
+        "--method",
+        f"org.gnome.Shell.Extensions.{method}",
+        "jarvis@jarvis.local",
+    )
+
+
+def test_without_the_extension_nothing_is_captured_and_the_step_is_named(
+    granted: Gnome,
+) -> None:
+    """With the extension disabled, GNOME is refused with what is missing and the exact step; a
+    platform created before refuses its window list (no frame without one)."""
+    gnome = granted
+    platform = GnomePlatform(gnome.session_bus)
+    _toggle_extension(gnome, "DisableExtension")
+    try:
+        wait_for(lambda: "not running" in str(choose(gnome.env, "linux").verdicts), "refusal")
+        with pytest.raises(UnsupportedSessionError) as caught:
+            check_session(gnome.env, "linux")
+        message = str(caught.value)
+        assert message.startswith("GNOME on Wayland: Jarvis's GNOME Shell extension")
+        assert "Run `jarvis setup gnome`, then log out and back in once" in message
+        with pytest.raises(PlatformError, match="jarvis setup gnome"):
+            capture(platform)
+    finally:
+        _toggle_extension(gnome, "EnableExtension")
+        platform.close()
+    wait_for(lambda: check_session(gnome.env, "linux") == "gnome", "the extension back")
+
+
+def test_a_program_holding_jarvis_name_is_not_trusted(granted: Gnome) -> None:
+    """While the extension is off, another program of the user takes local.jarvis.Shell (and
+    could serve a window list without the excluded windows): GNOME is refused naming it, and a
+    platform refuses its window list."""
+    from jarvis_platform.gnome_dbus import MESSAGE_BUS, Bus
+
+    gnome = granted
+    platform = GnomePlatform(gnome.session_bus)
+    _toggle_extension(gnome, "DisableExtension")
+    impostor = Bus(gnome.session_bus)
+    try:
+        wait_for(lambda: "not running" in str(choose(gnome.env, "linux").verdicts), "refusal")
+        (reply,) = impostor.call(MESSAGE_BUS, "RequestName", "su", ("local.jarvis.Shell", 4))
+        assert reply == 1  # the primary owner now
+        with pytest.raises(UnsupportedSessionError, match="owned by a program other than GNOME"):
+            check_session(gnome.env, "linux")
+        with pytest.raises(PlatformError, match="does not trust its window list"):
+            platform.windows()
+    finally:
+        impostor.close()
+        _toggle_extension(gnome, "EnableExtension")
+        platform.close()
+    wait_for(lambda: check_session(gnome.env, "linux") == "gnome", "the extension back")
+
+
+def test_without_the_screenshot_permission_nothing_is_captured(gnome: Gnome) -> None:
+    """Screenshots never allowed (or denied): GNOME is refused naming the permission and the
+    step, and a platform's frame source refuses to ask the portal (no dialog, no frame)."""
+    gnome.gdbus(
+        "--dest",
+        "org.freedesktop.impl.portal.PermissionStore",
+        "--object-path",
+        "/org/freedesktop/impl/portal/PermissionStore",
+        "--method",
+        "org.freedesktop.impl.portal.PermissionStore.DeletePermission",
+        "screenshot",
+        "screenshot",
+        "",
+        check=False,
+    )
+    with pytest.raises(UnsupportedSessionError) as caught:
+        check_session(gnome.env, "linux")
+    assert "GNOME has not yet allowed Jarvis to take screenshots" in str(caught.value)
+    assert "jarvis setup gnome" in str(caught.value)
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    platform = GnomePlatform(gnome.session_bus)
+    try:
+        with pytest.raises(PlatformError, match="has not allowed Jarvis to take screenshots"):
+            capture(platform)
+    finally:
+        platform.close()
+    gnome.grant_screenshot(allowed=False)
+    with pytest.raises(UnsupportedSessionError, match="screenshots were denied to Jarvis"):
+        check_session(gnome.env, "linux")
+    assert screenshots_left(gnome) == []
+
+
+def test_a_signal_from_another_client_is_not_a_focus_change(
+    granted: Gnome, platform: GnomePlatform
+) -> None:
+    """Any client can emit a signal on Jarvis's path and interface: only GNOME Shell's counts."""
+    gnome = granted
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.focused("notes")
+    seen: list[ActiveWindow] = []
+    watch = platform.watch_active_window(seen.append, on_error=lambda _: None)
+    try:
+        wait_for(lambda: seen, "the first report")
+        subprocess.run(
+            [
+                "gdbus",
+                "emit",
+                "--session",
+                "--object-path",
+                "/local/jarvis/Shell",
+                "--signal",
+                "local.jarvis.Shell1.FocusChanged",
+                '\'{"id": 1, "title": "forged"}\'',
+            ],
+            env=gnome.env,
+            check=True,
+            timeout=60,
+        )
+        gnome.spawn_foot("other", "other", background="0000ff")
+        wait_for(lambda: seen[-1].title == "other", "the real focus change")
+    finally:
+        watch.stop()
+    assert "forged" not in [a.title for a in seen]
+
+
+def test_watch_stops_cleanly(granted: Gnome, platform: GnomePlatform) -> None:
+    """Stopping the watch ends its thread; it does not report an error for its own stop."""
+    errors: list[PlatformError] = []
+    changed = threading.Event()
+    watch = platform.watch_active_window(lambda _: changed.set(), on_error=errors.append)
+    assert changed.wait(30)
+    watch.stop()
+    watch.stop()
+    assert not watch.alive
+    assert errors == []
