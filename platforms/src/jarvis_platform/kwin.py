@@ -35,8 +35,10 @@ from jeepney import DBusAddress  # type: ignore[import-untyped]  # jeepney ships
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.kwin_bus import KWinBus
 from jarvis_platform.kwin_layout import window_id, windows_from_report
+from jarvis_platform.kwin_outputs import read_outputs
 from jarvis_platform.kwin_script import REPORT_PATH, WATCH_PATH, report_script, watch_script
 from jarvis_platform.screen_lock import SessionLockProbe
+from jarvis_platform.sway_layout import layout_outputs
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
 
 if TYPE_CHECKING:
@@ -57,7 +59,8 @@ LOCK_UNKNOWN = (
 )
 
 
-def _wayland_path() -> str:
+def wayland_path() -> str:
+    """KWin's Wayland socket, from this session's environment."""
     display = os.environ.get("WAYLAND_DISPLAY", "").strip()
     if not display:
         raise UnsupportedSessionError("WAYLAND_DISPLAY is not set: start Jarvis from Plasma")
@@ -76,7 +79,7 @@ class KWinPlatform:
         bus_address: str | None = None,
         lock_probe: SessionLockProbe | None = None,
     ) -> None:
-        self._wayland = wayland_display or _wayland_path()
+        self._wayland = wayland_display or wayland_path()
         self._address = bus_address
         self._bus = KWinBus(address=bus_address)
         try:
@@ -102,7 +105,7 @@ class KWinPlatform:
 
     def windows(self) -> list[WindowInfo]:
         report = self.report()
-        found = windows_from_report(report)
+        found = windows_from_report(report, layout_outputs(read_outputs(self._wayland)))
         self._focused_x11 = any(
             bool(w.get("x11")) and bool(w.get("active")) for w in report.get("windows", [])
         )
@@ -139,7 +142,7 @@ class KWinPlatform:
     def frame_source(self) -> FrameSource:
         from jarvis_platform.kwin_shot import KWinFrames
 
-        return KWinFrames(self._address)
+        return KWinFrames(self._address, wayland_display=self._wayland)
 
     def watch_active_window(
         self,

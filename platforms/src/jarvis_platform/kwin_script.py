@@ -5,9 +5,10 @@ KWin 5.27's scripting API has no way to answer a D-Bus call, but a script can ma
 well-known name) as its destination, and Jarvis checks that every call it accepts comes from the
 owner of org.kde.KWin.
 
-The report lists every window KWin manages (`workspace.clientList()`, which in 5.27 includes
-Wayland popups, menus and tooltips, each with `transientFor` naming its parent) with its own
-`stackingOrder`, and the screens' logical rectangles. Xwayland override-redirect windows (X11
+The report lists every window KWin manages (`workspace.clientList()`, `windowList()` in KWin 6,
+which include Wayland popups, menus and tooltips, each with `transientFor` naming its parent)
+with its own `stackingOrder`, in logical coordinates (the outputs come from Wayland:
+kwin_outputs.py). Xwayland override-redirect windows (X11
 menus) are not in that list: see kwin.py.
 """
 
@@ -21,14 +22,39 @@ INTERFACE = "org.jarvis.KWin"
 REPORT_PATH = "/org/jarvis/KWin/Report"
 WATCH_PATH = "/org/jarvis/KWin/Watch"
 
+# KWin 6 renamed the scripting API (windowList, activeWindow, windowActivated, windowAdded,
+# desktops as objects); each script feature-detects, so one text runs on KWin 5.27 and 6.
+_COMPAT = """\
+    var windows = function () {
+        return workspace.windowList ? workspace.windowList() : workspace.clientList();
+    };
+    // Not on the current desktop only when that is certain: a window wrongly taken as hidden
+    // would not be blacked out.
+    var onCurrent = function (c) {
+        if (c.onAllDesktops) { return true; }
+        var now = workspace.currentVirtualDesktop || workspace.currentDesktop;
+        if (c.desktops && c.desktops.length > 0 && now && now.id !== undefined) {
+            for (var d = 0; d < c.desktops.length; d++) {
+                if (c.desktops[d].id === now.id) { return true; }
+            }
+            return false;
+        }
+        if (typeof c.desktop === "number" && typeof workspace.currentDesktop === "number") {
+            return c.desktop === -1 || c.desktop === workspace.currentDesktop;
+        }
+        return true;
+    };
+    var active = function () {
+        var w = workspace.activeWindow;
+        return w !== undefined ? w : workspace.activeClient;
+    };
+"""
+
 _REPORT = """\
 (function () {
-    var out = {screens: [], windows: [], desktop: workspace.currentDesktop};
-    for (var s = 0; s < workspace.numScreens; s++) {
-        var a = workspace.clientArea(KWin.ScreenArea, s, workspace.currentDesktop);
-        out.screens.push({x: a.x, y: a.y, width: a.width, height: a.height});
-    }
-    var list = workspace.clientList();
+%(compat)s
+    var out = {windows: []};
+    var list = windows();
     for (var i = 0; i < list.length; i++) {
         var c = list[i];
         var g = c.frameGeometry;
@@ -41,7 +67,7 @@ _REPORT = """\
             active: Boolean(c.active),
             minimized: Boolean(c.minimized),
             hidden: Boolean(c.hidden),
-            desktop: c.desktop,
+            onCurrent: onCurrent(c),
             popup: Boolean(c.popupWindow),
             x11: Boolean(c.windowId),
             transientFor: c.transientFor ? String(c.transientFor.internalId) : null,
@@ -54,8 +80,9 @@ _REPORT = """\
 
 _WATCH = """\
 (function () {
+%(compat)s
     function report() {
-        var c = workspace.activeClient;
+        var c = active();
         callDBus(%(dest)s, %(path)s, %(iface)s, "changed",
                  c ? String(c.internalId) : "", c ? String(c.caption) : "");
     }
@@ -64,12 +91,12 @@ _WATCH = """\
             c.captionChanged.connect(function () { if (c.active) { report(); } });
         }
     }
-    var list = workspace.clientList();
+    var list = windows();
     for (var i = 0; i < list.length; i++) {
         watch(list[i]);
     }
-    workspace.clientAdded.connect(watch);
-    workspace.clientActivated.connect(report);
+    (workspace.windowAdded || workspace.clientAdded).connect(watch);
+    (workspace.windowActivated || workspace.clientActivated).connect(report);
     report();
 })();
 """
@@ -80,6 +107,7 @@ def _fill(template: str, destination: str, path: str) -> str:
         "dest": json.dumps(destination),
         "path": json.dumps(path),
         "iface": json.dumps(INTERFACE),
+        "compat": _COMPAT,
     }
 
 

@@ -2,7 +2,8 @@
 
 Excluded windows are filled red (a Qt window with app id KeePassXC, an Xwayland xterm of class
 KeePassXC), so a leaked pixel of theirs is unmistakable; the tests count red pixels in the encoded
-(lossless PNG) images, which hold what KWin's ScreenShot2 gave.
+(lossless PNG) images, which hold what KWin's ScreenShot2 gave: at scale 1, 2 and 1.5, and on two
+outputs (each scaled layout has a KWin of its own, started once for this module).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import pytest
 from jarvis_agent.capture.rules import ExclusionRule, RuleAction
 from jarvis_platform import ActiveWindow, PlatformError, UnsupportedSessionError, check_session
 from jarvis_platform.kwin import KWinPlatform
-from jarvis_platform.kwin_shot import KWinFrames, authorization_file
+from jarvis_platform.kwin_shot import authorization_file
+from jarvis_platform.sway_layout import Output
 from tests.integration.capture.test_pipeline_sway import RED, VAULT, capture, count
-from tests.support.kwin import KWin
+from tests.support.kwin import KWin, authorized, start_kwin
 from tests.support.wayland import wait_for
 
 pytestmark = pytest.mark.kwin
@@ -67,7 +69,7 @@ def test_popup_of_an_excluded_window_is_black(kwin: KWin, platform: KWinPlatform
     [popup] = [w for w in platform.windows() if w.popup]
     assert popup.app_name == "KeePassXC"
     assert platform.lists_popups
-    frames = KWinFrames(kwin.bus_address)
+    frames = kwin.frames()
     try:
         [monitor] = frames.monitors()
         red = count(frames.grab(monitor).pixels[..., 2::-1].copy(), RED)
@@ -122,12 +124,20 @@ def test_missing_authorization_is_refused_and_setup_kde_fixes_it(kwin: KWin) -> 
     """Without the .desktop authorization KWin answers NoAuthorized: no frame, and the message
     names KWin, what is missing and `jarvis setup kde`; after that command, frames come."""
     authorization_file().unlink()
-    frames = KWinFrames(kwin.bus_address)
+    frames = kwin.frames()
     try:
         [monitor] = frames.monitors()
-        with pytest.raises(UnsupportedSessionError) as caught:
-            frames.grab(monitor)
-        message = str(caught.value)
+
+        def refused() -> UnsupportedSessionError | None:
+            try:
+                frames.grab(monitor)
+            except UnsupportedSessionError as exc:
+                return exc
+            return None
+
+        # KWin reads .desktop files through KService's cache, which looks for changes at most
+        # every 1.5 s: a file removed just after it was written may still count for a moment.
+        message = str(wait_for(refused, "KWin to notice the authorization is gone"))
         assert "KWin refuses Jarvis its screenshots" in message
         assert "NoAuthorized" in message
         assert "Run `jarvis setup kde` once" in message
@@ -208,3 +218,72 @@ def test_doctor_shows_the_kwin_verdict_and_the_missing_authorization(
     # Headless KWin draws no wallpaper: with no window open the frame is black, which doctor
     # flags; what matters here is that the grab now succeeds.
     assert "screen capture: grabbed 1920x1080 from monitor 0 of 1" in capture_line
+
+
+# Scale 2 on one output, and 1.5 on two outputs side by side (KWin's virtual backend gives every
+# output the same scale); each output has 1920x1080 device pixels.
+LAYOUTS = {"scale-2": (2.0, (960, 540), 1), "scale-1.5-two-outputs": (1.5, (1280, 720), 2)}
+
+
+@pytest.fixture(scope="module", params=list(LAYOUTS))
+def scaled_kwin_session(request: pytest.FixtureRequest) -> Iterator[KWin]:
+    scale, size, outputs = LAYOUTS[request.param]
+    session = start_kwin(scale=scale, size=size, outputs=outputs)
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture
+def scaled_kwin(scaled_kwin_session: KWin) -> Iterator[KWin]:
+    with authorized(scaled_kwin_session) as session:
+        yield session
+
+
+def raw_counts(kwin: KWin, rgb: tuple[int, int, int]) -> int:
+    """Pixels of `rgb` on all outputs as KWin draws them now (no redaction)."""
+    frames = kwin.frames()
+    try:
+        return sum(count(frames.grab(m).pixels[..., 2::-1].copy(), rgb) for m in frames.monitors())
+    finally:
+        frames.close()
+
+
+def test_excluded_window_is_black_at_native_resolution_on_scaled_outputs(
+    scaled_kwin: KWin,
+) -> None:
+    """At scale 2, and at 1.5 on two outputs, frames have every device pixel (1920x1080 per
+    output) and KWin's logical window geometry is mapped to them: a KeePassXC window at odd
+    logical coordinates (fractional device pixels at 1.5), spanning the seam between the two
+    outputs, leaves not one red pixel, and the normal window beside it keeps all its pixels."""
+    kwin = scaled_kwin
+    kwin.spawn_qt("notes", "notes", color="00ff00", size=(300, 200))
+    kwin.spawn_qt("KeePassXC", VAULT, size=(300, 200))
+    seams = sorted(o.logical.right for o in _outputs(kwin))[:-1]
+    left = seams[0] - 151 if seams else 101  # across the seam when there are two outputs
+    kwin.place(VAULT, left, 77, 301, 203)
+    kwin.place("notes", left + 301 + 5, 77, 301, 203)  # just beside it, not covered
+    kwin.focus("notes")
+    red, green = raw_counts(kwin, RED), raw_counts(kwin, GREEN)
+    assert red > 200 * 150 * 2  # there is something to hide, in device pixels
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]  # black out, not skip
+    platform = kwin.platform()
+    try:
+        sink, result = capture(platform, vault)
+    finally:
+        platform.close()
+    images = sink.images()
+    assert not result.dropped
+    assert len(images) == len(_outputs(kwin))
+    for image in images:
+        assert image.shape[:2] == (1080, 1920)
+        assert count(image, RED) == 0
+    assert sum(count(image, GREEN) for image in images) == green > 0
+
+
+def _outputs(kwin: KWin) -> list[Output]:
+    from jarvis_platform.kwin_outputs import read_outputs
+    from jarvis_platform.sway_layout import layout_outputs
+
+    return layout_outputs(read_outputs(str(kwin.wayland_socket)))
