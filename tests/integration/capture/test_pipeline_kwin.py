@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from jarvis_platform import ActiveWindow, PlatformError, UnsupportedSessionError
 from jarvis_platform.kwin import KWinPlatform
 from jarvis_platform.kwin_shot import authorization_file
 from jarvis_platform.sway_layout import Output
+from jarvis_platform.types import Frame, FrameSource, Monitor, WindowInfo
 from tests.integration.capture.test_pipeline_sway import RED, VAULT, capture, count
 from tests.support.kwin import KWin, authorized, start_kwin
 from tests.support.wayland import wait_for
@@ -287,3 +289,95 @@ def _outputs(kwin: KWin) -> list[Output]:
     from jarvis_platform.sway_layout import layout_outputs
 
     return layout_outputs(read_outputs(str(kwin.wayland_socket)))
+
+
+@dataclass
+class AfterPolicy:
+    """A KWin platform that runs `act` right after the pipeline's first window read."""
+
+    inner: KWinPlatform
+    act: Callable[[], None]
+    reads: int = 0
+    lists_popups = True
+
+    def windows(self) -> list[WindowInfo]:
+        found = self.inner.windows()
+        self.reads += 1
+        if self.reads == 1:
+            self.act()
+        return found
+
+    def active_window(self) -> WindowInfo | None:
+        return self.inner.active_window()
+
+    def idle_seconds(self) -> float | None:
+        return None
+
+    def is_locked(self) -> bool:
+        return False
+
+    def frame_source(self) -> FrameSource:
+        return self.inner.frame_source()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_window_moved_between_check_and_grab_drops_the_frame(
+    kwin: KWin, platform: KWinPlatform
+) -> None:
+    """An excluded window that KWin moves after the policy ran (before the grab): the re-read
+    after the grab sees it elsewhere, the frame is dropped and nothing is stored; the next tick
+    blacks it out where it is now."""
+    kwin.spawn_qt("notes", "notes", color="00ff00", size=(600, 400))
+    kwin.spawn_qt("KeePassXC", VAULT, size=(300, 200))
+    kwin.place("notes", 400, 50, 600, 400)
+    kwin.place(VAULT, 50, 50, 300, 200)
+    kwin.focus("notes")
+    # To an empty part of the screen: no other window covers it there.
+    racing = AfterPolicy(platform, lambda: kwin.place(VAULT, 1200, 600, 300, 200))
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
+    sink, result = capture(racing, vault)
+    assert racing.reads >= 2
+    assert result.dropped
+    assert sink.items == []
+    sink, result = capture(platform, vault)  # the next tick sees where it is now
+    assert not result.dropped
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 500 * 300
+
+
+def test_script_kwin_refuses_means_no_frame_and_says_what_to_check(
+    kwin: KWin, platform: KWinPlatform
+) -> None:
+    """A window-list script that KWin loads but cannot run (here one calling an API this KWin
+    lacks, as a KWin of another version would) never reports back: the tick fails with the
+    message naming KWin scripting and `jarvis doctor`, and no frame is grabbed or stored."""
+    from jarvis_platform import kwin as kwin_module
+    from jarvis_platform import kwin_bus
+
+    kwin.spawn_qt("KeePassXC", VAULT, size=(300, 200))
+    grabs: list[Monitor] = []
+    frames = platform.frame_source()
+    original_grab = frames.grab
+
+    def counting_grab(monitor: Monitor) -> Frame:
+        grabs.append(monitor)
+        return original_grab(monitor)
+
+    # Undone before the fixtures' teardown, which lists windows with the real script.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kwin_bus, "SCRIPT_TIMEOUT", 2.0)
+        patch.setattr(kwin_module, "report_script", lambda _: "workspace.noSuchApi();\n")
+        patch.setattr(frames, "grab", counting_grab)
+        patch.setattr(platform, "frame_source", lambda: frames)
+        with pytest.raises(UnsupportedSessionError) as caught:
+            capture(platform, [ExclusionRule(name="Vault", app="KeePassXC")])
+    frames.close()
+    message = str(caught.value)
+    assert message.startswith("KWin did not run Jarvis's window-list script (it did not report")
+    assert "captures nothing" in message
+    assert "KWin scripting is enabled" in message
+    assert "`jarvis doctor`" in message
+    assert grabs == []
