@@ -6,11 +6,14 @@ size, wl_output's current mode its size in device pixels (what ScreenShot2 captu
 `native-resolution`); their ratio is the scale (2, or 1.5). The result is the shape of sway's
 GET_OUTPUTS, so sway_layout.layout_outputs places the monitors the same way.
 
-One connection per read: each call sees the outputs as they are then (a few milliseconds).
+One connection, kept: each `read()` is a roundtrip, after which every change KWin announced
+before it (an output added, removed, moved or rescaled) has been applied.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from typing import Any
 
 from pywayland.client.display import Display
@@ -19,24 +22,94 @@ from pywayland.protocol.xdg_output_unstable_v1 import ZxdgOutputManagerV1
 
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 
-__all__ = ["read_outputs"]
+__all__ = ["WaylandOutputs", "read_outputs"]
 
 _NORMAL = 0  # wl_output.transform.normal
 
 
-def read_outputs(wayland_display: str) -> list[dict[str, Any]]:
-    """Every output: name, rect (logical), scale, current_mode (device pixels), transform."""
-    display = Display(wayland_display)
-    try:
-        display.connect()
-    except Exception as exc:
-        raise PlatformError(
-            f"cannot connect to KWin's Wayland socket at {wayland_display}: {exc}"
-        ) from exc
-    try:
-        return _read(display)
-    finally:
-        display.disconnect()
+class WaylandOutputs:
+    """KWin's outputs, kept current over one Wayland connection (one thread at a time)."""
+
+    def __init__(self, wayland_display: str) -> None:
+        display = Display(wayland_display)
+        try:
+            display.connect()
+        except Exception as exc:
+            raise PlatformError(
+                f"cannot connect to KWin's Wayland socket at {wayland_display}: {exc}"
+            ) from exc
+        self._display = display
+        self._outputs: dict[int, tuple[dict[str, Any], Any, Any]] = {}
+        self._manager: Any = None
+        try:
+            self._start()
+        except BaseException:
+            display.disconnect()
+            raise
+
+    def _start(self) -> None:
+        globals_: dict[str, list[tuple[int, int]]] = {}
+        registry = self._display.get_registry()
+
+        def on_global(_: Any, name: int, interface: str, version: int) -> None:
+            globals_.setdefault(interface, []).append((name, version))
+            if interface == "wl_output" and self._manager is not None:
+                self._bind(name, version)
+
+        def on_remove(_: Any, name: int) -> None:
+            self._outputs.pop(name, None)
+
+        registry.dispatcher["global"] = on_global
+        registry.dispatcher["global_remove"] = on_remove
+        self._registry = registry
+        self._display.roundtrip()
+        if "zxdg_output_manager_v1" not in globals_:
+            raise UnsupportedSessionError(
+                "KWin offers no xdg-output (zxdg_output_manager_v1), so Jarvis cannot tell where "
+                "its outputs are and at which scale; it needs KWin 5.27 or later"
+            )
+        name, version = globals_["zxdg_output_manager_v1"][0]
+        self._manager = registry.bind(name, ZxdgOutputManagerV1, min(version, 3))
+        for name, version in globals_.get("wl_output", []):
+            self._bind(name, version)
+
+    def _bind(self, name: int, version: int) -> None:
+        output = self._registry.bind(name, WlOutput, min(version, 4))
+        xdg = self._manager.get_xdg_output(output)
+        # The proxies are kept with the dict: a collected proxy loses its handlers.
+        self._outputs[name] = (_describe(output, xdg), output, xdg)
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every output: name, rect (logical), scale, current_mode (device pixels), transform."""
+        try:
+            self._display.roundtrip()
+            if any(not _complete(raw) for raw, _, _ in self._outputs.values()):
+                self._display.roundtrip()  # an output bound just now: its events come next
+        except Exception as exc:
+            raise PlatformError(f"lost the Wayland connection to KWin ({exc})") from exc
+        outputs: list[dict[str, Any]] = []
+        for raw, _, _ in self._outputs.values():
+            info = copy.deepcopy(raw)
+            if not _complete(info):
+                raise PlatformError(
+                    f"KWin did not describe one of its outputs (xdg-output, wl_output): {info}"
+                )
+            (x, y), (width, height) = info.pop("position", (0, 0)), info.pop("size")
+            info["rect"] = {"x": x, "y": y, "width": width, "height": height}
+            mode = info["current_mode"]
+            info["scale"] = scale = mode["width"] / width if width > 0 else 1.0
+            if info["transform"] == "normal" and abs(mode["height"] / height - scale) > 0.01:
+                raise PlatformError(f"KWin's output {info['name']} has no single scale ({info})")
+            outputs.append(info)
+        return outputs
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._display.disconnect()
+
+
+def _complete(info: dict[str, Any]) -> bool:
+    return "size" in info and "current_mode" in info and "name" in info
 
 
 def _describe(output: Any, xdg: Any) -> dict[str, Any]:
@@ -48,8 +121,7 @@ def _describe(output: Any, xdg: Any) -> dict[str, Any]:
             info["current_mode"] = {"width": width, "height": height}
 
     def on_geometry(_: Any, *args: Any) -> None:
-        if args[-1] != _NORMAL:
-            info["transform"] = f"transform {args[-1]}"
+        info["transform"] = "normal" if args[-1] == _NORMAL else f"transform {args[-1]}"
 
     output.dispatcher["mode"] = on_mode
     output.dispatcher["geometry"] = on_geometry
@@ -59,41 +131,10 @@ def _describe(output: Any, xdg: Any) -> dict[str, Any]:
     return info
 
 
-def _read(display: Any) -> list[dict[str, Any]]:
-    globals_: dict[str, list[tuple[int, int]]] = {}
-    registry = display.get_registry()
-    registry.dispatcher["global"] = lambda _, name, interface, version: globals_.setdefault(
-        interface, []
-    ).append((name, version))
-    display.roundtrip()
-    if "zxdg_output_manager_v1" not in globals_:
-        raise UnsupportedSessionError(
-            "KWin offers no xdg-output (zxdg_output_manager_v1), so Jarvis cannot tell where its "
-            "outputs are and at which scale; it needs KWin 5.27 or later"
-        )
-    name, version = globals_["zxdg_output_manager_v1"][0]
-    manager = registry.bind(name, ZxdgOutputManagerV1, min(version, 3))
-    found: list[dict[str, Any]] = []
-    proxies: list[Any] = []  # held until the events came: a collected proxy loses its handlers
-    for name, version in globals_.get("wl_output", []):
-        output = registry.bind(name, WlOutput, min(version, 4))
-        xdg = manager.get_xdg_output(output)
-        proxies += [output, xdg]
-        found.append(_describe(output, xdg))
-    display.roundtrip()
-    display.roundtrip()
-    outputs: list[dict[str, Any]] = []
-    for info in found:
-        if "size" not in info or "current_mode" not in info or "name" not in info:
-            raise PlatformError(
-                f"KWin did not describe one of its outputs (xdg-output, wl_output): {info}"
-            )
-        (x, y), (width, height) = info.pop("position", (0, 0)), info.pop("size")
-        info["rect"] = {"x": x, "y": y, "width": width, "height": height}
-        mode = info["current_mode"]
-        info["scale"] = mode["width"] / width if width > 0 else 1.0
-        if info["transform"] == "normal" and abs(mode["height"] / height - info["scale"]) > 0.01:
-            raise PlatformError(f"KWin's output {info['name']} has no single scale ({info})")
-        outputs.append(info)
-    del proxies
-    return outputs
+def read_outputs(wayland_display: str) -> list[dict[str, Any]]:
+    """The outputs now, over a connection of its own."""
+    outputs = WaylandOutputs(wayland_display)
+    try:
+        return outputs.read()
+    finally:
+        outputs.close()

@@ -1,15 +1,16 @@
-"""The KWin scripts Jarvis loads over D-Bus: a one-shot window report and a focus/title watch.
+"""The KWin scripts Jarvis loads over D-Bus: a resident window report and a focus/title watch.
 
 KWin 5.27's scripting API has no way to answer a D-Bus call, but a script can make one
-(`callDBus`): each script is written with the caller's own unique bus name (":1.42", never a
-well-known name) as its destination, and Jarvis checks that every call it accepts comes from the
-owner of org.kde.KWin.
+(`callDBus`, with a callback that gets the reply: the report script asks Jarvis "next" and sends
+a report when the answer says so, so it is loaded once, not once per list). Each script is
+written with the caller's own unique bus name (":1.42", never a well-known name) as its
+destination, and Jarvis checks that every call it accepts comes from the owner of org.kde.KWin.
 
 The report lists every window KWin manages (`workspace.clientList()`, `windowList()` in KWin 6,
 which include Wayland popups, menus and tooltips, each with `transientFor` naming its parent)
 with its own `stackingOrder`, in logical coordinates (the outputs come from Wayland:
-kwin_outputs.py). Xwayland override-redirect windows (X11
-menus) are not in that list: see kwin.py.
+kwin_outputs.py). Xwayland override-redirect windows (X11 menus) are not in that list: see
+kwin.py.
 """
 
 from __future__ import annotations
@@ -53,28 +54,42 @@ _COMPAT = """\
 _REPORT = """\
 (function () {
 %(compat)s
-    var out = {windows: []};
-    var list = windows();
-    for (var i = 0; i < list.length; i++) {
-        var c = list[i];
-        var g = c.frameGeometry;
-        out.windows.push({
-            id: String(c.internalId),
-            caption: String(c.caption),
-            resourceClass: String(c.resourceClass),
-            x: g.x, y: g.y, width: g.width, height: g.height,
-            pid: c.pid,
-            active: Boolean(c.active),
-            minimized: Boolean(c.minimized),
-            hidden: Boolean(c.hidden),
-            onCurrent: onCurrent(c),
-            popup: Boolean(c.popupWindow),
-            x11: Boolean(c.windowId),
-            transientFor: c.transientFor ? String(c.transientFor.internalId) : null,
-            stacking: c.stackingOrder
+    function build() {
+        var out = {windows: []};
+        var list = windows();
+        for (var i = 0; i < list.length; i++) {
+            var c = list[i];
+            var g = c.frameGeometry;
+            out.windows.push({
+                id: String(c.internalId),
+                caption: String(c.caption),
+                resourceClass: String(c.resourceClass),
+                x: g.x, y: g.y, width: g.width, height: g.height,
+                pid: c.pid,
+                active: Boolean(c.active),
+                minimized: Boolean(c.minimized),
+                hidden: Boolean(c.hidden),
+                onCurrent: onCurrent(c),
+                popup: Boolean(c.popupWindow),
+                x11: Boolean(c.windowId),
+                transientFor: c.transientFor ? String(c.transientFor.internalId) : null,
+                stacking: c.stackingOrder
+            });
+        }
+        return JSON.stringify(out);
+    }
+    // Resident: ask Jarvis what to do; it answers when it wants a list ("report"), or "stop".
+    // KWin gives up on an unanswered call after 25 s and the chain ends; Jarvis then loads
+    // the script again (kwin_report.py).
+    function ask() {
+        callDBus(%(dest)s, %(path)s, %(iface)s, "next", String(Date.now()), function (what) {
+            if (what === "report") {
+                callDBus(%(dest)s, %(path)s, %(iface)s, "report", build());
+            }
+            if (what !== "stop") { ask(); }
         });
     }
-    callDBus(%(dest)s, %(path)s, %(iface)s, "report", JSON.stringify(out));
+    ask();
 })();
 """
 
@@ -112,7 +127,8 @@ def _fill(template: str, destination: str, path: str) -> str:
 
 
 def report_script(destination: str) -> str:
-    """The one-shot script that sends the window report to `destination` (a unique bus name)."""
+    """The resident script that sends the window report to `destination` (a unique bus name)
+    each time that connection answers its "next" call with "report"."""
     return _fill(_REPORT, destination, REPORT_PATH)
 
 

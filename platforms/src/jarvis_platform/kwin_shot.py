@@ -28,7 +28,7 @@ from jeepney import DBusAddress, HeaderFields, MessageType  # type: ignore[impor
 
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.kwin_bus import KWIN, KWinBus
-from jarvis_platform.kwin_outputs import read_outputs
+from jarvis_platform.kwin_outputs import WaylandOutputs
 from jarvis_platform.sway_layout import Output, layout_outputs
 from jarvis_platform.types import Frame, Monitor
 
@@ -106,6 +106,7 @@ class KWinFrames:
         self._lock = threading.Lock()
         self._bus: KWinBus | None = None
         self._outputs: list[Output] = []
+        self._wayland_outputs: WaylandOutputs | None = None
 
     def _connection(self) -> KWinBus:
         if self._bus is None:
@@ -113,10 +114,11 @@ class KWinFrames:
         return self._bus
 
     def monitors(self) -> list[Monitor]:
-        outputs = layout_outputs(read_outputs(self._wayland))
         with self._lock:
-            self._outputs = outputs
-        return [o.monitor for o in outputs]
+            if self._wayland_outputs is None:
+                self._wayland_outputs = WaylandOutputs(self._wayland)
+            self._outputs = layout_outputs(self._wayland_outputs.read())
+            return [o.monitor for o in self._outputs]
 
     def grab(self, monitor: Monitor) -> Frame:
         with self._lock:
@@ -183,3 +185,6 @@ class KWinFrames:
             if self._bus is not None:
                 self._bus.close()
                 self._bus = None
+            if self._wayland_outputs is not None:
+                self._wayland_outputs.close()
+                self._wayland_outputs = None

@@ -150,7 +150,14 @@ def test_missing_authorization_is_refused_and_setup_kde_fixes_it(kwin: KWin) -> 
         assert done.returncode == 0, done.stderr
         assert "KWin will let" in done.stdout
         assert authorization_file().read_text().count("org.kde.KWin.ScreenShot2") == 1
-        frame = frames.grab(monitor)
+
+        def granted() -> Frame | None:
+            try:
+                return frames.grab(monitor)
+            except UnsupportedSessionError:
+                return None  # KService's cache has not seen the new file yet
+
+        frame = wait_for(granted, "KWin to see the authorization")
         assert frame.pixels.shape == (1080, 1920, 4)
     finally:
         frames.close()
@@ -354,8 +361,7 @@ def test_script_kwin_refuses_means_no_frame_and_says_what_to_check(
     """A window-list script that KWin loads but cannot run (here one calling an API this KWin
     lacks, as a KWin of another version would) never reports back: the tick fails with the
     message naming KWin scripting and `jarvis doctor`, and no frame is grabbed or stored."""
-    from jarvis_platform import kwin as kwin_module
-    from jarvis_platform import kwin_bus
+    from jarvis_platform import kwin_bus, kwin_report
 
     kwin.spawn_qt("KeePassXC", VAULT, size=(300, 200))
     grabs: list[Monitor] = []
@@ -369,7 +375,7 @@ def test_script_kwin_refuses_means_no_frame_and_says_what_to_check(
     # Undone before the fixtures' teardown, which lists windows with the real script.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kwin_bus, "SCRIPT_TIMEOUT", 2.0)
-        patch.setattr(kwin_module, "report_script", lambda _: "workspace.noSuchApi();\n")
+        patch.setattr(kwin_report, "report_script", lambda _: "workspace.noSuchApi();\n")
         patch.setattr(frames, "grab", counting_grab)
         patch.setattr(platform, "frame_source", lambda: frames)
         with pytest.raises(UnsupportedSessionError) as caught:
