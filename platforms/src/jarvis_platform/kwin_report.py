@@ -7,8 +7,8 @@ relies on it). Loading a script costs KWin a new JavaScript engine; answering a 
 
 KWin drops a call unanswered for 25 s, which ends the script's chain of calls: a "next" older
 than STALE seconds (the script sends its clock) is answered "stop", and the script is loaded
-again, as it is when KWin restarted or the script is gone. Calls from anyone but the owner of
-org.kde.KWin are refused (KWinBus.accept).
+again, as it is when KWin restarted (another owner of org.kde.KWin). Calls from anyone but the
+owner of org.kde.KWin are refused (KWinBus.accept).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class ResidentReport:
 
     def report(self) -> str:
         """KWin's window report (JSON text), read from KWin now."""
+        if self._bus.kwin_owner() != self._owner:
+            self._unload()  # KWin restarted (or never asked): the old script is gone with it
         waiting = self._waiting()
         if waiting is None:
             self._reload()
@@ -119,6 +121,7 @@ class ResidentReport:
         if self._plugin is not None:
             self._bus.unload(self._plugin)
             self._plugin = None
+        self._queue.clear()
 
     def close(self) -> None:
         """Stop the script (its waiting call is answered "stop") and unload it."""

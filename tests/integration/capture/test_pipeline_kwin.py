@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from jeepney import DBusAddress  # type: ignore[import-untyped]
 
 from jarvis_agent.capture.rules import ExclusionRule, RuleAction
 from jarvis_platform import ActiveWindow, PlatformError, UnsupportedSessionError, check_session
 from jarvis_platform.kwin import KWinPlatform
+from jarvis_platform.kwin_bus import KWinBus
 from jarvis_platform.kwin_shot import authorization_file
 from jarvis_platform.sway_layout import Output
 from jarvis_platform.types import Frame, FrameSource, Monitor, WindowInfo
@@ -387,3 +389,36 @@ def test_script_kwin_refuses_means_no_frame_and_says_what_to_check(
     assert "KWin scripting is enabled" in message
     assert "`jarvis doctor`" in message
     assert grabs == []
+
+
+def test_window_list_script_is_loaded_once_and_again_when_its_call_went_stale(
+    kwin: KWin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window-list script stays loaded between lists (each list is read from KWin when
+    asked: a new window shows in the next one); when its waiting call is older than KWin keeps
+    calls, it is told to stop, unloaded, and a new one is loaded: the lists keep coming."""
+    from jarvis_platform import kwin_report
+    from jarvis_platform.kwin_bus import KWIN
+
+    scripting = DBusAddress("/Scripting", bus_name=KWIN, interface="org.kde.kwin.Scripting")
+    bus = KWinBus(address=kwin.bus_address)
+    reports = kwin_report.ResidentReport(bus)
+
+    def loaded(plugin: str | None) -> bool:
+        return bool(bus.call(scripting, "isScriptLoaded", "s", (plugin,)).body[0])
+
+    try:
+        assert "notes" not in reports.report()
+        first = reports._plugin
+        assert loaded(first)
+        kwin.spawn_qt("notes", "notes", color="00ff00")
+        assert '"caption":"notes"' in reports.report()
+        assert reports._plugin == first  # the same script answered
+        monkeypatch.setattr(kwin_report, "STALE", 0.0)
+        assert '"caption":"notes"' in reports.report()
+        assert reports._plugin != first
+        assert not loaded(first)
+        assert loaded(reports._plugin)
+    finally:
+        reports.close()
+        bus.close()
