@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from jeepney import DBusAddress  # type: ignore[import-untyped]
 
@@ -290,7 +291,15 @@ def test_excluded_window_is_black_at_native_resolution_on_scaled_outputs(
     for image in images:
         assert image.shape[:2] == (1080, 1920)
         assert count(image, RED) == 0
+        assert reddish(image) == 0  # no seam: not even a pixel half covered by the window
     assert sum(count(image, GREEN) for image in images) == green > 0
+
+
+def reddish(image: np.ndarray) -> int:
+    """Pixels with any visible share of the red window (a half-covered edge pixel is dark red
+    on the black desktop)."""
+    r, g, b = (image[..., i].astype(int) for i in range(3))
+    return int(((r >= 24) & (r > 2 * g + 8) & (r > 2 * b + 8)).sum())
 
 
 def _outputs(kwin: KWin) -> list[Output]:
