@@ -212,6 +212,7 @@ def test_doctor_shows_the_kwin_verdict_and_the_missing_authorization(
     authorization the screen-capture line fails naming KWin and `jarvis setup kde`; after it,
     the grab succeeds."""
     authorization_file().unlink()
+    settled(kwin, granted=False)
     env = {**kwin.env, "JARVIS_HOME": str(jarvis_home)}
     done = subprocess.run(
         [str(JARVIS), "doctor"], env=env, capture_output=True, text=True, check=False
@@ -223,6 +224,7 @@ def test_doctor_shows_the_kwin_verdict_and_the_missing_authorization(
     assert "KWin refuses Jarvis its screenshots" in capture_line
     assert "Run `jarvis setup kde` once" in capture_line
     subprocess.run([str(JARVIS), "setup", "kde"], env=env, check=True, capture_output=True)
+    settled(kwin, granted=True)
     done = subprocess.run(
         [str(JARVIS), "doctor"], env=env, capture_output=True, text=True, check=False
     )
@@ -230,6 +232,25 @@ def test_doctor_shows_the_kwin_verdict_and_the_missing_authorization(
     # Headless KWin draws no wallpaper: with no window open the frame is black, which doctor
     # flags; what matters here is that the grab now succeeds.
     assert "screen capture: grabbed 1920x1080 from monitor 0 of 1" in capture_line
+
+
+def settled(kwin: KWin, *, granted: bool) -> None:
+    """Wait until KWin grants (or refuses) this interpreter its screenshots: it reads the
+    .desktop files through KService's cache, which looks for changes at most every 1.5 s."""
+    frames = kwin.frames()
+    try:
+        [monitor] = frames.monitors()
+
+        def answer() -> bool:
+            try:
+                frames.grab(monitor)
+            except UnsupportedSessionError:
+                return not granted
+            return granted
+
+        wait_for(answer, "KWin to " + ("grant" if granted else "refuse") + " screenshots")
+    finally:
+        frames.close()
 
 
 # Scale 2 on one output, and 1.5 on two outputs side by side (KWin's virtual backend gives every
