@@ -8,7 +8,9 @@ on llvmpipe (ScreenShot2 needs OpenGL). Its screen locker is left on: it serves
 org.freedesktop.ScreenSaver, which the platform asks.
 
 `kwin_session` (session) starts one KWin for the whole test session; `kwin` (per test) closes
-every client after the test and restores the ScreenShot2 authorization.
+every client after the test and restores the ScreenShot2 authorization. Layouts at other scales
+(or with two outputs) need a KWin of their own: `start_kwin(scale=..., outputs=...)` from a
+module-scoped fixture, and `authorized(kwin)` around each test.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pytest
 
 from jarvis_platform.kwin import KWinPlatform
 from jarvis_platform.kwin_bus import KWinBus
+from jarvis_platform.kwin_shot import KWinFrames, authorization_file, authorize
 from tests.support.wayland import QT_CLIENT, Client, wait_for
 
 KWIN = "/usr/bin/kwin_wayland"
@@ -71,6 +74,43 @@ class KWin:
 
     def platform(self) -> KWinPlatform:
         return KWinPlatform(str(self.wayland_socket), bus_address=self.bus_address)
+
+    def frames(self) -> KWinFrames:
+        return KWinFrames(self.bus_address, wayland_display=str(self.wayland_socket))
+
+    def run_script(self, text: str) -> None:
+        """Load and run a KWin script (to move or focus windows), then unload it."""
+        bus = KWinBus(address=self.bus_address)
+        try:
+            plugin = bus.plugin_name("test")
+            bus.load(text, plugin)
+            bus.unload(plugin)
+        finally:
+            bus.close()
+
+    def place(self, title: str, x: int, y: int, width: int, height: int) -> None:
+        """Move and resize the window titled `title` (logical coordinates, frame included)."""
+        quoted = title.replace("\\", "\\\\").replace('"', '\\"')
+        self.run_script(
+            "var l = workspace.clientList();"
+            f'for (var i = 0; i < l.length; i++) if (l[i].caption == "{quoted}")'
+            f" l[i].frameGeometry = {{x: {x}, y: {y}, width: {width}, height: {height}}};"
+        )
+        wanted = (x, y, width, height)
+
+        def placed() -> bool:
+            report = self.platform()
+            try:
+                windows = report.report()["windows"]
+            finally:
+                report.close()
+            return any(
+                w["caption"] == title and (w["x"], w["y"], w["width"], w["height"]) == wanted
+                for w in windows
+            )
+
+        wait_for(placed, f"{title!r} at {wanted}")
+        self.settle()
 
     def titles(self) -> list[str]:
         platform = self.platform()
@@ -159,19 +199,12 @@ class KWin:
 
     def focus(self, title: str) -> None:
         """Activate the window titled `title` (a KWin script sets workspace.activeClient)."""
-        bus = KWinBus(address=self.bus_address)
-        try:
-            plugin = bus.plugin_name("focus")
-            quoted = title.replace("\\", "\\\\").replace('"', '\\"')
-            bus.load(
-                "var l = workspace.clientList();"
-                f'for (var i = 0; i < l.length; i++) if (l[i].caption == "{quoted}")'
-                " workspace.activeClient = l[i];",
-                plugin,
-            )
-            bus.unload(plugin)
-        finally:
-            bus.close()
+        quoted = title.replace("\\", "\\\\").replace('"', '\\"')
+        self.run_script(
+            "var l = workspace.clientList();"
+            f'for (var i = 0; i < l.length; i++) if (l[i].caption == "{quoted}")'
+            " workspace.activeClient = l[i];"
+        )
 
         def focused() -> bool:
             platform = self.platform()
@@ -220,8 +253,14 @@ class KWin:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def start_kwin(*, scale: float = 1.0) -> KWin:
-    """Start headless KWin (a copy of the binary) on a D-Bus session bus of its own."""
+def start_kwin(
+    *, scale: float = 1.0, size: tuple[int, int] = (1920, 1080), outputs: int = 1
+) -> KWin:
+    """Start headless KWin (a copy of the binary) on a D-Bus session bus of its own.
+
+    `size` is each output's logical size (its frames are `size` times `scale`); `outputs`
+    virtual outputs are laid side by side, all at `scale` (KWin's virtual backend has no
+    option for a scale per output)."""
     if shutil.which("kwin_wayland") is None and not Path(KWIN).exists():
         raise KWinError("KWin is not installed: run scripts/bootstrap.sh (kwin-wayland)")
     base = Path(tempfile.mkdtemp(prefix="jarvis-kwin-"))
@@ -248,8 +287,9 @@ def start_kwin(*, scale: float = 1.0) -> KWin:
         "QT_QPA_PLATFORM": "wayland-org.kde.kwin.qpa",
     }
     log = (base / "kwin.log").open("wb")
-    command = [str(binary), "--virtual", "--width", "1920", "--height", "1080", "--xwayland"]
-    command += ["--socket", "wayland-jarvis", "--scale", str(scale)]
+    command = [str(binary), "--virtual", "--width", str(size[0]), "--height", str(size[1])]
+    command += ["--xwayland", "--socket", "wayland-jarvis", "--scale", str(scale)]
+    command += ["--output-count", str(outputs)]
     process = subprocess.Popen(
         command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
     )
@@ -285,15 +325,21 @@ def kwin_session() -> Iterator[KWin]:
         kwin.stop()
 
 
-@pytest.fixture
-def kwin(kwin_session: KWin) -> Iterator[KWin]:
-    from jarvis_platform.kwin_shot import authorization_file, authorize
-
+@contextlib.contextmanager
+def authorized(kwin: KWin) -> Iterator[KWin]:
+    """One test's use of `kwin`: ScreenShot2 authorized for this interpreter; clients closed and
+    the authorization removed afterwards."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_DATA_HOME", str(kwin_session.data_home))
+        patch.setenv("XDG_DATA_HOME", str(kwin.data_home))
         authorize()  # the step `jarvis setup kde` takes, for this interpreter
         try:
-            yield kwin_session
+            yield kwin
         finally:
-            kwin_session.close_clients()
+            kwin.close_clients()
             authorization_file().unlink(missing_ok=True)
+
+
+@pytest.fixture
+def kwin(kwin_session: KWin) -> Iterator[KWin]:
+    with authorized(kwin_session) as session:
+        yield session

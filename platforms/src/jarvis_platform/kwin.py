@@ -1,11 +1,13 @@
 """KDE Plasma (KWin, Wayland): windows from a KWin script Jarvis loads, frames by ScreenShot2.
 
-Windows: each `windows()` loads a one-shot KWin script over org.kde.kwin.Scripting that reports
-every managed window (caption, resourceClass, frameGeometry, pid, active, minimized, popups with
-the window they belong to, stacking order) and the screens back to this connection's unique bus
-name (kwin_script.py, kwin_bus.py): a fresh list each time, about 4 ms, so the re-read after the
-grab sees what is on screen then. Native Wayland popups and menus are in that list, so an
-excluded window's menus are blacked out with it. X11 menus of Xwayland apps (override-redirect
+Windows: a resident KWin script, loaded once over org.kde.kwin.Scripting (kwin_report.py),
+reports every managed window (caption, resourceClass, frameGeometry, pid, active, minimized,
+popups with the window they belong to, stacking order) to this connection's unique bus name
+each time `windows()` asks (kwin_script.py, kwin_bus.py): a list read from KWin then, so the
+re-read after the grab sees what is on screen then. Geometry is logical; the outputs' scales and
+places come from Wayland (kwin_outputs.py) and windows are given in frame pixels (kwin_layout.py).
+Native Wayland popups and menus are in that list, so an excluded window's menus are blacked out
+with it. X11 menus of Xwayland apps (override-redirect
 windows) are not: while an Xwayland window has the focus, `lists_popups` is False and the policy
 skips frames while an excluded one is focused, as on sway.
 
@@ -35,8 +37,11 @@ from jeepney import DBusAddress  # type: ignore[import-untyped]  # jeepney ships
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.kwin_bus import KWinBus
 from jarvis_platform.kwin_layout import window_id, windows_from_report
-from jarvis_platform.kwin_script import REPORT_PATH, WATCH_PATH, report_script, watch_script
+from jarvis_platform.kwin_outputs import WaylandOutputs
+from jarvis_platform.kwin_report import ResidentReport
+from jarvis_platform.kwin_script import WATCH_PATH, watch_script
 from jarvis_platform.screen_lock import SessionLockProbe
+from jarvis_platform.sway_layout import layout_outputs
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
 
 if TYPE_CHECKING:
@@ -57,7 +62,8 @@ LOCK_UNKNOWN = (
 )
 
 
-def _wayland_path() -> str:
+def wayland_path() -> str:
+    """KWin's Wayland socket, from this session's environment."""
     display = os.environ.get("WAYLAND_DISPLAY", "").strip()
     if not display:
         raise UnsupportedSessionError("WAYLAND_DISPLAY is not set: start Jarvis from Plasma")
@@ -76,7 +82,7 @@ class KWinPlatform:
         bus_address: str | None = None,
         lock_probe: SessionLockProbe | None = None,
     ) -> None:
-        self._wayland = wayland_display or _wayland_path()
+        self._wayland = wayland_display or wayland_path()
         self._address = bus_address
         self._bus = KWinBus(address=bus_address)
         try:
@@ -84,6 +90,8 @@ class KWinPlatform:
         except BaseException:
             self._bus.close()
             raise
+        self._reports = ResidentReport(self._bus)
+        self._outputs: WaylandOutputs | None = None
         self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
         self._idle: IdleWatch | None = None
         self._idle_unsupported = False
@@ -91,7 +99,7 @@ class KWinPlatform:
 
     def report(self) -> dict[str, Any]:
         """KWin's window report (the script's JSON), fresh."""
-        (text,) = self._bus.run_once(report_script(self._bus.name), REPORT_PATH)
+        text = self._reports.report()
         try:
             report = json.loads(text)
         except (TypeError, ValueError) as exc:
@@ -102,7 +110,9 @@ class KWinPlatform:
 
     def windows(self) -> list[WindowInfo]:
         report = self.report()
-        found = windows_from_report(report)
+        if self._outputs is None:
+            self._outputs = WaylandOutputs(self._wayland)
+        found = windows_from_report(report, layout_outputs(self._outputs.read()))
         self._focused_x11 = any(
             bool(w.get("x11")) and bool(w.get("active")) for w in report.get("windows", [])
         )
@@ -139,7 +149,7 @@ class KWinPlatform:
     def frame_source(self) -> FrameSource:
         from jarvis_platform.kwin_shot import KWinFrames
 
-        return KWinFrames(self._address)
+        return KWinFrames(self._address, wayland_display=self._wayland)
 
     def watch_active_window(
         self,
@@ -153,6 +163,10 @@ class KWinPlatform:
         if self._idle is not None:
             self._idle.close()
             self._idle = None
+        if self._outputs is not None:
+            self._outputs.close()
+            self._outputs = None
+        self._reports.close()
         self._bus.close()
 
 

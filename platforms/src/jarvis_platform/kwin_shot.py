@@ -1,8 +1,12 @@
-"""Frames from KWin through org.kde.KWin.ScreenShot2: the workspace into a pipe, cut per screen.
+"""Frames from KWin through org.kde.KWin.ScreenShot2: each output into a pipe, at native size.
 
-CaptureWorkspace writes one raw frame (QImage ARGB32, bytes B, G, R, A) to the write end of a
-pipe Jarvis passes over D-Bus (Unix fd passing), after its reply; the frame is at logical size
-(no `native-resolution`), the coordinates of the window report, so each monitor is a crop.
+CaptureScreen writes one raw frame (QImage ARGB32, bytes B, G, R, A) of the named output to the
+write end of a pipe Jarvis passes over D-Bus (Unix fd passing), after its reply. With
+`native-resolution` the frame has the output's device pixels (3840x2160 for a 1920x1080 logical
+output at scale 2), the size of its monitor in kwin_layout's pixel space; monitors and their
+scales come from Wayland (kwin_outputs.py), as for the window list. One call per output is also
+cheaper than the whole workspace once per output, and a scale-1.5 output beside a scale-2 one
+keeps its own resolution (the workspace would be drawn at the largest scale).
 
 KWin answers only callers it authorized: a .desktop file whose Exec= is the caller's executable
 and X-KDE-DBUS-Restricted-Interfaces=org.kde.KWin.ScreenShot2 (`jarvis setup kde` writes it).
@@ -24,8 +28,8 @@ from jeepney import DBusAddress, HeaderFields, MessageType  # type: ignore[impor
 
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.kwin_bus import KWIN, KWinBus
-from jarvis_platform.kwin_layout import monitors_from_report
-from jarvis_platform.kwin_script import REPORT_PATH, report_script
+from jarvis_platform.kwin_outputs import WaylandOutputs
+from jarvis_platform.sway_layout import Output, layout_outputs
 from jarvis_platform.types import Frame, Monitor
 
 __all__ = ["NOT_AUTHORIZED", "KWinFrames", "authorization_file", "authorize", "executable"]
@@ -35,6 +39,7 @@ DESKTOP_FILE = "jarvis-kwin.desktop"
 _SHOT = DBusAddress(
     "/org/kde/KWin/ScreenShot2", bus_name=KWIN, interface="org.kde.KWin.ScreenShot2"
 )
+_NATIVE = {"native-resolution": ("b", True)}  # device pixels, not the logical size
 _RAW_FORMATS = {4, 5, 6}  # QImage RGB32, ARGB32, ARGB32_Premultiplied: B, G, R, A/X bytes
 
 NOT_AUTHORIZED = (
@@ -89,12 +94,19 @@ def authorize(program: str | None = None) -> Path:
 
 
 class KWinFrames:
-    """A FrameSource for KWin: monitors from the window report, pixels by ScreenShot2."""
+    """A FrameSource for KWin: monitors from Wayland's outputs, pixels by ScreenShot2."""
 
-    def __init__(self, bus_address: str | None = None) -> None:
+    def __init__(
+        self, bus_address: str | None = None, *, wayland_display: str | None = None
+    ) -> None:
+        from jarvis_platform.kwin import wayland_path
+
         self._address = bus_address
+        self._wayland = wayland_display or wayland_path()
         self._lock = threading.Lock()
         self._bus: KWinBus | None = None
+        self._outputs: list[Output] = []
+        self._wayland_outputs: WaylandOutputs | None = None
 
     def _connection(self) -> KWinBus:
         if self._bus is None:
@@ -103,31 +115,32 @@ class KWinFrames:
 
     def monitors(self) -> list[Monitor]:
         with self._lock:
-            bus = self._connection()
-            (text,) = bus.run_once(report_script(bus.name), REPORT_PATH)
-        import json
-
-        return monitors_from_report(json.loads(text))
+            if self._wayland_outputs is None:
+                self._wayland_outputs = WaylandOutputs(self._wayland)
+            self._outputs = layout_outputs(self._wayland_outputs.read())
+            return [o.monitor for o in self._outputs]
 
     def grab(self, monitor: Monitor) -> Frame:
         with self._lock:
-            image = self._workspace()
-        rect = monitor.rect
+            output = next((o for o in self._outputs if o.monitor == monitor), None)
+            if output is None:
+                raise PlatformError(f"monitor {monitor.index} is not an output KWin reports now")
+            image = self._screen(output.name)
         height, width = image.shape[:2]
-        if rect.x < 0 or rect.y < 0 or rect.right > width or rect.bottom > height:
+        if (width, height) != (monitor.rect.width, monitor.rect.height):
             raise PlatformError(
-                f"KWin's workspace frame ({width}x{height}) does not hold monitor {monitor.index} "
-                f"at {rect}: the screens changed; the next tick reads them again"
+                f"KWin's frame of {output.name} is {width}x{height}, not the "
+                f"{monitor.rect.width}x{monitor.rect.height} of its monitor: the outputs changed; "
+                "the next tick reads them again"
             )
-        crop = image[rect.y : rect.bottom, rect.x : rect.right]
-        return Frame(monitor, crop if crop.flags.c_contiguous else np.ascontiguousarray(crop))
+        return Frame(monitor, image if image.flags.c_contiguous else np.ascontiguousarray(image))
 
-    def _workspace(self) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    def _screen(self, name: str) -> np.ndarray[Any, np.dtype[np.uint8]]:
         bus = self._connection()
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         try:
             try:
-                reply = bus.call(_SHOT, "CaptureWorkspace", "a{sv}h", ({}, write_end))
+                reply = bus.call(_SHOT, "CaptureScreen", "sa{sv}h", (name, _NATIVE, write_end))
             finally:
                 os.close(write_end)  # KWin holds its own copy; EOF comes when it is done
             if reply.header.message_type is MessageType.error:
@@ -151,7 +164,7 @@ class KWinFrames:
 
     @staticmethod
     def _read(fd: int, size: int) -> bytearray:
-        # A fresh buffer per grab: the crops of one workspace frame are the monitors' frames.
+        # A fresh buffer per grab: the frame must outlive the next monitor's grab.
         data = bytearray(size)
         view = memoryview(data)
         done = 0
@@ -172,3 +185,6 @@ class KWinFrames:
             if self._bus is not None:
                 self._bus.close()
                 self._bus = None
+            if self._wayland_outputs is not None:
+                self._wayland_outputs.close()
+                self._wayland_outputs = None

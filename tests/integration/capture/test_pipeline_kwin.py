@@ -2,24 +2,31 @@
 
 Excluded windows are filled red (a Qt window with app id KeePassXC, an Xwayland xterm of class
 KeePassXC), so a leaked pixel of theirs is unmistakable; the tests count red pixels in the encoded
-(lossless PNG) images, which hold what KWin's ScreenShot2 gave.
+(lossless PNG) images, which hold what KWin's ScreenShot2 gave: at scale 1, 2 and 1.5, and on two
+outputs (each scaled layout has a KWin of its own, started once for this module).
 """
 
 from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+from jeepney import DBusAddress  # type: ignore[import-untyped]
 
 from jarvis_agent.capture.rules import ExclusionRule, RuleAction
 from jarvis_platform import ActiveWindow, PlatformError, UnsupportedSessionError, check_session
 from jarvis_platform.kwin import KWinPlatform
-from jarvis_platform.kwin_shot import KWinFrames, authorization_file
+from jarvis_platform.kwin_bus import KWinBus
+from jarvis_platform.kwin_shot import authorization_file
+from jarvis_platform.sway_layout import Output
+from jarvis_platform.types import Frame, FrameSource, Monitor, WindowInfo
 from tests.integration.capture.test_pipeline_sway import RED, VAULT, capture, count
-from tests.support.kwin import KWin
+from tests.support.kwin import KWin, authorized, start_kwin
 from tests.support.wayland import wait_for
 
 pytestmark = pytest.mark.kwin
@@ -67,7 +74,7 @@ def test_popup_of_an_excluded_window_is_black(kwin: KWin, platform: KWinPlatform
     [popup] = [w for w in platform.windows() if w.popup]
     assert popup.app_name == "KeePassXC"
     assert platform.lists_popups
-    frames = KWinFrames(kwin.bus_address)
+    frames = kwin.frames()
     try:
         [monitor] = frames.monitors()
         red = count(frames.grab(monitor).pixels[..., 2::-1].copy(), RED)
@@ -122,12 +129,20 @@ def test_missing_authorization_is_refused_and_setup_kde_fixes_it(kwin: KWin) -> 
     """Without the .desktop authorization KWin answers NoAuthorized: no frame, and the message
     names KWin, what is missing and `jarvis setup kde`; after that command, frames come."""
     authorization_file().unlink()
-    frames = KWinFrames(kwin.bus_address)
+    frames = kwin.frames()
     try:
         [monitor] = frames.monitors()
-        with pytest.raises(UnsupportedSessionError) as caught:
-            frames.grab(monitor)
-        message = str(caught.value)
+
+        def refused() -> UnsupportedSessionError | None:
+            try:
+                frames.grab(monitor)
+            except UnsupportedSessionError as exc:
+                return exc
+            return None
+
+        # KWin reads .desktop files through KService's cache, which looks for changes at most
+        # every 1.5 s: a file removed just after it was written may still count for a moment.
+        message = str(wait_for(refused, "KWin to notice the authorization is gone"))
         assert "KWin refuses Jarvis its screenshots" in message
         assert "NoAuthorized" in message
         assert "Run `jarvis setup kde` once" in message
@@ -138,7 +153,14 @@ def test_missing_authorization_is_refused_and_setup_kde_fixes_it(kwin: KWin) -> 
         assert done.returncode == 0, done.stderr
         assert "KWin will let" in done.stdout
         assert authorization_file().read_text().count("org.kde.KWin.ScreenShot2") == 1
-        frame = frames.grab(monitor)
+
+        def granted() -> Frame | None:
+            try:
+                return frames.grab(monitor)
+            except UnsupportedSessionError:
+                return None  # KService's cache has not seen the new file yet
+
+        frame = wait_for(granted, "KWin to see the authorization")
         assert frame.pixels.shape == (1080, 1920, 4)
     finally:
         frames.close()
@@ -190,6 +212,7 @@ def test_doctor_shows_the_kwin_verdict_and_the_missing_authorization(
     authorization the screen-capture line fails naming KWin and `jarvis setup kde`; after it,
     the grab succeeds."""
     authorization_file().unlink()
+    settled(kwin, granted=False)
     env = {**kwin.env, "JARVIS_HOME": str(jarvis_home)}
     done = subprocess.run(
         [str(JARVIS), "doctor"], env=env, capture_output=True, text=True, check=False
@@ -201,6 +224,7 @@ def test_doctor_shows_the_kwin_verdict_and_the_missing_authorization(
     assert "KWin refuses Jarvis its screenshots" in capture_line
     assert "Run `jarvis setup kde` once" in capture_line
     subprocess.run([str(JARVIS), "setup", "kde"], env=env, check=True, capture_output=True)
+    settled(kwin, granted=True)
     done = subprocess.run(
         [str(JARVIS), "doctor"], env=env, capture_output=True, text=True, check=False
     )
@@ -208,3 +232,223 @@ def test_doctor_shows_the_kwin_verdict_and_the_missing_authorization(
     # Headless KWin draws no wallpaper: with no window open the frame is black, which doctor
     # flags; what matters here is that the grab now succeeds.
     assert "screen capture: grabbed 1920x1080 from monitor 0 of 1" in capture_line
+
+
+def settled(kwin: KWin, *, granted: bool) -> None:
+    """Wait until KWin grants (or refuses) this interpreter its screenshots: it reads the
+    .desktop files through KService's cache, which looks for changes at most every 1.5 s."""
+    frames = kwin.frames()
+    try:
+        [monitor] = frames.monitors()
+
+        def answer() -> bool:
+            try:
+                frames.grab(monitor)
+            except UnsupportedSessionError:
+                return not granted
+            return granted
+
+        wait_for(answer, "KWin to " + ("grant" if granted else "refuse") + " screenshots")
+    finally:
+        frames.close()
+
+
+# Scale 2 on one output, and 1.5 on two outputs side by side (KWin's virtual backend gives every
+# output the same scale); each output has 1920x1080 device pixels.
+LAYOUTS = {"scale-2": (2.0, (960, 540), 1), "scale-1.5-two-outputs": (1.5, (1280, 720), 2)}
+
+
+@pytest.fixture(scope="module", params=list(LAYOUTS))
+def scaled_kwin_session(request: pytest.FixtureRequest) -> Iterator[KWin]:
+    scale, size, outputs = LAYOUTS[request.param]
+    session = start_kwin(scale=scale, size=size, outputs=outputs)
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture
+def scaled_kwin(scaled_kwin_session: KWin) -> Iterator[KWin]:
+    with authorized(scaled_kwin_session) as session:
+        yield session
+
+
+def raw_counts(kwin: KWin, rgb: tuple[int, int, int]) -> int:
+    """Pixels of `rgb` on all outputs as KWin draws them now (no redaction)."""
+    frames = kwin.frames()
+    try:
+        return sum(count(frames.grab(m).pixels[..., 2::-1].copy(), rgb) for m in frames.monitors())
+    finally:
+        frames.close()
+
+
+def test_excluded_window_is_black_at_native_resolution_on_scaled_outputs(
+    scaled_kwin: KWin,
+) -> None:
+    """At scale 2, and at 1.5 on two outputs, frames have every device pixel (1920x1080 per
+    output) and KWin's logical window geometry is mapped to them: a KeePassXC window at odd
+    logical coordinates (fractional device pixels at 1.5), spanning the seam between the two
+    outputs, leaves not one red pixel, and the normal window beside it keeps all its pixels."""
+    kwin = scaled_kwin
+    kwin.spawn_qt("notes", "notes", color="00ff00", size=(300, 200))
+    kwin.spawn_qt("KeePassXC", VAULT, size=(300, 200))
+    seams = sorted(o.logical.right for o in _outputs(kwin))[:-1]
+    left = seams[0] - 151 if seams else 101  # across the seam when there are two outputs
+    kwin.place(VAULT, left, 77, 301, 203)
+    kwin.place("notes", left + 301 + 5, 77, 301, 203)  # just beside it, not covered
+    kwin.focus("notes")
+    red, green = raw_counts(kwin, RED), raw_counts(kwin, GREEN)
+    assert red > 200 * 150 * 2  # there is something to hide, in device pixels
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]  # black out, not skip
+    platform = kwin.platform()
+    try:
+        sink, result = capture(platform, vault)
+    finally:
+        platform.close()
+    images = sink.images()
+    assert not result.dropped
+    assert len(images) == len(_outputs(kwin))
+    for image in images:
+        assert image.shape[:2] == (1080, 1920)
+        assert count(image, RED) == 0
+        assert reddish(image) == 0  # no seam: not even a pixel half covered by the window
+    assert sum(count(image, GREEN) for image in images) == green > 0
+
+
+def reddish(image: np.ndarray) -> int:
+    """Pixels with any visible share of the red window (a half-covered edge pixel is dark red
+    on the black desktop)."""
+    r, g, b = (image[..., i].astype(int) for i in range(3))
+    return int(((r >= 24) & (r > 2 * g + 8) & (r > 2 * b + 8)).sum())
+
+
+def _outputs(kwin: KWin) -> list[Output]:
+    from jarvis_platform.kwin_outputs import read_outputs
+    from jarvis_platform.sway_layout import layout_outputs
+
+    return layout_outputs(read_outputs(str(kwin.wayland_socket)))
+
+
+@dataclass
+class AfterPolicy:
+    """A KWin platform that runs `act` right after the pipeline's first window read."""
+
+    inner: KWinPlatform
+    act: Callable[[], None]
+    reads: int = 0
+    lists_popups = True
+
+    def windows(self) -> list[WindowInfo]:
+        found = self.inner.windows()
+        self.reads += 1
+        if self.reads == 1:
+            self.act()
+        return found
+
+    def active_window(self) -> WindowInfo | None:
+        return self.inner.active_window()
+
+    def idle_seconds(self) -> float | None:
+        return None
+
+    def is_locked(self) -> bool:
+        return False
+
+    def frame_source(self) -> FrameSource:
+        return self.inner.frame_source()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_window_moved_between_check_and_grab_drops_the_frame(
+    kwin: KWin, platform: KWinPlatform
+) -> None:
+    """An excluded window that KWin moves after the policy ran (before the grab): the re-read
+    after the grab sees it elsewhere, the frame is dropped and nothing is stored; the next tick
+    blacks it out where it is now."""
+    kwin.spawn_qt("notes", "notes", color="00ff00", size=(600, 400))
+    kwin.spawn_qt("KeePassXC", VAULT, size=(300, 200))
+    kwin.place("notes", 400, 50, 600, 400)
+    kwin.place(VAULT, 50, 50, 300, 200)
+    kwin.focus("notes")
+    # To an empty part of the screen: no other window covers it there.
+    racing = AfterPolicy(platform, lambda: kwin.place(VAULT, 1200, 600, 300, 200))
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
+    sink, result = capture(racing, vault)
+    assert racing.reads >= 2
+    assert result.dropped
+    assert sink.items == []
+    sink, result = capture(platform, vault)  # the next tick sees where it is now
+    assert not result.dropped
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 500 * 300
+
+
+def test_script_kwin_refuses_means_no_frame_and_says_what_to_check(
+    kwin: KWin, platform: KWinPlatform
+) -> None:
+    """A window-list script that KWin loads but cannot run (here one calling an API this KWin
+    lacks, as a KWin of another version would) never reports back: the tick fails with the
+    message naming KWin scripting and `jarvis doctor`, and no frame is grabbed or stored."""
+    from jarvis_platform import kwin_bus, kwin_report
+
+    kwin.spawn_qt("KeePassXC", VAULT, size=(300, 200))
+    grabs: list[Monitor] = []
+    frames = platform.frame_source()
+    original_grab = frames.grab
+
+    def counting_grab(monitor: Monitor) -> Frame:
+        grabs.append(monitor)
+        return original_grab(monitor)
+
+    # Undone before the fixtures' teardown, which lists windows with the real script.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kwin_bus, "SCRIPT_TIMEOUT", 2.0)
+        patch.setattr(kwin_report, "report_script", lambda _: "workspace.noSuchApi();\n")
+        patch.setattr(frames, "grab", counting_grab)
+        patch.setattr(platform, "frame_source", lambda: frames)
+        with pytest.raises(UnsupportedSessionError) as caught:
+            capture(platform, [ExclusionRule(name="Vault", app="KeePassXC")])
+    frames.close()
+    message = str(caught.value)
+    assert message.startswith("KWin did not run Jarvis's window-list script (it did not report")
+    assert "captures nothing" in message
+    assert "KWin scripting is enabled" in message
+    assert "`jarvis doctor`" in message
+    assert grabs == []
+
+
+def test_window_list_script_is_loaded_once_and_again_when_its_call_went_stale(
+    kwin: KWin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window-list script stays loaded between lists (each list is read from KWin when
+    asked: a new window shows in the next one); when its waiting call is older than KWin keeps
+    calls, it is told to stop, unloaded, and a new one is loaded: the lists keep coming."""
+    from jarvis_platform import kwin_report
+    from jarvis_platform.kwin_bus import KWIN
+
+    scripting = DBusAddress("/Scripting", bus_name=KWIN, interface="org.kde.kwin.Scripting")
+    bus = KWinBus(address=kwin.bus_address)
+    reports = kwin_report.ResidentReport(bus)
+
+    def loaded(plugin: str | None) -> bool:
+        return bool(bus.call(scripting, "isScriptLoaded", "s", (plugin,)).body[0])
+
+    try:
+        assert "notes" not in reports.report()
+        first = reports._plugin
+        assert loaded(first)
+        kwin.spawn_qt("notes", "notes", color="00ff00")
+        assert '"caption":"notes"' in reports.report()
+        assert reports._plugin == first  # the same script answered
+        monkeypatch.setattr(kwin_report, "STALE", 0.0)
+        assert '"caption":"notes"' in reports.report()
+        assert reports._plugin != first
+        assert not loaded(first)
+        assert loaded(reports._plugin)
+    finally:
+        reports.close()
+        bus.close()
