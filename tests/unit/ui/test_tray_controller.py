@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QIcon
 from pytestqt.qtbot import QtBot
 
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
 from jarvis_agent.runtime.service import AgentService
 from jarvis_agent.runtime.state import AgentState
-from jarvis_ui.icons import TrayState
+from jarvis_ui.icons import TrayState, state_icon
 from jarvis_ui.recent import RecentCapturesWindow
 from jarvis_ui.tray import TrayController
 from tests.support.desktop import Desktop
@@ -87,14 +88,28 @@ def test_status_window_stands_in_for_a_missing_tray(
     qtbot.waitUntil(lambda: window.pause_button.text() == "Pause")
 
 
+def _same_picture(one: QIcon, other: QIcon) -> bool:
+    return one.pixmap(32, 32).toImage() == other.pixmap(32, 32).toImage()
+
+
 def test_hotkey_toggles_and_confirms(qtbot: QtBot, controller: TrayController) -> None:
-    """The hotkey pauses with a short confirmation, and pressing it again resumes."""
+    """The hotkey pauses with a short confirmation, and pressing it again resumes.
+
+    Each confirmation shows the icon of the state it announces: "paused" the pause icon,
+    "resumed" the capturing one (not the icon of the state the press left).
+    """
+    qtbot.waitUntil(lambda: controller.state is TrayState.CAPTURING)
     controller.hotkey_pressed()
     qtbot.waitUntil(lambda: controller.status.paused)
-    assert controller.notices[-1][0] == "Jarvis paused"
+    paused = controller.notices[-1]
+    assert paused.title == "Jarvis paused"
+    assert _same_picture(paused.icon, state_icon(TrayState.PAUSED))
+    assert not _same_picture(paused.icon, state_icon(TrayState.CAPTURING))
     controller.hotkey_pressed()
     qtbot.waitUntil(lambda: not controller.status.paused)
-    assert controller.notices[-1][0] == "Jarvis resumed"
+    resumed = controller.notices[-1]
+    assert resumed.title == "Jarvis resumed"
+    assert _same_picture(resumed.icon, state_icon(TrayState.CAPTURING))
 
 
 def test_pause_for_a_while_shows_until_when(qtbot: QtBot, controller: TrayController) -> None:
@@ -161,12 +176,12 @@ def test_excluded_window_on_screen_is_announced_once(
     """A focused password manager makes the agent skip; the tray says so, once."""
     x_windows.spawn_xterm("KeePassXC - Passwords.kdbx", "KeePassXC", "60x15+200+200")
     service.capture_now()
-    qtbot.waitUntil(lambda: any(t == "Excluded window on screen" for t, _ in controller.notices))
-    title, message = next(n for n in controller.notices if n[0] == "Excluded window on screen")
+    qtbot.waitUntil(lambda: any(t == "Excluded window on screen" for t, *_ in controller.notices))
+    title, message, _ = next(n for n in controller.notices if n[0] == "Excluded window on screen")
     assert "KeePass" in message
     service.capture_now()
     qtbot.wait(500)
-    assert sum(1 for t, _ in controller.notices if t == title) == 1
+    assert sum(1 for t, *_ in controller.notices if t == title) == 1
 
 
 def test_first_run_without_a_server_opens_the_server_tab(
