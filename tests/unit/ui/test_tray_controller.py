@@ -6,18 +6,22 @@ agent captures from the real Xvfb screen into its real encrypted outbox (keyring
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
 from jarvis_agent.runtime.service import AgentService
 from jarvis_agent.runtime.state import AgentState
+from jarvis_ui.app import TrayApp
 from jarvis_ui.icons import TrayState, state_icon
 from jarvis_ui.recent import RecentCapturesWindow
 from jarvis_ui.tray import TrayController
@@ -188,8 +192,6 @@ def test_first_run_without_a_server_opens_the_server_tab(
     qtbot: QtBot, qapp: object, service: AgentService
 ) -> None:
     """With no server configured the agent still captures, and Settings opens on the Server tab."""
-    from jarvis_ui.app import TrayApp
-
     assert service.config.server.url is None
     app = TrayApp(qapp, service, ConfigStore(), tray_wait=0)  # type: ignore[arg-type]
     app.start(bind_hotkey=False)
@@ -221,3 +223,89 @@ def test_plain_http_opt_in_shows_a_warning_in_the_menu(
     store.set_value("server.url", "https://jarvis.example.com")
     service.reload_config()
     qtbot.waitUntil(lambda: not controller.insecure_action.isVisible())
+
+
+@pytest.fixture
+def tray_app(qtbot: QtBot, qapp: object, service: AgentService) -> Iterator[TrayApp]:
+    """The tray app as `jarvis up` wires it (no tray host here), its windows opened on demand."""
+    app = TrayApp(qapp, service, ConfigStore(), tray_wait=0)  # type: ignore[arg-type]
+    yield app
+    app.close()
+    qtbot.wait(10)
+
+
+def _files(*roots: Path) -> set[Path]:
+    return {path for root in roots for path in root.rglob("*") if path.is_file()}
+
+
+def test_recent_captures_follow_new_captures_and_say_what_happens_now(
+    qtbot: QtBot, x_windows: Desktop, tray_app: TrayApp, service: AgentService
+) -> None:
+    """The open window lists a new capture by itself (no Refresh, no reopen), and its footer
+    says the agent is capturing (it said "Not capturing now" while capturing)."""
+    qtbot.waitUntil(lambda: len(service.recent_captures(10)) >= 1, timeout=60_000)
+    window = tray_app.open_recent()
+    qtbot.waitUntil(lambda: window.list.count() == len(service.recent_captures(60)))
+    before = window.list.count()
+    qtbot.waitUntil(lambda: window.skips.text() != "")
+    footer = window.skips.text().splitlines()[0]
+    assert footer.startswith("Capturing now"), footer
+    assert "Not capturing" not in window.skips.text()
+    x_windows.spawn_xterm("Quarterly notes - Editor", "Editor", "60x15+200+200")
+    service.capture_now()
+    qtbot.waitUntil(lambda: window.list.count() == before + 1, timeout=30_000)
+    assert "Quarterly notes" in window.list.item(0).text()
+    service.pause(cause="the test")
+    qtbot.waitUntil(lambda: tray_app.controller.status.paused)
+    qtbot.waitUntil(lambda: window.skips.text().startswith("Not capturing now: Paused"))
+
+
+def test_double_click_shows_the_full_capture_decrypted_in_memory(
+    qtbot: QtBot,
+    tray_app: TrayApp,
+    service: AgentService,
+    jarvis_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Double-clicking a queued capture shows it at full size; no file is written for it."""
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    qtbot.waitUntil(lambda: len(service.recent_captures(10)) >= 1, timeout=60_000)
+    newest = service.recent_captures(1)[0].metadata
+    window = tray_app.open_recent()
+    qtbot.waitUntil(lambda: window.list.count() >= 1)
+    files = _files(jarvis_home)
+    item = window.list.item(0)
+    centre = window.list.visualItemRect(item).center()
+    # A double-click as the mouse makes it: a click, then the second press the view reads.
+    qtbot.mouseClick(window.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseDClick(window.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.waitUntil(lambda: window.viewer is not None and window.viewer.isVisible())
+    assert window.viewer is not None
+    pixmap = window.viewer.image.pixmap()
+    assert (pixmap.width(), pixmap.height()) == (newest.width, newest.height)
+    assert _files(jarvis_home) == files
+    assert _files(private_tmp) == set()
+
+
+def test_log_folder_without_a_file_manager_says_where_it_is(
+    qtbot: QtBot, controller: TrayController, jarvis_home: Path
+) -> None:
+    """With no desktop launcher to open folders, "Open log folder" shows the folder's path and
+    copies it to the clipboard on request (it used to do nothing at all)."""
+    folder = str(agent_paths().log_dir)
+    # Qt's offscreen platform has no URL handler at all, as a desktop without xdg-open.
+    controller.logs_action.trigger()
+    box = controller.log_folder_box
+    assert box is not None
+    qtbot.waitUntil(box.isVisible)
+    assert folder in box.text()
+    copy = next(b for b in box.buttons() if b.text() == "Copy path")
+    copy.click()
+    assert QApplication.clipboard().text() == folder
+    assert box.isVisible()
+    assert "clipboard" in box.informativeText()
+    box.close()

@@ -83,6 +83,23 @@ def headline(status: AgentStatus, now: datetime) -> str:
     return state.label
 
 
+def capture_line(status: AgentStatus, now: datetime) -> str:
+    """One line on whether captures are being taken now, and why not (the recent-captures footer).
+
+    While the agent captures, the last tick's reasons (a window blacked out) are notes, not a
+    reason it stopped.
+    """
+    state = tray_state(status)
+    reasons = "; ".join(status.reasons)
+    capturing = status.state is AgentState.CAPTURING and state is not TrayState.ATTENTION
+    if capturing:
+        return f"Capturing now (last capture: {reasons})" if reasons else "Capturing now"
+    words = headline(status, now)
+    return f"Not capturing now: {words}" + (
+        f" ({reasons})" if reasons and reasons not in words else ""
+    )
+
+
 def transport_warning(status: AgentStatus) -> str | None:
     """A warning while captures go over plain http to another computer (the opt-in is on)."""
     url = status.sync.server_url

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon
-from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
 
 from jarvis_agent.config import AgentConfig
 from jarvis_agent.durations import parse_pause_until
@@ -78,6 +78,7 @@ class TrayController(QObject):
         self._rule_told = False
         self._evicted = self._status.sync.evicted
         self.notices: list[Notice] = []  # what was shown, newest last
+        self.log_folder_box: QMessageBox | None = None
 
         self.menu = QMenu()
         self.header = self.menu.addAction("Jarvis")
@@ -311,8 +312,28 @@ class TrayController(QObject):
             self._open_recent()
 
     def open_logs(self) -> None:
+        """Open the log folder in the file manager; without one, say where it is (copyable)."""
         folder = agent_paths().log_dir
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            return
+        log.info("no file manager opened %s; showing its path", folder)
+        box = QMessageBox(self.window)
+        box.setWindowTitle("Log folder")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setText(f"No file manager could open the log folder. It is here:\n\n{folder}")
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        copy = box.addButton("Copy path", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        # An action button would close the box; copying keeps it open and says it worked.
+        copy.clicked.disconnect()
+        copy.clicked.connect(lambda: self._copy_path(box, str(folder)))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.log_folder_box = box
+        box.show()
+
+    def _copy_path(self, box: QMessageBox, path: str) -> None:
+        QApplication.clipboard().setText(path)
+        box.setInformativeText("The path is on the clipboard.")
 
     def apply_config(self, config: AgentConfig) -> None:
         """New settings from the dialog: rebind the hotkey if it changed."""

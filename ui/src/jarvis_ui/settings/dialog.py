@@ -51,7 +51,8 @@ class SettingsDialog(QDialog):
 
     def __init__(self, backend: SettingsBackend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Jarvis Settings")
+        # The title bar appends the application's display name: "Settings — Jarvis".
+        self.setWindowTitle("Settings")
         self.backend = backend
         self.worker = Worker(self)
         self._busy = False
