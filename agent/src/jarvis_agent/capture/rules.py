@@ -33,6 +33,7 @@ __all__ = [
     "default_rules",
     "match_rule",
     "matching_rules",
+    "private_title_regex",
 ]
 
 
@@ -195,7 +196,8 @@ PASSWORD_MANAGERS: dict[str, str] = {
 }
 
 
-def _private_title_regex() -> str:
+def private_title_regex() -> str:
+    """The shipped title pattern of private-browsing windows (every marker, every language)."""
     markers = sorted({m for group in PRIVATE_MARKERS.values() for m in group}, key=len)
     return "|".join(re.escape(marker) for marker in reversed(markers))
 
@@ -211,7 +213,7 @@ def default_rules() -> list[ExclusionRule]:
         )
         for label, pattern in PASSWORD_MANAGERS.items()
     ]
-    title = _private_title_regex()
+    title = private_title_regex()
     rules += [
         ExclusionRule(
             name=f"Private browsing: {label}",

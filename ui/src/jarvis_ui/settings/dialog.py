@@ -85,7 +85,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
-        self.resize(860, 600)
+        self.resize(980, 620)  # the Privacy table shows each rule whole
         self.reload()
 
     @property
