@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QStyleOptionViewItem
+from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from jarvis_agent.capture.rules import default_rules
@@ -291,13 +291,20 @@ def test_rules_read_as_what_they_do_and_fit(qtbot: QtBot, dialog: SettingsDialog
     assert "Incognito" in title_tip
     assert "firefox, librewolf" in page.table.item(firefox, APP).toolTip()
     assert _shown(page, rows["Password manager: Bitwarden"], APP) == "Bitwarden"
+    vaults = rows["Password manager: web vaults"]
+    assert _shown(page, vaults, APP) == "any browser"
+    assert _shown(page, vaults, TITLE) == "vault page of Bitwarden, 1Password, …"
+    assert "Proton Pass web vault" in page.table.item(vaults, TITLE).toolTip()
     metrics = page.table.fontMetrics()
+    # Qt elides a cell's text that is wider than the cell less its text margins (QCommonStyle).
+    style = page.table.style()
+    margins = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, page.table) + 1)
     for row in range(page.table.rowCount()):
         for column in (NAME, APP, TITLE):
             text = _shown(page, row, column)
             assert "|" not in text, text
             assert "\\" not in text, text
-            needed = metrics.horizontalAdvance(text) + 8
+            needed = metrics.horizontalAdvance(text) + margins
             assert needed <= page.table.columnWidth(column), (text, page.table.columnWidth(column))
     width = sum(page.table.columnWidth(c) for c in range(page.table.columnCount()))
     assert width <= page.table.viewport().width()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -71,6 +70,19 @@ class PatternDelegate(QStyledItemDelegate):
         option.text = describe_pattern(str(index.data() or "") or None, match)
 
 
+def _lines(words: Sequence[str], width: int) -> list[str]:
+    """Comma-separated words in lines of about `width` characters, never splitting one."""
+    lines = [""]
+    for word in words:
+        candidate = f"{lines[-1]}, {word}" if lines[-1] else word
+        if len(candidate) > width and lines[-1]:
+            lines[-1] += ","
+            lines.append(word)
+        else:
+            lines[-1] = candidate
+    return lines
+
+
 def pattern_tooltip(column: int, pattern: str, match: str) -> str:
     """The cell's whole pattern: as its words when it is a list of them, else as written."""
     what = "App" if column == APP else "Window title"
@@ -78,7 +90,7 @@ def pattern_tooltip(column: int, pattern: str, match: str) -> str:
         return f"{what}: any (no pattern)"
     words = pattern_words(pattern, match)
     if words is not None and len(words) > 1:
-        listed = "\n".join(textwrap.wrap(", ".join(words), 80))
+        listed = "\n".join(_lines(words, 80))
         return f"{what} matches any of ({match}):\n{listed}\n\nDouble-click to edit the pattern."
     return f"{what} pattern ({match}):\n{pattern}\n\nDouble-click to edit it."
 

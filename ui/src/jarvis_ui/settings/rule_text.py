@@ -11,8 +11,11 @@ import re
 from jarvis_agent.capture.rules import (
     BROWSER_APPS,
     PASSWORD_MANAGERS,
+    PASSWORD_VAULT_SITES,
     MatchType,
+    browser_app_regex,
     private_title_regex,
+    vault_title_regex,
 )
 
 SHORT = 40  # characters a description may take before the rest is summed up as "N more"
@@ -25,6 +28,9 @@ def _known() -> dict[str, str]:
     known = {pattern: label for label, pattern in BROWSER_APPS.items()}
     known.update({pattern: label for label, pattern in PASSWORD_MANAGERS.items()})
     known[private_title_regex()] = "marked private (any language)"
+    known[browser_app_regex()] = "any browser"
+    sites = list(PASSWORD_VAULT_SITES)
+    known[vault_title_regex()] = f"vault page of {', '.join(sites[:2])}, …"
     return known
 
 
@@ -58,7 +64,12 @@ def _alternatives(pattern: str) -> list[str] | None:
 
 
 def pattern_words(pattern: str, match: MatchType | str) -> list[str] | None:
-    """The plain words a regex of alternatives (`a|b|c`) stands for; None for anything else."""
+    """The plain words a regex of alternatives (`a|b|c`) stands for; None for anything else.
+
+    The shipped web-vault pattern stands for its products' names.
+    """
+    if pattern == vault_title_regex():
+        return [f"{site} web vault" for site in PASSWORD_VAULT_SITES]
     return _alternatives(pattern) if str(match) == MatchType.REGEX else None
 
 
