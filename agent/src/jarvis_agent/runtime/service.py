@@ -294,6 +294,10 @@ class AgentService:
             trigger.note_capture(started)
 
     def _pause_ended(self) -> None:
+        # The timer of a timed pause fired; a pause set since (or a resume) cancels the timer,
+        # so the pause is over unless the clock is early: then nothing is written.
+        if self._pause.read(self._clock()).until is None:
+            log.info("pause ended (timer): capturing resumed")
         runner = self._runner
         if runner is not None:
             runner.tick("pause ended")
