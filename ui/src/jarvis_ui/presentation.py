@@ -95,9 +95,10 @@ def capture_line(status: AgentStatus, now: datetime) -> str:
     if capturing:
         return f"Capturing now (last capture: {reasons})" if reasons else "Capturing now"
     words = headline(status, now)
-    return f"Not capturing now: {words}" + (
-        f" ({reasons})" if reasons and reasons not in words else ""
-    )
+    # A pause is said whole by the headline; other states gain their reason ("idle for 10 min").
+    if reasons and state is not TrayState.PAUSED and reasons not in words:
+        words += f" ({reasons})"
+    return f"Not capturing now: {words}"
 
 
 def transport_warning(status: AgentStatus) -> str | None:
