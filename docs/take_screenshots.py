@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,7 @@ def shoot(desktop: object) -> None:
     from jarvis_agent.paths import agent_paths
     from jarvis_agent.runtime.service import AgentService
     from jarvis_ui.app import make_application
+    from jarvis_ui.presentation import capture_line
     from jarvis_ui.recent import RecentCapturesWindow
     from jarvis_ui.settings import SettingsDialog, default_backend
     from jarvis_ui.startup import wait_for_tray
@@ -118,7 +120,10 @@ def shoot(desktop: object) -> None:
         dialog.close()
 
         recent = RecentCapturesWindow(
-            lambda: service.recent_captures(12), audit_log=agent_paths().audit_log
+            lambda: service.recent_captures(12),
+            lambda: capture_line(tray.status, datetime.now(UTC)),
+            audit_log=agent_paths().audit_log,
+            open_image=service.capture_image,
         )
         recent.show()
         recent.refresh()

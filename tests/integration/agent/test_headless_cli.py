@@ -83,6 +83,23 @@ def test_agent_log_records_each_state_change_with_its_cause(headless_agent: Head
     assert lines[-1].endswith("agent stopped")
 
 
+def test_a_timed_pause_that_ends_is_logged(headless_agent: HeadlessAgent) -> None:
+    """When a timed pause runs out, the log says so (the resume had no user command to log)."""
+    agent = headless_agent
+    agent.start()
+    jarvis("pause", "3s", check=True)
+    wait_for(lambda: agent.status()["state"] == "capturing", "capturing after the pause ran out")
+    log_file = agent_paths().agent_log
+    wait_for(
+        lambda: "pause ended (timer): capturing resumed" in log_file.read_text(encoding="utf-8"),
+        "the pause's end in the agent log",
+    )
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    paused = next(i for i, line in enumerate(lines) if "paused until" in line)
+    ended = next(i for i, line in enumerate(lines) if "pause ended (timer)" in line)
+    assert paused < ended
+
+
 def test_second_agent_is_refused_with_the_pid(headless_agent: HeadlessAgent) -> None:
     """A second `jarvis run --headless` says one is running, with its pid, and exits non-zero."""
     agent = headless_agent

@@ -139,6 +139,37 @@ def test_excluded_background_window_is_black_in_the_stored_image(
     assert stored.app_name == "XTerm"
 
 
+def test_password_manager_web_vault_is_black_in_the_stored_image(
+    headless_agent: HeadlessAgent,
+) -> None:
+    """A browser window showing a password manager's web vault is black on the server by
+    default, like the desktop app; a page that only mentions password managers is not."""
+    agent = headless_agent
+    desktop = agent.desktop
+    vault_title = "My Vault | Bitwarden — Mozilla Firefox"
+    news_title = "Password managers compared: 1Password vs Bitwarden — Mozilla Firefox"
+    desktop.spawn_xterm(vault_title, "firefox", "70x20+100+100", background="red")
+    desktop.spawn_xterm(news_title, "firefox", "70x20+1000+500", background="green")
+    platform = X11Platform()
+    try:
+        windows = {w.title: w for w in platform.windows()}
+    finally:
+        platform.close()
+    vault, news = windows[vault_title].rect, windows[news_title].rect
+    assert windows[news_title].active  # the vault is visible, not focused: it is blacked out
+    agent.start()
+    done = jarvis("capture-now", check=True)
+    assert "excluded region(s) blacked out" in done.stdout
+
+    stored = agent.sync_and_wait(1)[-1]
+    image = np.asarray(Image.open(io.BytesIO(agent.server.image_bytes(stored.id))).convert("RGB"))
+    assert not image[vault.y : vault.bottom, vault.x : vault.right].any()
+    inside_news = image[news.y + 40 : news.bottom - 10, news.x + 10 : news.right - 10]
+    assert (inside_news == (0, 255, 0)).all(axis=2).mean() > 0.9
+    assert stored.window_title == news_title
+    assert stored.redacted_regions == 1
+
+
 def test_titles_are_omitted_once_the_option_is_set(headless_agent: HeadlessAgent) -> None:
     """With privacy.omit_titles set (while running), the server gets no window title."""
     agent = headless_agent

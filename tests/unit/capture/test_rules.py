@@ -149,6 +149,44 @@ def test_default_rules_leave_ordinary_windows_alone(app: str, title: str) -> Non
     assert match_rule(default_rules(), app, title) is None
 
 
+VAULT_TITLES = [
+    ("firefox", "My Vault | Bitwarden — Mozilla Firefox"),
+    ("firefox", "Vaults | Bitwarden — Mozilla Firefox"),
+    ("Google-chrome", "Bitwarden Web vault - Google Chrome"),
+    ("firefox", "1Password — Mozilla Firefox"),
+    ("Google-chrome", "LastPass - Google Chrome"),
+    ("Chromium", "My LastPass Vault - Chromium"),
+    ("firefox", "Proton Pass — Mozilla Firefox"),
+    ("Brave-browser", "Dashlane - Brave"),
+    ("Microsoft-edge", "Keeper® Web Vault - Personal - Microsoft\u200b Edge"),
+    ("Vivaldi-stable", "Keeper - Vivaldi"),
+]
+
+
+@pytest.mark.parametrize(("app", "title"), VAULT_TITLES)
+def test_default_rules_skip_password_manager_web_vaults(app: str, title: str) -> None:
+    """A password manager's web vault in a browser is excluded like its desktop app (skip)."""
+    rule = match_rule(default_rules(), app, title)
+    assert rule is not None, f"{app}: {title!r} was not excluded"
+    assert rule.action is RuleAction.SKIP
+    assert rule.name == "Password manager: web vaults"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "1Password review: still the best — The Verge — Mozilla Firefox",
+        "Why I left LastPass | Blog — Mozilla Firefox",
+        "Password managers compared: 1Password vs Bitwarden — Mozilla Firefox",
+        "Goal Keeper - Wikipedia — Mozilla Firefox",
+    ],
+)
+def test_pages_that_mention_a_password_manager_stay_captured(title: str) -> None:
+    """A page that merely mentions a password manager in its title is not a vault (the
+    trade-off: only titles whose page *is* the product are excluded)."""
+    assert match_rule(default_rules(), "firefox", title) is None
+
+
 def test_default_rules_cover_at_least_ten_languages() -> None:
     """The private-browsing markers cover at least the ten most used UI languages."""
     from jarvis_agent.capture.rules import PRIVATE_MARKERS

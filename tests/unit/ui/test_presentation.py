@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from jarvis_agent.runtime.state import AgentState, AgentStatus, SyncSummary
 from jarvis_ui.icons import TrayState
-from jarvis_ui.presentation import ago, headline, tooltip, tray_state
+from jarvis_ui.presentation import ago, capture_line, headline, tooltip, tray_state
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SERVER = "https://jarvis.example.com"
@@ -99,3 +100,16 @@ def test_a_server_the_agent_will_not_trust_needs_attention() -> None:
     )
     assert tray_state(refused) is TrayState.ATTENTION
     assert "held by uid 1001" in headline(refused, NOW)
+
+
+def test_recent_captures_footer_says_whether_capturing_now() -> None:
+    """While capturing, the footer says so (the last tick's words are a note, not a reason it
+    stopped); paused, idle or offline-but-capturing each read as what they are."""
+    capturing = replace(_status(), reasons=("captured 1 frame",))
+    assert capture_line(capturing, NOW) == "Capturing now (last capture: captured 1 frame)"
+    offline = replace(_status(state="offline", queued=3), reasons=("captured 1 frame",))
+    assert capture_line(offline, NOW).startswith("Capturing now")
+    paused = replace(_status(AgentState.PAUSED), reasons=("paused until resumed",))
+    assert capture_line(paused, NOW) == "Not capturing now: Paused until you resume"
+    idle = replace(_status(AgentState.IDLE), reasons=("idle for 10 min",))
+    assert capture_line(idle, NOW) == "Not capturing now: Idle (idle for 10 min)"

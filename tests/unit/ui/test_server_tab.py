@@ -120,3 +120,36 @@ def test_connection_check_reports_an_unreachable_server(
     dialog.server.test_button.click()
     qtbot.waitUntil(lambda: dialog.server.test_button.isEnabled())
     assert "Cannot reach http://127.0.0.1:9" in dialog.server.result.text()
+
+
+def test_a_result_is_cleared_when_the_address_or_token_changes(
+    qtbot: QtBot, secret_service: SecretService, live_server: LiveServer, dialog: SettingsDialog
+) -> None:
+    """A green "token valid" disappears the moment the address or the token is edited, and a
+    check still running for the old address never writes its answer under the new one."""
+    token = live_server.create_token("dialog-clear")
+    server = dialog.server
+    server.url.setText(live_server.url)
+    server.token.setText(token)
+    server.test_button.click()
+    qtbot.waitUntil(lambda: server.test_button.isEnabled())
+    assert "token valid" in server.result.text()
+    qtbot.keyClicks(server.url, "x")
+    assert server.result.text() == ""
+    server.url.setText(live_server.url)
+    server.test_button.click()
+    qtbot.waitUntil(lambda: server.test_button.isEnabled())
+    assert "token valid" in server.result.text()
+    qtbot.keyClicks(server.token, "x")
+    assert server.result.text() == ""
+    # A check under way for one address, then the address changes: its answer is dropped.
+    server.token.setText(token)
+    server.url.setText("http://127.0.0.1:9")
+    server.test_button.click()
+    server.url.setText(live_server.url)
+    assert server.result.text() == ""
+    dialog.worker.wait()  # the dropped check has finished and posted its answer
+    # A new check's answer comes after the old one's in the GUI thread's queue.
+    server.test_button.click()
+    qtbot.waitUntil(lambda: "token valid" in server.result.text())
+    assert "Cannot reach" not in server.result.text()

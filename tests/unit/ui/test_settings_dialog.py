@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from jarvis_agent.capture.rules import default_rules
 from jarvis_agent.config import AgentConfig, ConfigStore
 from jarvis_ui.settings import SettingsBackend, SettingsDialog
-from jarvis_ui.settings.privacy import ACTION, APP, MATCH, NAME, TITLE
+from jarvis_ui.settings.privacy import ACTION, APP, MATCH, NAME, ON, TITLE, PrivacyPage
 
 
 @pytest.fixture
@@ -265,3 +266,66 @@ def test_conflicting_hotkey_is_rejected_beside_the_field(
     assert "would fire while you type" in page.error_text("ui.pause_hotkey")
     page.reset_button.click()
     assert page.error_text("ui.pause_hotkey") == ""
+
+
+def _shown(page: PrivacyPage, row: int, column: int) -> str:
+    """The text the table paints in a cell (after its delegate), not the model's value."""
+    index = page.table.model().index(row, column)
+    option = QStyleOptionViewItem()
+    page.table.itemDelegateForIndex(index).initStyleOption(option, index)
+    return str(option.text)
+
+
+def test_rules_read_as_what_they_do_and_fit(qtbot: QtBot, dialog: SettingsDialog) -> None:
+    """Each rule reads as words ("Firefox", "marked private (any language)"), never a
+    regex cut mid-word; the pattern is in the cell's tooltip; every column fits its text."""
+    dialog.show_page(dialog.privacy)
+    page = dialog.privacy
+    qtbot.waitUntil(lambda: page.table.isVisible())
+    rows = {page.table.item(r, NAME).text(): r for r in range(page.table.rowCount())}
+    firefox = rows["Private browsing: Firefox"]
+    assert _shown(page, firefox, APP) == "Firefox"
+    assert _shown(page, firefox, TITLE) == "marked private (any language)"
+    title_tip = page.table.item(firefox, TITLE).toolTip()
+    assert "Private Browsing" in title_tip
+    assert "Incognito" in title_tip
+    assert "firefox, librewolf" in page.table.item(firefox, APP).toolTip()
+    assert _shown(page, rows["Password manager: Bitwarden"], APP) == "Bitwarden"
+    vaults = rows["Password manager: web vaults"]
+    assert _shown(page, vaults, APP) == "any browser"
+    assert _shown(page, vaults, TITLE) == "vault page of Bitwarden, 1Password, …"
+    assert "Proton Pass web vault" in page.table.item(vaults, TITLE).toolTip()
+    metrics = page.table.fontMetrics()
+    # Qt elides a cell's text that is wider than the cell less its text margins (QCommonStyle).
+    style = page.table.style()
+    margins = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, page.table) + 1)
+    for row in range(page.table.rowCount()):
+        for column in (NAME, APP, TITLE):
+            text = _shown(page, row, column)
+            assert "|" not in text, text
+            assert "\\" not in text, text
+            needed = metrics.horizontalAdvance(text) + margins
+            assert needed <= page.table.columnWidth(column), (text, page.table.columnWidth(column))
+    width = sum(page.table.columnWidth(c) for c in range(page.table.columnCount()))
+    assert width <= page.table.viewport().width()
+
+
+def test_apply_keeps_the_selected_rule_and_a_new_rule_is_shown(
+    qtbot: QtBot, dialog: SettingsDialog, store: ConfigStore
+) -> None:
+    """After Apply the rule the user was on stays selected (not the first one, beside Remove);
+    a rule added with "Add rule" is selected and scrolled into view."""
+    dialog.show_page(dialog.privacy)
+    page = dialog.privacy
+    qtbot.waitUntil(lambda: page.table.isVisible())
+    page.table.selectRow(5)
+    page.set_cell(5, ON, "")
+    _apply(qtbot, dialog)
+    assert not store.load().privacy.rules[5].enabled
+    assert page.table.currentRow() == 5
+    assert {i.row() for i in page.table.selectedIndexes()} == {5}
+    page.add_button.click()
+    new = page.table.rowCount() - 1
+    assert {i.row() for i in page.table.selectedIndexes()} == {new}
+    cell = page.table.visualItemRect(page.table.item(new, NAME))
+    assert page.table.viewport().rect().contains(cell), (cell, page.table.viewport().rect())

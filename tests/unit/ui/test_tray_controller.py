@@ -6,18 +6,23 @@ agent captures from the real Xvfb screen into its real encrypted outbox (keyring
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
 from jarvis_agent.runtime.service import AgentService
 from jarvis_agent.runtime.state import AgentState
-from jarvis_ui.icons import TrayState
+from jarvis_ui.app import TrayApp
+from jarvis_ui.icons import TrayState, state_icon
 from jarvis_ui.recent import RecentCapturesWindow
 from jarvis_ui.tray import TrayController
 from tests.support.desktop import Desktop
@@ -87,14 +92,28 @@ def test_status_window_stands_in_for_a_missing_tray(
     qtbot.waitUntil(lambda: window.pause_button.text() == "Pause")
 
 
+def _same_picture(one: QIcon, other: QIcon) -> bool:
+    return one.pixmap(32, 32).toImage() == other.pixmap(32, 32).toImage()
+
+
 def test_hotkey_toggles_and_confirms(qtbot: QtBot, controller: TrayController) -> None:
-    """The hotkey pauses with a short confirmation, and pressing it again resumes."""
+    """The hotkey pauses with a short confirmation, and pressing it again resumes.
+
+    Each confirmation shows the icon of the state it announces: "paused" the pause icon,
+    "resumed" the capturing one (not the icon of the state the press left).
+    """
+    qtbot.waitUntil(lambda: controller.state is TrayState.CAPTURING)
     controller.hotkey_pressed()
     qtbot.waitUntil(lambda: controller.status.paused)
-    assert controller.notices[-1][0] == "Jarvis paused"
+    paused = controller.notices[-1]
+    assert paused.title == "Jarvis paused"
+    assert _same_picture(paused.icon, state_icon(TrayState.PAUSED))
+    assert not _same_picture(paused.icon, state_icon(TrayState.CAPTURING))
     controller.hotkey_pressed()
     qtbot.waitUntil(lambda: not controller.status.paused)
-    assert controller.notices[-1][0] == "Jarvis resumed"
+    resumed = controller.notices[-1]
+    assert resumed.title == "Jarvis resumed"
+    assert _same_picture(resumed.icon, state_icon(TrayState.CAPTURING))
 
 
 def test_pause_for_a_while_shows_until_when(qtbot: QtBot, controller: TrayController) -> None:
@@ -161,20 +180,18 @@ def test_excluded_window_on_screen_is_announced_once(
     """A focused password manager makes the agent skip; the tray says so, once."""
     x_windows.spawn_xterm("KeePassXC - Passwords.kdbx", "KeePassXC", "60x15+200+200")
     service.capture_now()
-    qtbot.waitUntil(lambda: any(t == "Excluded window on screen" for t, _ in controller.notices))
-    title, message = next(n for n in controller.notices if n[0] == "Excluded window on screen")
+    qtbot.waitUntil(lambda: any(t == "Excluded window on screen" for t, *_ in controller.notices))
+    title, message, _ = next(n for n in controller.notices if n[0] == "Excluded window on screen")
     assert "KeePass" in message
     service.capture_now()
     qtbot.wait(500)
-    assert sum(1 for t, _ in controller.notices if t == title) == 1
+    assert sum(1 for t, *_ in controller.notices if t == title) == 1
 
 
 def test_first_run_without_a_server_opens_the_server_tab(
     qtbot: QtBot, qapp: object, service: AgentService
 ) -> None:
     """With no server configured the agent still captures, and Settings opens on the Server tab."""
-    from jarvis_ui.app import TrayApp
-
     assert service.config.server.url is None
     app = TrayApp(qapp, service, ConfigStore(), tray_wait=0)  # type: ignore[arg-type]
     app.start(bind_hotkey=False)
@@ -206,3 +223,89 @@ def test_plain_http_opt_in_shows_a_warning_in_the_menu(
     store.set_value("server.url", "https://jarvis.example.com")
     service.reload_config()
     qtbot.waitUntil(lambda: not controller.insecure_action.isVisible())
+
+
+@pytest.fixture
+def tray_app(qtbot: QtBot, qapp: object, service: AgentService) -> Iterator[TrayApp]:
+    """The tray app as `jarvis up` wires it (no tray host here), its windows opened on demand."""
+    app = TrayApp(qapp, service, ConfigStore(), tray_wait=0)  # type: ignore[arg-type]
+    yield app
+    app.close()
+    qtbot.wait(10)
+
+
+def _files(*roots: Path) -> set[Path]:
+    return {path for root in roots for path in root.rglob("*") if path.is_file()}
+
+
+def test_recent_captures_follow_new_captures_and_say_what_happens_now(
+    qtbot: QtBot, x_windows: Desktop, tray_app: TrayApp, service: AgentService
+) -> None:
+    """The open window lists a new capture by itself (no Refresh, no reopen), and its footer
+    says the agent is capturing (it said "Not capturing now" while capturing)."""
+    qtbot.waitUntil(lambda: len(service.recent_captures(10)) >= 1, timeout=60_000)
+    window = tray_app.open_recent()
+    qtbot.waitUntil(lambda: window.list.count() == len(service.recent_captures(60)))
+    before = window.list.count()
+    qtbot.waitUntil(lambda: window.skips.text() != "")
+    footer = window.skips.text().splitlines()[0]
+    assert footer.startswith("Capturing now"), footer
+    assert "Not capturing" not in window.skips.text()
+    x_windows.spawn_xterm("Quarterly notes - Editor", "Editor", "60x15+200+200")
+    service.capture_now()
+    qtbot.waitUntil(lambda: window.list.count() == before + 1, timeout=30_000)
+    assert "Quarterly notes" in window.list.item(0).text()
+    service.pause(cause="the test")
+    qtbot.waitUntil(lambda: tray_app.controller.status.paused)
+    qtbot.waitUntil(lambda: window.skips.text().startswith("Not capturing now: Paused"))
+
+
+def test_double_click_shows_the_full_capture_decrypted_in_memory(
+    qtbot: QtBot,
+    tray_app: TrayApp,
+    service: AgentService,
+    jarvis_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Double-clicking a queued capture shows it at full size; no file is written for it."""
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    qtbot.waitUntil(lambda: len(service.recent_captures(10)) >= 1, timeout=60_000)
+    newest = service.recent_captures(1)[0].metadata
+    window = tray_app.open_recent()
+    qtbot.waitUntil(lambda: window.list.count() >= 1)
+    files = _files(jarvis_home)
+    item = window.list.item(0)
+    centre = window.list.visualItemRect(item).center()
+    # A double-click as the mouse makes it: a click, then the second press the view reads.
+    qtbot.mouseClick(window.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseDClick(window.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.waitUntil(lambda: window.viewer is not None and window.viewer.isVisible())
+    assert window.viewer is not None
+    pixmap = window.viewer.image.pixmap()
+    assert (pixmap.width(), pixmap.height()) == (newest.width, newest.height)
+    assert _files(jarvis_home) == files
+    assert _files(private_tmp) == set()
+
+
+def test_log_folder_without_a_file_manager_says_where_it_is(
+    qtbot: QtBot, controller: TrayController, jarvis_home: Path
+) -> None:
+    """With no desktop launcher to open folders, "Open log folder" shows the folder's path and
+    copies it to the clipboard on request (it used to do nothing at all)."""
+    folder = str(agent_paths().log_dir)
+    # Qt's offscreen platform has no URL handler at all, as a desktop without xdg-open.
+    controller.logs_action.trigger()
+    box = controller.log_folder_box
+    assert box is not None
+    qtbot.waitUntil(box.isVisible)
+    assert folder in box.text()
+    copy = next(b for b in box.buttons() if b.text() == "Copy path")
+    copy.click()
+    assert QApplication.clipboard().text() == folder
+    assert box.isVisible()
+    assert "clipboard" in box.informativeText()
+    box.close()

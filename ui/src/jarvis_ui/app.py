@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle
@@ -13,6 +14,8 @@ from jarvis_agent.config import AgentConfig, ConfigStore
 from jarvis_agent.paths import agent_paths
 from jarvis_agent.runtime.service import AgentService, limit_malloc_arenas
 from jarvis_ui.icons import TrayState, state_icon
+from jarvis_ui.presentation import capture_line
+from jarvis_ui.qt_messages import quiet_harmless_qt_warnings
 from jarvis_ui.recent import RecentCapturesWindow
 from jarvis_ui.settings import SettingsDialog, default_backend
 from jarvis_ui.startup import (
@@ -85,8 +88,9 @@ class TrayApp:
         if self.recent is None:
             self.recent = RecentCapturesWindow(
                 lambda: self.service.recent_captures(60),
-                lambda: self.controller.status.reasons,
+                lambda: capture_line(self.controller.status, datetime.now(UTC)),
                 audit_log=agent_paths().audit_log,
+                open_image=self.service.capture_image,
             )
         self.recent.show()
         self.recent.raise_()
@@ -120,6 +124,7 @@ def make_application() -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
         return existing
+    quiet_harmless_qt_warnings()
     app = QApplication(sys.argv[:1])
     app.setApplicationName("Jarvis")
     app.setApplicationDisplayName("Jarvis")

@@ -83,6 +83,24 @@ def headline(status: AgentStatus, now: datetime) -> str:
     return state.label
 
 
+def capture_line(status: AgentStatus, now: datetime) -> str:
+    """One line on whether captures are being taken now, and why not (the recent-captures footer).
+
+    While the agent captures, the last tick's reasons (a window blacked out) are notes, not a
+    reason it stopped.
+    """
+    state = tray_state(status)
+    reasons = "; ".join(status.reasons)
+    capturing = status.state is AgentState.CAPTURING and state is not TrayState.ATTENTION
+    if capturing:
+        return f"Capturing now (last capture: {reasons})" if reasons else "Capturing now"
+    words = headline(status, now)
+    # A pause is said whole by the headline; other states gain their reason ("idle for 10 min").
+    if reasons and state is not TrayState.PAUSED and reasons not in words:
+        words += f" ({reasons})"
+    return f"Not capturing now: {words}"
+
+
 def transport_warning(status: AgentStatus) -> str | None:
     """A warning while captures go over plain http to another computer (the opt-in is on)."""
     url = status.sync.server_url

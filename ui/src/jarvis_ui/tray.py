@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices
-from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QIcon
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
 
 from jarvis_agent.config import AgentConfig
 from jarvis_agent.durations import parse_pause_until
@@ -38,6 +38,14 @@ NOTICE_MS = 4000
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class Notice(NamedTuple):
+    """One desktop notification as shown: its title, its text and the icon beside them."""
+
+    title: str
+    message: str
+    icon: QIcon
 
 
 class TrayController(QObject):
@@ -69,7 +77,8 @@ class TrayController(QObject):
         self._offline_told = False
         self._rule_told = False
         self._evicted = self._status.sync.evicted
-        self.notices: list[tuple[str, str]] = []  # what was shown, newest last
+        self.notices: list[Notice] = []  # what was shown, newest last
+        self.log_folder_box: QMessageBox | None = None
 
         self.menu = QMenu()
         self.header = self.menu.addAction("Jarvis")
@@ -243,14 +252,18 @@ class TrayController(QObject):
             )
         self._evicted = status.sync.evicted
 
-    def notify(self, title: str, message: str) -> None:
-        """A short desktop notification (only errors and changes the user asked for)."""
-        self.notices.append((title, message))
+    def notify(self, title: str, message: str, state: TrayState | None = None) -> None:
+        """A short desktop notification (only errors and changes the user asked for).
+
+        `state` is the state the notice announces (its icon is shown); by default the current one.
+        """
+        icon = state_icon(self.state if state is None else state)
+        self.notices.append(Notice(title, message, icon))
         log.info("notice: %s: %s", title, message)
         if not self.config.ui.notifications:
             return
         if self.tray is not None and self.tray.supportsMessages():
-            self.tray.showMessage(title, message, state_icon(self.state), NOTICE_MS)
+            self.tray.showMessage(title, message, icon, NOTICE_MS)
 
     # actions (each runs the agent call on a worker)
 
@@ -268,10 +281,16 @@ class TrayController(QObject):
     def hotkey_pressed(self) -> None:
         """The global hotkey: toggle, and confirm briefly (the user may not see the icon)."""
         combo = display_hotkey(self.hotkey.spec) if self.hotkey.spec else "the hotkey"
+        # The notice announces the state the press leads to, so it carries that state's icon
+        # (the status still shows the state before the press).
         if self._status.paused:
-            self.notify("Jarvis resumed", f"Capturing again. {combo} pauses.")
+            self.notify("Jarvis resumed", f"Capturing again. {combo} pauses.", TrayState.CAPTURING)
         else:
-            self.notify("Jarvis paused", f"Nothing is captured until you press {combo} again.")
+            self.notify(
+                "Jarvis paused",
+                f"Nothing is captured until you press {combo} again.",
+                TrayState.PAUSED,
+            )
         self.toggle_pause(cause="the hotkey")
 
     def pause_for(self, text: str) -> None:
@@ -293,8 +312,28 @@ class TrayController(QObject):
             self._open_recent()
 
     def open_logs(self) -> None:
+        """Open the log folder in the file manager; without one, say where it is (copyable)."""
         folder = agent_paths().log_dir
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            return
+        log.info("no file manager opened %s; showing its path", folder)
+        box = QMessageBox(self.window)
+        box.setWindowTitle("Log folder")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setText(f"No file manager could open the log folder. It is here:\n\n{folder}")
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        copy = box.addButton("Copy path", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        # An action button would close the box; copying keeps it open and says it worked.
+        copy.clicked.disconnect()
+        copy.clicked.connect(lambda: self._copy_path(box, str(folder)))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.log_folder_box = box
+        box.show()
+
+    def _copy_path(self, box: QMessageBox, path: str) -> None:
+        QApplication.clipboard().setText(path)
+        box.setInformativeText("The path is on the clipboard.")
 
     def apply_config(self, config: AgentConfig) -> None:
         """New settings from the dialog: rebind the hotkey if it changed."""

@@ -12,8 +12,9 @@ Actions:
   visible but not focused is redacted, so a `skip` rule is never weaker than a `redact` rule.
 
 Shipped defaults: password managers are `skip` (autotype and copy/paste put the secret in the
-window next to them while the manager has focus), private-browsing windows are `redact` (the rest of
-the desktop is ordinary work, and the private window is black wherever it is).
+window next to them while the manager has focus), their web vaults in a browser too (by the page
+title the browser shows), private-browsing windows are `redact` (the rest of the desktop is ordinary
+work, and the private window is black wherever it is).
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ __all__ = [
     "ExclusionRule",
     "MatchType",
     "RuleAction",
+    "browser_app_regex",
     "default_rules",
     "match_rule",
     "matching_rules",
+    "private_title_regex",
+    "vault_title_regex",
 ]
 
 
@@ -194,14 +198,45 @@ PASSWORD_MANAGERS: dict[str, str] = {
     "Seahorse (Passwords and Keys)": r"seahorse",
 }
 
+# Web vaults of password managers, by the page title the browser puts in its window title
+# ("My Vault | Bitwarden — Mozilla Firefox", "Bitwarden Web vault - Google Chrome", "1Password",
+# "My LastPass Vault"). The product must *be* the page's name: alone, after a short section name
+# and a separator ("Vaults | "), or followed by "Web vault"/"Vault"/"Web app"; then only the
+# browser's own suffix. A page that merely mentions one ("1Password review", "Why I left
+# LastPass | Blog") stays captured; a page whose own name ends in one ("Compare - 1Password")
+# is blacked out: on privacy a false positive is the cheaper mistake.
+PASSWORD_VAULT_SITES: dict[str, str] = {
+    "Bitwarden": r"Bitwarden",
+    "1Password": r"1Password",
+    "LastPass": r"LastPass",
+    "Proton Pass": r"Proton ?Pass",
+    "Dashlane": r"Dashlane",
+    "Keeper": r"Keeper(?:®)?(?: Security)?",
+}
 
-def _private_title_regex() -> str:
+
+def vault_title_regex() -> str:
+    """The shipped title pattern of password-manager web vaults in a browser window."""
+    products = "|".join(PASSWORD_VAULT_SITES.values())
+    section = r"(?:[^|–—-]{0,80}\s[|–—-]\s)?"
+    page = rf"{section}(?:My )?(?:{products})(?: (?:Web )?(?:Vault|App))?"
+    return rf"^{page}(?:\s[-–—]\s.*)?$"
+
+
+def browser_app_regex() -> str:
+    """The app names of every listed browser, as one pattern."""
+    return "|".join(BROWSER_APPS.values())
+
+
+def private_title_regex() -> str:
+    """The shipped title pattern of private-browsing windows (every marker, every language)."""
     markers = sorted({m for group in PRIVATE_MARKERS.values() for m in group}, key=len)
     return "|".join(re.escape(marker) for marker in reversed(markers))
 
 
 def default_rules() -> list[ExclusionRule]:
-    """The shipped exclusions: password managers (skip) and private browsing windows (redact)."""
+    """The shipped exclusions: password managers and their web vaults (skip), private browsing
+    windows (redact)."""
     rules = [
         ExclusionRule(
             name=f"Password manager: {label}",
@@ -211,7 +246,16 @@ def default_rules() -> list[ExclusionRule]:
         )
         for label, pattern in PASSWORD_MANAGERS.items()
     ]
-    title = _private_title_regex()
+    rules.append(
+        ExclusionRule(
+            name="Password manager: web vaults",
+            app=browser_app_regex(),
+            title=vault_title_regex(),
+            match=MatchType.REGEX,
+            action=RuleAction.SKIP,
+        )
+    )
+    title = private_title_regex()
     rules += [
         ExclusionRule(
             name=f"Private browsing: {label}",

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from jarvis_agent.capture.audit import AuditLog
 from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions
@@ -293,6 +294,10 @@ class AgentService:
             trigger.note_capture(started)
 
     def _pause_ended(self) -> None:
+        # The timer of a timed pause fired; a pause set since (or a resume) cancels the timer,
+        # so the pause is over unless the clock is early: then nothing is written.
+        if self._pause.read(self._clock()).until is None:
+            log.info("pause ended (timer): capturing resumed")
         runner = self._runner
         if runner is not None:
             runner.tick("pause ended")
@@ -391,6 +396,13 @@ class AgentService:
     def recent_captures(self, limit: int = 50) -> list[RecentCapture]:
         """The latest captures from the outbox (queued, sent or dead), newest first."""
         return self._sync.recent(limit)
+
+    def capture_image(self, capture_id: UUID) -> bytes:
+        """The full-size image of a capture still in the outbox, decrypted in memory only.
+
+        ServiceError once it has left (sent captures keep only their thumbnail here).
+        """
+        return self._sync.image(capture_id)
 
     def apply_config(self, config: AgentConfig) -> None:
         """Save what `config` changes from the settings in use, and use the result at once.

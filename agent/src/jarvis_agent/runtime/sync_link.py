@@ -9,6 +9,7 @@ import contextlib
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from jarvis_agent.config import AgentConfig
 from jarvis_agent.paths import AgentPaths
@@ -161,6 +162,17 @@ class SyncLink:
 
     def recent(self, limit: int) -> list[RecentCapture]:
         return [] if self._outbox is None else self._outbox.recent(limit)
+
+    def image(self, capture_id: UUID) -> bytes:
+        """The decrypted full-size image of a capture still in the outbox (in memory only)."""
+        from jarvis_sync.errors import OutboxError
+
+        if self._outbox is None:
+            raise ServiceError("the outbox is not open; see the agent's log")
+        try:
+            return self._outbox.read(capture_id)
+        except OutboxError as exc:
+            raise ServiceError(str(exc)) from exc
 
     def close(self, *, timeout: float, idle: bool) -> None:
         """Stop the worker within `timeout` s; close the outbox unless a capture still uses it."""

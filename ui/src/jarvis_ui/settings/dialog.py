@@ -51,7 +51,8 @@ class SettingsDialog(QDialog):
 
     def __init__(self, backend: SettingsBackend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Jarvis Settings")
+        # The title bar appends the application's display name: "Settings — Jarvis".
+        self.setWindowTitle("Settings")
         self.backend = backend
         self.worker = Worker(self)
         self._busy = False
@@ -84,7 +85,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
-        self.resize(860, 600)
+        self.resize(980, 620)  # the Privacy table shows each rule whole
         self.reload()
 
     @property

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -36,9 +38,10 @@ from jarvis_agent.capture.rules import (
 )
 from jarvis_agent.config import AgentConfig
 from jarvis_ui.settings.page import SettingsPage
+from jarvis_ui.settings.rule_text import describe_pattern, pattern_words
 
 RULES_KEY = "privacy.rules"
-COLUMNS = ("On", "Name", "App pattern", "Title pattern", "Match", "Action")
+COLUMNS = ("On", "Rule", "App", "Window title", "Match", "Action")
 ON, NAME, APP, TITLE, MATCH, ACTION = range(len(COLUMNS))
 _BAD_CELL = QBrush(QColor("#fde0dc"))
 
@@ -49,6 +52,47 @@ WindowLister = Callable[[], Sequence[Any]]
 
 def rule_error_text(exc: ValidationError) -> str:
     return "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+
+
+class PatternDelegate(QStyledItemDelegate):
+    """Shows a pattern cell as words (what it matches); the editor still holds the pattern."""
+
+    def __init__(self, table: QTableWidget) -> None:
+        super().__init__(table)
+        self._table = table
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        combo = self._table.cellWidget(index.row(), MATCH)
+        match = combo.currentText() if isinstance(combo, QComboBox) else "glob"
+        option.text = describe_pattern(str(index.data() or "") or None, match)
+
+
+def _lines(words: Sequence[str], width: int) -> list[str]:
+    """Comma-separated words in lines of about `width` characters, never splitting one."""
+    lines = [""]
+    for word in words:
+        candidate = f"{lines[-1]}, {word}" if lines[-1] else word
+        if len(candidate) > width and lines[-1]:
+            lines[-1] += ","
+            lines.append(word)
+        else:
+            lines[-1] = candidate
+    return lines
+
+
+def pattern_tooltip(column: int, pattern: str, match: str) -> str:
+    """The cell's whole pattern: as its words when it is a list of them, else as written."""
+    what = "App" if column == APP else "Window title"
+    if not pattern:
+        return f"{what}: any (no pattern)"
+    words = pattern_words(pattern, match)
+    if words is not None and len(words) > 1:
+        listed = "\n".join(_lines(words, 80))
+        return f"{what} matches any of ({match}):\n{listed}\n\nDouble-click to edit the pattern."
+    return f"{what} pattern ({match}):\n{pattern}\n\nDouble-click to edit it."
 
 
 class WindowPicker(QDialog):
@@ -106,12 +150,17 @@ class PrivacyPage(SettingsPage):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(False)
+        delegate = PatternDelegate(self.table)
+        self.table.setItemDelegateForColumn(APP, delegate)
+        self.table.setItemDelegateForColumn(TITLE, delegate)
+        # Every column as wide as what it shows (patterns are shown as words, see rule_text);
+        # the rule's name takes the rest, so nothing scrolls sideways.
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(ON, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(False)
-        for column, width in ((NAME, 190), (APP, 150), (TITLE, 190), (MATCH, 80), (ACTION, 90)):
-            self.table.setColumnWidth(column, width)
+        for column in (ON, APP, TITLE, MATCH, ACTION):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.itemChanged.connect(self._edited)
         self.form.addRow(self.table)
         self.error_label(RULES_KEY)
@@ -119,7 +168,7 @@ class PrivacyPage(SettingsPage):
 
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add rule", self)
-        self.add_button.clicked.connect(lambda: self.add_rule(None, None))
+        self.add_button.clicked.connect(lambda: self.select_row(self.add_rule(None, None)))
         self.pick_button = QPushButton("Add from open windows…", self)
         self.pick_button.clicked.connect(self.pick_windows)
         self.pick_button.setEnabled(list_windows is not None)
@@ -184,12 +233,33 @@ class PrivacyPage(SettingsPage):
         on.setCheckState(Qt.CheckState.Checked if rule.enabled else Qt.CheckState.Unchecked)
         self.table.setItem(row, ON, on)
         for column, text in ((NAME, rule.name), (APP, rule.app), (TITLE, rule.title)):
-            self.table.setItem(row, column, QTableWidgetItem(text or ""))
+            item = QTableWidgetItem(text or "")
+            if column == NAME:
+                item.setToolTip(rule.name)
+            self.table.setItem(row, column, item)
         self.table.setCellWidget(row, MATCH, self._combo(("glob", "regex"), str(rule.match)))
         self.table.setCellWidget(row, ACTION, self._combo(("redact", "skip"), str(rule.action)))
         self._loading = False
         self._edited()
         return row
+
+    def select_row(self, row: int) -> None:
+        """Select a row and scroll it into view (a new rule is where the user looks next)."""
+        self.table.selectRow(row)
+        item = self.table.item(row, NAME)
+        if item is not None:
+            self.table.scrollToItem(item)
+
+    def _update_tooltips(self) -> None:
+        blocked = self.table.blockSignals(True)
+        for row in range(self.table.rowCount()):
+            match = self._row_data(row)["match"]
+            for column in (APP, TITLE):
+                item = self.table.item(row, column)
+                if item is not None:
+                    item.setToolTip(pattern_tooltip(column, item.text().strip(), match))
+        self.table.blockSignals(blocked)
+        self.table.viewport().update()
 
     def set_cell(self, row: int, column: int, value: str) -> None:
         """Edit one cell as the user would (text cells, or the Match/Action choice)."""
@@ -226,10 +296,8 @@ class PrivacyPage(SettingsPage):
     def add_windows(self, chosen: Sequence[tuple[str | None, str | None]]) -> None:
         """Add a rule per chosen window: by app name when known, else by exact title."""
         for app, title in chosen:
-            if app:
-                self.add_rule(app, None)
-            else:
-                self.add_rule(None, title)
+            row = self.add_rule(app, None) if app else self.add_rule(None, title)
+            self.select_row(row)
 
     def set_rules(self, rules: Sequence[ExclusionRule]) -> None:
         self.table.setRowCount(0)
@@ -281,6 +349,7 @@ class PrivacyPage(SettingsPage):
         if self._loading:
             return
         _valid, problems = self.rules()
+        self._update_tooltips()
         self.show_error(RULES_KEY, "\n".join(problems))
         self.update_tester()
         self.changed.emit()
@@ -310,7 +379,17 @@ class PrivacyPage(SettingsPage):
     # the contract with the dialog
 
     def load(self, config: AgentConfig) -> None:
+        # Reloading after Apply keeps the user's place: the same row selected, the same scroll.
+        current = self.table.currentRow()
+        scroll = self.table.verticalScrollBar().value()
         self.set_rules(config.privacy.rules)
+        self._update_tooltips()
+        if 0 <= current < self.table.rowCount():
+            self.table.setCurrentCell(current, NAME)
+            self.table.selectRow(current)
+        else:
+            self.table.setCurrentCell(-1, -1)
+        self.table.verticalScrollBar().setValue(scroll)
         self.show_error(RULES_KEY, "")
         blocked = self.omit_titles.blockSignals(True)
         self.omit_titles.setChecked(config.privacy.omit_titles)

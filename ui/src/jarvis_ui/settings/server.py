@@ -62,6 +62,18 @@ class ServerPage(SettingsPage):
         self.form.addRow("", self.result)
         self.url.textEdited.connect(self.changed)
         self.token.textEdited.connect(self.changed)
+        # A result speaks of the address and token it was run with: once either changes it no
+        # longer holds (a green "token valid" must not stay under a new address).
+        self._checks = 0
+        self.url.textChanged.connect(self.clear_result)
+        self.token.textChanged.connect(self.clear_result)
+
+    def clear_result(self) -> None:
+        """Forget the last result, and any check still running for the old values."""
+        self._checks += 1
+        self.result.clear()
+        self.result.setStyleSheet("")
+        self.test_button.setEnabled(self._check is not None)
 
     def set_token_stored(self, stored: bool) -> None:
         self.token.setPlaceholderText(HAS_TOKEN if stored else NO_TOKEN)
@@ -83,9 +95,16 @@ class ServerPage(SettingsPage):
             self.result.setText("Enter the server URL first.")
             return
         check, token = self._check, self.typed_token()
+        self._checks += 1
+        this = self._checks
         self.test_button.setEnabled(False)
+        self.result.setStyleSheet("")
         self.result.setText(f"Testing {url}…")
-        self._worker.submit(lambda: check(url, token), self._tested, self._test_failed)
+        self._worker.submit(
+            lambda: check(url, token),
+            lambda result: self._tested(result) if this == self._checks else None,
+            lambda exc: self._test_failed(exc) if this == self._checks else None,
+        )
 
     def _tested(self, result: object) -> None:
         self.test_button.setEnabled(True)
