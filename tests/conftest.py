@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.support.keyring",
     "tests.support.desktop",
     "tests.support.wayland",
+    "tests.support.chromium",
 ]

@@ -48,7 +48,12 @@ from tomlkit.items import Table
 
 from jarvis_agent.capture.formats import ImageFormat
 from jarvis_agent.capture.gates import ActiveHours
-from jarvis_agent.capture.rules import ExclusionRule, default_rules
+from jarvis_agent.capture.rules import (
+    BROWSER_APPS,
+    ExclusionRule,
+    default_rules,
+    private_browser_rules,
+)
 from jarvis_agent.config_patch import RULES_KEY, ConfigPatch, RuleEdit
 from jarvis_agent.errors import AgentError
 from jarvis_agent.paths import agent_paths
@@ -224,6 +229,33 @@ class PrivacySettings(_Section):
     rules: list[ExclusionRule] = Field(
         default_factory=default_rules, description="Windows that are skipped or blacked out."
     )
+    private_browsers: list[str] = Field(
+        default_factory=list,
+        description="Black out every window of these browsers (e.g. Chromium, Chrome, Brave) "
+        "unless its title matches allowed_browser_titles.",
+    )
+    allowed_browser_titles: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list,
+        description="Title globs of private_browsers' windows that are captured (e.g. '*Jira*').",
+    )
+
+    @field_validator("private_browsers")
+    @classmethod
+    def _known_browsers(cls, browsers: list[str]) -> list[str]:
+        unknown = [label for label in browsers if label not in BROWSER_APPS]
+        if unknown:
+            raise ValueError(
+                f"unknown browser {', '.join(map(repr, unknown))}; "
+                f"choose among {', '.join(BROWSER_APPS)}"
+            )
+        return browsers
+
+    def effective_rules(self) -> list[ExclusionRule]:
+        """The exclusion rules the capture applies: `rules`, then those of private_browsers."""
+        return [
+            *self.rules,
+            *private_browser_rules(self.private_browsers, self.allowed_browser_titles),
+        ]
 
 
 class ServerSettings(_Section):
