@@ -215,3 +215,19 @@ def test_private_browser_setting_refuses_unknown_browsers_by_name() -> None:
     """An unknown browser label is refused with the known ones listed."""
     with pytest.raises(ValueError, match="unknown browser 'Chromeum'; choose among Firefox"):
         private_browser_rules(["Chromeum"], [])
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "(Incognito)", "(التصفح المتخفي)", "(ছদ্মবেশী)", "(anonym)", "(incógnito)",
+        "(Navigation privée)", "(गुप्त)", "(In incognito)", "（シークレット モード）",
+        "(시크릿 모드)", "(Modo anônimo)", "(Navegação anónima)", "(инкогнито)", "(Gizli mod)",
+        "（无痕）", "(無痕模式)",
+    ],
+)  # fmt: skip
+def test_chromium_accessible_name_suffix_is_known_in_each_language(suffix: str) -> None:
+    """Chromium 156's own "$1 (Incognito)" in each language the markers cover (read from its
+    locales/*.pak) marks the window as private."""
+    title = "Kontoauszug - Chromium"
+    assert match_rule(default_rules(), "Chromium", title, accessible_names=(f"{title} {suffix}",))

@@ -188,6 +188,8 @@ def match_rule(
 # Title markers of private windows, by UI language. Browsers put the marker in the window title
 # (Firefox "… — Mozilla Firefox Private Browsing" / "(Privater Modus)", Chrome "(Incognito)",
 # Edge "[InPrivate]", Brave/Opera/Vivaldi "(Private)"); a false positive only blacks out a window.
+# Chromium on Linux marks only the accessible name, with its own words ("$1 (anonym)" in German,
+# "$1 (Modo anônimo)" in Brazilian Portuguese: resource 11525 of its locales/*.pak).
 PRIVATE_MARKERS: dict[str, tuple[str, ...]] = {
     "en": ("Private Browsing", "Incognito", "InPrivate", "(Private)", "Private Window"),
     "zh": ("隐私浏览", "无痕", "隱私瀏覽", "無痕", "私密浏览", "隐身"),
@@ -196,7 +198,14 @@ PRIVATE_MARKERS: dict[str, tuple[str, ...]] = {
     "fr": ("Navigation privée", "Fenêtre privée", "(Privé)"),
     "ar": ("التصفح الخاص", "التصفح المتخفي", "نافذة خاصة"),
     "bn": ("ব্যক্তিগত ব্রাউজিং", "ছদ্মবেশী"),
-    "pt": ("Navegação privativa", "Navegação privada", "anônima", "anónima", "Janela privada"),
+    "pt": (
+        "Navegação privativa",
+        "Navegação privada",
+        "anônima",
+        "anónima",
+        "anônimo",
+        "Janela privada",
+    ),
     "ru": ("Приватный просмотр", "Инкогнито", "Приватное окно", "Приватный режим"),
     "ja": (
         "プライベートブラウジング",
@@ -204,7 +213,14 @@ PRIVATE_MARKERS: dict[str, tuple[str, ...]] = {
         "シークレット",
         "プライベートウィンドウ",
     ),
-    "de": ("Privater Modus", "Inkognito", "Privates Surfen", "Privates Fenster", "(Privat)"),
+    "de": (
+        "Privater Modus",
+        "Inkognito",
+        "Privates Surfen",
+        "Privates Fenster",
+        "(Privat)",
+        "(anonym)",
+    ),
     "ko": ("사생활 보호 모드", "시크릿", "개인 정보 보호 브라우징"),
     "it": ("Navigazione anonima", "Navigazione privata", "in incognito", "Finestra privata"),
     "tr": ("Gizli Gezinti", "Gizli pencere", "Gizli mod", "Özel Gezinti"),
