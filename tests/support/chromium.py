@@ -12,7 +12,6 @@ Pages are local files with one flat background colour each, so pixels tell them 
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from Xlib import X, display, protocol
 
 from tests.support.desktop import Desktop, DesktopError
 
@@ -85,14 +85,16 @@ class ChromiumSession:
         done = subprocess.run(command, env=self.env, capture_output=True, text=True, check=False)
         return [int(line) for line in done.stdout.split()]
 
-    def wait_window(self, title: str, pid: int | None = None) -> int:
+    def wait_window(
+        self, title: str, pid: int | None = None, timeout: float = STARTUP_TIMEOUT
+    ) -> int:
         found: list[int] = []
 
         def shown() -> bool:
             found[:] = self.windows_named(title, pid)
             return bool(found)
 
-        _wait(shown, f"a Chromium window titled {title!r}")
+        _wait(shown, f"a Chromium window titled {title!r}", timeout)
         return found[-1]
 
     def key(self, window: int, *keys: str) -> None:
@@ -100,12 +102,26 @@ class ChromiumSession:
         self.desktop.run("xdotool", "key", "--clearmodifiers", "--window", str(window), *keys)
 
     def navigate(self, window: int, url: str, title: str) -> int:
-        """Load `url` in this window (as a user types it) and wait for its title to show."""
-        self.key(window, "ctrl+l")
-        time.sleep(0.3)
-        self.desktop.run("xdotool", "type", "--delay", "5", url)
-        self.desktop.run("xdotool", "key", "--clearmodifiers", "Return")
-        return self.wait_window(f"{title} - Chromium")
+        """Load `url` in this window (as a user types it) and wait for its title to show.
+
+        Typed again if the title does not come (a key typed while the window was still
+        taking the focus is lost)."""
+        for attempt in range(3):
+            self.key(window, "ctrl+l")
+            time.sleep(0.5)
+            self.desktop.run("xdotool", "type", "--delay", "10", url)
+            self.desktop.run("xdotool", "key", "--clearmodifiers", "Return")
+            try:
+                return self.wait_window(f"{title} - Chromium", timeout=15)
+            except DesktopError:
+                if attempt == 2:
+                    names = self.desktop.run("xdotool", "search", "--onlyvisible", "--name", ".")
+                    titles = [
+                        self.desktop.run("xdotool", "getwindowname", w).strip()
+                        for w in names.split()
+                    ]
+                    raise DesktopError(f"{title!r} did not load; windows: {titles}") from None
+        raise AssertionError("unreachable")
 
     def open_private_window(self, normal_window: int) -> int:
         """Ctrl+Shift+N in a normal window: a private window of the same process."""
@@ -122,8 +138,20 @@ class ChromiumSession:
         return found[-1]
 
     def close_window(self, window: int) -> None:
-        with contextlib.suppress(DesktopError):
-            self.key(window, "ctrl+shift+w")
+        """Close the window as the window manager's close button does (WM_DELETE_WINDOW)."""
+        d = display.Display(self.desktop.display)
+        try:
+            target = d.create_resource_object("window", window)
+            protocols = d.intern_atom("WM_PROTOCOLS")
+            message = protocol.event.ClientMessage(
+                window=target,
+                client_type=protocols,
+                data=(32, [d.intern_atom("WM_DELETE_WINDOW"), X.CurrentTime, 0, 0, 0]),
+            )
+            target.send_event(message, event_mask=X.NoEventMask)
+            d.sync()
+        finally:
+            d.close()
         _wait(lambda: window not in self.windows_named(".*"), "a Chromium window to close")
 
     def stop(self) -> None:
