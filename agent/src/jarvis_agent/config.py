@@ -68,6 +68,7 @@ __all__ = [
     "ConfigError",
     "ConfigPatch",
     "ConfigStore",
+    "IgnoreRegion",
     "LoggingSettings",
     "OutboxSettings",
     "PrivacySettings",
@@ -173,6 +174,19 @@ class _Section(BaseModel):
 SectionT = TypeVar("SectionT", bound=_Section)
 
 
+class IgnoreRegion(_Section):
+    """A screen area whose changes never make a frame count as changed (a clock in the panel).
+
+    In the monitor's own pixels: (0, 0) is its top-left corner. The area is still captured.
+    """
+
+    monitor: int = Field(0, ge=0, le=64, description="Monitor index (0 is the first).")
+    x: int = Field(ge=0, le=65535)
+    y: int = Field(ge=0, le=65535)
+    width: int = Field(ge=1, le=65535)
+    height: int = Field(ge=1, le=65535)
+
+
 class CaptureSettings(_Section):
     """When and how screenshots are taken."""
 
@@ -200,6 +214,12 @@ class CaptureSettings(_Section):
     )
     max_gap_seconds: float = Field(
         300.0, gt=0, le=86400, description="Capture an unchanged screen at least this often."
+    )
+    ignore_regions: list[IgnoreRegion] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Areas whose changes alone never trigger a capture, e.g. "
+        '[{"monitor": 0, "x": 1800, "y": 0, "width": 120, "height": 28}] for a panel clock.',
     )
     window_change_trigger: bool = Field(
         True, description="Capture shortly after the active window changes."

@@ -9,45 +9,21 @@ Private pages are green, the normal page magenta.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions
 from jarvis_agent.capture.rules import ExclusionRule, default_rules, private_browser_rules
-from jarvis_contract import CaptureMetadata
 from jarvis_platform import Rect, WindowInfo
 from jarvis_platform.x11 import X11Platform
-from jarvis_sync.uploader import Uploader
 from tests.support.chromium import BANK_RGB, WORK_RGB, ChromiumSession
-from tests.support.server import LiveServer
+from tests.support.server import UploadSink
 
 pytestmark = [pytest.mark.x11, pytest.mark.slow]
 
 LOSSLESS = PipelineOptions(image_format="png", agent_version="test")
-
-
-@dataclass
-class ServerSink:
-    """Hands each capture to the real server, as the sync worker would, and keeps the ids."""
-
-    server: LiveServer
-    token: str
-    stored: list[CaptureMetadata] = field(default_factory=list)
-
-    def __call__(self, metadata: CaptureMetadata, data: bytes, thumbnail: bytes | None) -> None:
-        with Uploader(self.server.url) as uploader:
-            outcome = uploader.upload(self.token, metadata, data)
-        assert outcome.status == 201, outcome
-        self.stored.append(metadata)
-
-    def image(self, metadata: CaptureMetadata) -> np.ndarray:
-        data = self.server.image_bytes(metadata.id)
-        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 @pytest.fixture
@@ -63,8 +39,8 @@ def platform(
 
 
 @pytest.fixture
-def sink(live_server: LiveServer) -> ServerSink:
-    return ServerSink(live_server, live_server.create_token("laptop"))
+def sink(upload_sink: UploadSink) -> UploadSink:
+    return upload_sink
 
 
 def window(platform: X11Platform, wid: int) -> WindowInfo:
@@ -86,14 +62,14 @@ def share(image: np.ndarray, rect: Rect, rgb: tuple[int, int, int]) -> float:
     return float(np.all(area == rgb, axis=2).mean())
 
 
-def capture_once(platform: X11Platform, sink: ServerSink, rules: list[ExclusionRule]) -> np.ndarray:
+def capture_once(platform: X11Platform, sink: UploadSink, rules: list[ExclusionRule]) -> np.ndarray:
     result = CapturePipeline(platform, sink, rules=rules, options=LOSSLESS).capture(force=True)
     assert len(result.captured) == 1, result
     return sink.image(result.captured[0])
 
 
 def test_window_of_a_browser_started_incognito_is_black_on_the_server(
-    chromium_session: ChromiumSession, platform: X11Platform, sink: ServerSink
+    chromium_session: ChromiumSession, platform: X11Platform, sink: UploadSink
 ) -> None:
     """`chromium --incognito`: the private window is black in the stored image, the normal window
     of the other Chromium process beside it is stored as it is on screen."""
@@ -114,7 +90,7 @@ def test_window_of_a_browser_started_incognito_is_black_on_the_server(
 
 
 def test_private_window_opened_with_ctrl_shift_n_is_black_on_the_server(
-    chromium_session: ChromiumSession, platform: X11Platform, sink: ServerSink
+    chromium_session: ChromiumSession, platform: X11Platform, sink: UploadSink
 ) -> None:
     """Ctrl+Shift+N in a normal window opens a private window of the same process (no flag on its
     command line): it is black in the stored image, found by its accessible name, while the
@@ -147,7 +123,7 @@ def test_private_window_opened_with_ctrl_shift_n_is_black_on_the_server(
 
 
 def test_strict_setting_blacks_out_browser_windows_unless_their_title_is_allowed(
-    chromium_session: ChromiumSession, platform: X11Platform, sink: ServerSink
+    chromium_session: ChromiumSession, platform: X11Platform, sink: UploadSink
 ) -> None:
     """Where no signal holds, "every Chromium window is private unless its title is allowed":
     the allowed normal window is stored, the other Chromium window is black, even with the
