@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.support.session_bus",
     "tests.support.weston",
     "tests.support.gnome",
+    "tests.support.chromium",
 ]

@@ -136,11 +136,13 @@ class Desktop:
         background: str = "white",
         foreground: str = "black",
         command: tuple[str, ...] = ("sleep", "3600"),
+        extra: tuple[str, ...] = (),
     ) -> Window:
         """Open a real xterm with this title and WM_CLASS class; return once openbox manages it.
 
         The window is mapped, framed by openbox and (as openbox does for new windows) focused.
         `command` runs inside it (it must keep running: the window closes when it exits).
+        `extra` are more xterm options (e.g. "-bc" for a blinking cursor).
         """
         process = subprocess.Popen(
             [
@@ -156,6 +158,7 @@ class Desktop:
                 "-fg",
                 foreground,
                 "+sb",
+                *extra,
                 "-e",
                 *command,
             ],

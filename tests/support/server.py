@@ -8,6 +8,7 @@ the test's agent JARVIS_HOME, and logs to `server.log_path`. Tokens are returned
 from __future__ import annotations
 
 import ctypes
+import io
 import os
 import signal
 import subprocess
@@ -16,12 +17,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
+import numpy as np
+import numpy.typing as npt
 import pytest
+from PIL import Image
 
-from jarvis_contract import CAPTURES_PATH, CapturePage, CaptureRecord
+from jarvis_contract import CAPTURES_PATH, CaptureMetadata, CapturePage, CaptureRecord
+from jarvis_sync.uploader import Uploader
 from tests.support.postgres import free_port
 
 _START_TIMEOUT = 60.0  # a bound for a broken start-up; a healthy server answers in ~1 s
@@ -250,3 +255,47 @@ def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerF
 def live_server(server_factory: ServerFactory) -> LiveServer:
     """A started server on SQLite with default settings."""
     return server_factory()
+
+
+@dataclass
+class UploadSink:
+    """A capture pipeline's sink that hands each capture to the real server, as the sync worker
+    would (jarvis_sync's Uploader), and keeps what was stored."""
+
+    server: LiveServer
+    token: str
+    device: str
+    stored: list[CaptureMetadata] = field(default_factory=list)
+
+    def __call__(self, metadata: CaptureMetadata, data: bytes, thumbnail: bytes | None) -> None:
+        with Uploader(self.server.url) as uploader:
+            outcome = uploader.upload(self.token, metadata, data)
+        assert outcome.status == 201, outcome
+        self.stored.append(metadata)
+
+    def records(self) -> list[CaptureRecord]:
+        """What the server holds from this sink's device, oldest first."""
+        return [record for record in self.server.captures() if record.device == self.device]
+
+    def image(self, metadata: CaptureMetadata) -> npt.NDArray[np.uint8]:
+        """The stored image as the server serves it (RGB)."""
+        data = self.server.image_bytes(metadata.id)
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server on SQLite for a whole test module (for tests that only add captures)."""
+    server = make_server(tmp_path_factory.mktemp("server-home"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def upload_sink(module_server: LiveServer) -> UploadSink:
+    """Captures go to the module's server under a device of this test's own."""
+    device = f"laptop-{uuid4().hex[:8]}"
+    return UploadSink(module_server, module_server.create_token(device), device)

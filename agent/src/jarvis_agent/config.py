@@ -48,7 +48,12 @@ from tomlkit.items import Table
 
 from jarvis_agent.capture.formats import ImageFormat
 from jarvis_agent.capture.gates import ActiveHours
-from jarvis_agent.capture.rules import ExclusionRule, default_rules
+from jarvis_agent.capture.rules import (
+    BROWSER_APPS,
+    ExclusionRule,
+    default_rules,
+    private_browser_rules,
+)
 from jarvis_agent.config_patch import RULES_KEY, ConfigPatch, RuleEdit
 from jarvis_agent.errors import AgentError
 from jarvis_agent.paths import agent_paths
@@ -63,6 +68,7 @@ __all__ = [
     "ConfigError",
     "ConfigPatch",
     "ConfigStore",
+    "IgnoreRegion",
     "LoggingSettings",
     "OutboxSettings",
     "PrivacySettings",
@@ -168,6 +174,19 @@ class _Section(BaseModel):
 SectionT = TypeVar("SectionT", bound=_Section)
 
 
+class IgnoreRegion(_Section):
+    """A screen area whose changes never make a frame count as changed (a clock in the panel).
+
+    In the monitor's own pixels: (0, 0) is its top-left corner. The area is still captured.
+    """
+
+    monitor: int = Field(0, ge=0, le=64, description="Monitor index (0 is the first).")
+    x: int = Field(ge=0, le=65535)
+    y: int = Field(ge=0, le=65535)
+    width: int = Field(ge=1, le=65535)
+    height: int = Field(ge=1, le=65535)
+
+
 class CaptureSettings(_Section):
     """When and how screenshots are taken."""
 
@@ -195,6 +214,12 @@ class CaptureSettings(_Section):
     )
     max_gap_seconds: float = Field(
         300.0, gt=0, le=86400, description="Capture an unchanged screen at least this often."
+    )
+    ignore_regions: list[IgnoreRegion] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Areas whose changes alone never trigger a capture, e.g. "
+        '[{"monitor": 0, "x": 1800, "y": 0, "width": 120, "height": 28}] for a panel clock.',
     )
     window_change_trigger: bool = Field(
         True, description="Capture shortly after the active window changes."
@@ -224,6 +249,33 @@ class PrivacySettings(_Section):
     rules: list[ExclusionRule] = Field(
         default_factory=default_rules, description="Windows that are skipped or blacked out."
     )
+    private_browsers: list[str] = Field(
+        default_factory=list,
+        description="Black out every window of these browsers (e.g. Chromium, Chrome, Brave) "
+        "unless its title matches allowed_browser_titles.",
+    )
+    allowed_browser_titles: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list,
+        description="Title globs of private_browsers' windows that are captured (e.g. '*Jira*').",
+    )
+
+    @field_validator("private_browsers")
+    @classmethod
+    def _known_browsers(cls, browsers: list[str]) -> list[str]:
+        unknown = [label for label in browsers if label not in BROWSER_APPS]
+        if unknown:
+            raise ValueError(
+                f"unknown browser {', '.join(map(repr, unknown))}; "
+                f"choose among {', '.join(BROWSER_APPS)}"
+            )
+        return browsers
+
+    def effective_rules(self) -> list[ExclusionRule]:
+        """The exclusion rules the capture applies: `rules`, then those of private_browsers."""
+        return [
+            *self.rules,
+            *private_browser_rules(self.private_browsers, self.allowed_browser_titles),
+        ]
 
 
 class ServerSettings(_Section):

@@ -97,6 +97,12 @@ class WindowInfo:
     tooltip or drop-down list); `owner` is the window it says it belongs to (WM_TRANSIENT_FOR),
     when it says so. Popups come after the managed windows, but their place in the stacking
     order is not trusted: the policy never lets one hide a window below it.
+
+    Facts for telling private browser windows apart (where the platform can read them):
+    `accessible_names` are the names the accessibility bus gives this window (Chromium's include
+    "(Incognito)" where its title does not; more than one when several frames of the process
+    could be this window), `process_flags` the command-line options its process was started
+    with, names only ("--incognito"; values are never read, they may hold secrets).
     """
 
     id: int
@@ -109,6 +115,8 @@ class WindowInfo:
     stacking: int = 0
     popup: bool = False
     owner: int | None = None
+    accessible_names: tuple[str, ...] = ()
+    process_flags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

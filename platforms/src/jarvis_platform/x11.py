@@ -6,6 +6,9 @@ client's root position grown by _NET_FRAME_EXTENTS (the frame's title bar shows 
 Popups (override-redirect children of the root: menus, tooltips, drop-down lists) are listed after
 them, with the owner they name in WM_TRANSIENT_FOR, so the policy can black out an excluded
 window's menus where they hang outside it.
+Each window also carries the facts that tell a private browser window apart: its process's
+command-line options (/proc) and the names the accessibility bus gives it (see atspi), both
+re-read only when the window is.
 Idle time comes from the MIT-SCREEN-SAVER extension; "locked" from the X screensaver state and,
 where a session bus or logind answers, their lock flags.
 
@@ -26,7 +29,9 @@ from Xlib import X, Xatom, display
 from Xlib.error import CatchError, ConnectionClosedError, DisplayError, XError
 from Xlib.ext import damage
 
+from jarvis_platform.atspi import AccessibleFrame, AtspiFrames
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_platform.proc_flags import process_flags
 from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.types import ActiveWindow, Rect, WindowInfo, WindowWatch
 from jarvis_platform.x11_props import Atoms, active_window_id, read_title, text_property
@@ -52,6 +57,21 @@ _STRUCTURAL_EVENTS = frozenset(
         X.CirculateNotify,
     }
 )
+
+
+ATSPI_RETRY_SECONDS = 30.0
+
+
+def _names_for(window: WindowInfo, frames: list[AccessibleFrame]) -> tuple[str, ...]:
+    """The accessible names that may be this window's: frames of its process whose name starts
+    with its title (Chromium appends " (Incognito)"), narrowed to those at its place on screen
+    when any is. Several candidates are all kept: a wrong one can only black out a window more."""
+    title = window.title
+    if not title:
+        return ()
+    named = [f for f in frames if f.pid == window.pid and f.name.startswith(title)]
+    placed = [f for f in named if f.rect is not None and window.rect.intersect(f.rect) == f.rect]
+    return tuple(dict.fromkeys(f.name for f in (placed or named)))
 
 
 class X11Platform:
@@ -90,6 +110,9 @@ class X11Platform:
         self._last_full = float("-inf")
         self._override: dict[int, bool] = {}  # root child -> override-redirect (never re-read)
         self._popups: list[WindowInfo] = []
+        self._flags: dict[int, frozenset[str]] = {}  # pid -> options (cleared on full refresh)
+        self._atspi = AtspiFrames()
+        self._atspi_retry = float("-inf")  # no accessibility bus: try again after this time
         self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
         self._drawn: list[Rect] = []
         self._damage: int | None = None
@@ -249,7 +272,9 @@ class X11Platform:
         popups_dirty = self._all_dirty
         if self._all_dirty:
             self._cache.clear()
+            self._flags.clear()  # a new process may have reused a pid
             self._last_full = now
+        described: list[int] = []
         for wid in self._ids:
             if wid in self._cache and wid not in self._dirty:
                 continue
@@ -261,6 +286,9 @@ class X11Platform:
                 self._cache.pop(wid, None)
             else:
                 self._cache[wid] = info
+                described.append(wid)
+        if described:
+            self._add_private_facts(described, now)
         alive = set(self._ids)
         for gone in set(self._cache) - alive:
             del self._cache[gone]
@@ -271,6 +299,26 @@ class X11Platform:
         self._dirty.clear()
         self._all_dirty = self._stacking_dirty = self._active_dirty = False
         return self._ids, self._active
+
+    def _add_private_facts(self, wids: list[int], now: float) -> None:
+        """Process options and accessible names of these (just re-read) windows."""
+        pids = {info.pid for wid in wids if (info := self._cache[wid]).pid is not None}
+        for pid in pids - set(self._flags):
+            self._flags[pid] = process_flags(pid)
+        frames: list[AccessibleFrame] = []
+        if pids and now >= self._atspi_retry:
+            frames = self._atspi.frames(pids)
+            if not self._atspi.connected:
+                self._atspi_retry = now + ATSPI_RETRY_SECONDS
+        for wid in wids:
+            info = self._cache[wid]
+            if info.pid is None:
+                continue
+            self._cache[wid] = replace(
+                info,
+                process_flags=self._flags.get(info.pid, frozenset()),
+                accessible_names=_names_for(info, frames),
+            )
 
     # -- Platform ---------------------------------------------------------------------------
 
@@ -344,5 +392,6 @@ class X11Platform:
         return watch
 
     def close(self) -> None:
+        self._atspi.close()
         with contextlib.suppress(*_X_FAILURES):
             self._display.close()

@@ -170,3 +170,27 @@ def test_saved_file_is_private(store: ConfigStore) -> None:
     """The config file is readable by the user only."""
     store.set_value("capture.quality", "70")
     assert store.path.stat().st_mode & 0o777 == 0o600
+
+
+def test_private_browsers_setting_round_trips_and_adds_its_rules(store: ConfigStore) -> None:
+    """`config set privacy.private_browsers` and `allowed_browser_titles` are stored, and the
+    capture's rules gain one "private unless allowed" rule per browser after the user's own."""
+    store.set_value("privacy.private_browsers", '["Chromium", "Brave"]')
+    store.set_value("privacy.allowed_browser_titles", '["*Jira*"]')
+    config = ConfigStore(store.path, environ={}).load()
+    rules = config.privacy.effective_rules()
+    assert rules[: len(config.privacy.rules)] == config.privacy.rules
+    added = rules[len(config.privacy.rules) :]
+    assert [rule.name for rule in added] == [
+        "Private unless allowed: Chromium",
+        "Private unless allowed: Brave",
+    ]
+    assert added[0].matches("Chromium", "Bank - Chromium")
+    assert not added[0].matches("Chromium", "Board - Jira - Chromium")
+
+
+def test_unknown_private_browser_is_refused_by_name(store: ConfigStore) -> None:
+    """An unknown browser is refused with the setting and the known browsers named."""
+    with pytest.raises(ConfigError, match="unknown browser 'Chromeum'; choose among") as caught:
+        store.set_value("privacy.private_browsers", '["Chromeum"]')
+    assert "private_browsers" in str(caught.value)

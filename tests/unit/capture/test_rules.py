@@ -11,6 +11,7 @@ from jarvis_agent.capture.rules import (
     RuleAction,
     default_rules,
     match_rule,
+    private_browser_rules,
 )
 
 
@@ -200,3 +201,71 @@ def test_rules_round_trip_through_plain_data() -> None:
     rules = default_rules()
     again = [ExclusionRule.model_validate(rule.model_dump(mode="json")) for rule in rules]
     assert again == rules
+
+
+def test_chromium_private_window_is_matched_by_its_accessible_name() -> None:
+    """Chromium's X11 title has no marker; its accessible name does, and the default rules read
+    it (English and German), while a normal window's accessible name matches nothing."""
+    rules = default_rules()
+    title = "Bank statement - Chromium"
+    assert match_rule(rules, "Chromium", title) is None
+    for name in ("Bank statement - Chromium (Incognito)", "Kontoauszug - Chromium (Inkognito)"):
+        rule = match_rule(rules, "Chromium", title, accessible_names=(name,))
+        assert rule is not None
+        assert rule.action is RuleAction.REDACT
+    assert match_rule(rules, "Chromium", title, accessible_names=(title,)) is None
+
+
+def test_browser_started_incognito_is_matched_by_its_command_line() -> None:
+    """A Chromium-family browser started with --incognito (or Edge's --inprivate) is private in
+    every window; other options, and other apps with the same option, are not matched."""
+    rules = default_rules()
+    launches = (
+        ("Chromium", "--incognito"),
+        ("Google-chrome", "--incognito"),
+        ("Microsoft-edge", "--inprivate"),
+        ("Brave-browser", "--incognito"),
+    )
+    for app, flag in launches:
+        rule = match_rule(rules, app, "Bank", process_flags={"--no-sandbox", flag})
+        assert rule is not None, app
+        assert rule.name == "Private browsing: started private (Chromium family)"
+    assert match_rule(rules, "Chromium", "Bank", process_flags={"--incognito-x"}) is None
+    assert match_rule(rules, "XTerm", "Bank", process_flags={"--incognito"}) is None
+
+
+def test_private_browser_setting_blacks_out_all_but_allowed_titles() -> None:
+    """ "Every Chromium window is private unless its title is allowed": allowed globs free a
+    window by its own title only (never by an accessible name); other browsers are untouched."""
+    [rule] = private_browser_rules(["Chromium"], ["*Jira*", "Docs - *"])
+    assert rule.matches("Chromium", "Bank - Chromium")
+    assert rule.matches("Chromium", None)
+    assert not rule.matches("Chromium", "Sprint board - Jira - Chromium")
+    assert not rule.matches("Chromium", "Docs - Design")
+    assert rule.matches("Chromium", "My Docs - Design")
+    assert rule.matches("Chromium", "Bank", accessible_names=("Jira",))
+    assert not rule.matches("firefox", "Bank")
+    [everything] = private_browser_rules(["Chromium"], [])
+    assert everything.matches("Chromium", "Sprint board - Jira - Chromium")
+
+
+def test_private_browser_setting_refuses_unknown_browsers_by_name() -> None:
+    """An unknown browser label is refused with the known ones listed."""
+    with pytest.raises(ValueError, match="unknown browser 'Chromeum'; choose among Firefox"):
+        private_browser_rules(["Chromeum"], [])
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "(Incognito)", "(التصفح المتخفي)", "(ছদ্মবেশী)", "(anonym)", "(incógnito)",
+        "(Navigation privée)", "(गुप्त)", "(In incognito)", "（シークレット モード）",
+        "(시크릿 모드)", "(Modo anônimo)", "(Navegação anónima)", "(инкогнито)", "(Gizli mod)",
+        "（无痕）", "(無痕模式)",
+    ],
+)  # fmt: skip
+def test_chromium_accessible_name_suffix_is_known_in_each_language(suffix: str) -> None:
+    """Chromium 156's own "$1 (Incognito)" in each language the markers cover (read from its
+    locales/*.pak) marks the window as private."""
+    title = "Kontoauszug - Chromium"
+    assert match_rule(default_rules(), "Chromium", title, accessible_names=(f"{title} {suffix}",))

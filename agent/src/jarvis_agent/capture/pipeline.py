@@ -19,14 +19,20 @@ from datetime import UTC, datetime
 from typing import Final
 
 from jarvis_agent.capture.audit import AuditLog
-from jarvis_agent.capture.change import ChangeDetector, Sample, sample_pixels
+from jarvis_agent.capture.change import ChangeDetector, ChangeVerdict, Sample, sample_pixels
 from jarvis_agent.capture.encode import encode_frame, make_thumbnail
 from jarvis_agent.capture.formats import ImageFormat
 from jarvis_agent.capture.ids import new_capture_id
 from jarvis_agent.capture.policy import FrameDecision, decide, exposure_grew
 from jarvis_agent.capture.redact import redact
 from jarvis_agent.capture.rules import ExclusionRule
-from jarvis_agent.config import AgentConfig, CaptureSettings, PrivacySettings, validated
+from jarvis_agent.config import (
+    AgentConfig,
+    CaptureSettings,
+    IgnoreRegion,
+    PrivacySettings,
+    validated,
+)
 from jarvis_contract import CaptureMetadata
 from jarvis_platform.types import (
     DamageSource,
@@ -36,10 +42,12 @@ from jarvis_platform.types import (
     Monitor,
     Platform,
     Rect,
+    WindowInfo,
 )
 
 __all__ = [
     "STAGES",
+    "WINDOW_CHANGE_TRIGGER",
     "CapturePipeline",
     "CaptureSink",
     "PipelineOptions",
@@ -48,6 +56,9 @@ __all__ = [
 
 CaptureSink = Callable[[CaptureMetadata, bytes, bytes | None], None]
 QUIET_REASON: Final = "unchanged: nothing was drawn on this monitor since the last check"
+# The trigger of a capture asked for because the focus moved or the focused window's title changed:
+# such a capture is stored whenever the windows differ from the last stored one, pixels or not.
+WINDOW_CHANGE_TRIGGER: Final = "window-change"
 STAGES: Final = ("windows", "policy", "grab", "redact", "change", "recheck", "encode", "enqueue")
 
 
@@ -69,8 +80,9 @@ class PipelineOptions:
     (`CaptureSettings`); options made directly (tests, benchmarks) are checked against the same
     declaration. `monitors`: 0-based indices to capture (None = all). `change_threshold`: share of
     sampled pixels that must differ from the last captured frame (0.001 = 0.1 %).
-    `max_gap_seconds`: capture an unchanged screen anyway after this long. `image_format` "png" is
-    lossless (tests use it).
+    `max_gap_seconds`: capture an unchanged screen anyway after this long. `ignore_regions`: areas
+    whose changes alone never count (see change.py). `image_format` "png" is lossless (tests use
+    it).
     """
 
     image_format: ImageFormat = _CAPTURE["image_format"].default
@@ -81,6 +93,7 @@ class PipelineOptions:
     omit_app_names: bool = _PRIVACY["omit_app_names"].default
     change_threshold: float = _CAPTURE["change_threshold"].default
     max_gap_seconds: float = _CAPTURE["max_gap_seconds"].default
+    ignore_regions: tuple[IgnoreRegion, ...] = ()
     agent_version: str = field(default_factory=_agent_version)
     thumbnails: bool = True
 
@@ -94,6 +107,7 @@ class PipelineOptions:
                 "monitors": None if self.monitors is None else sorted(self.monitors),
                 "change_threshold": self.change_threshold,
                 "max_gap_seconds": self.max_gap_seconds,
+                "ignore_regions": [region.model_dump() for region in self.ignore_regions],
             },
             "pipeline options",
             section="capture",
@@ -114,6 +128,7 @@ class PipelineOptions:
             omit_app_names=privacy.omit_app_names,
             change_threshold=capture.change_threshold,
             max_gap_seconds=capture.max_gap_seconds,
+            ignore_regions=tuple(capture.ignore_regions),
         )
 
 
@@ -145,6 +160,12 @@ def _frame_source(platform: Platform) -> FrameSource:
     return Grabber()
 
 
+def _ignored_on(options: PipelineOptions, monitor: int) -> tuple[Rect, ...]:
+    return tuple(
+        Rect(r.x, r.y, r.width, r.height) for r in options.ignore_regions if r.monitor == monitor
+    )
+
+
 def _lists_popups(platform: Platform) -> bool:
     return bool(getattr(platform, "lists_popups", True))
 
@@ -165,6 +186,20 @@ class _Stopwatch:
         self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._last)
         self.cpu_timings[stage] = self.cpu_timings.get(stage, 0.0) + (cpu - self._last_cpu)
         self._last, self._last_cpu = now, cpu
+
+
+_WindowsSeen = tuple[frozenset[int], int | None, str | None]
+
+
+def _windows_seen(windows: Sequence[WindowInfo], monitor: Monitor) -> _WindowsSeen:
+    """The shown windows on this monitor, and the focused window and its title."""
+    shown = frozenset(
+        w.id
+        for w in windows
+        if not w.popup and not w.hidden and w.rect.intersect(monitor.rect) is not None
+    )
+    active = next((w for w in windows if w.active and not w.popup), None)
+    return shown, active.id if active else None, active.title if active else None
 
 
 class CapturePipeline:
@@ -201,6 +236,8 @@ class CapturePipeline:
         # Per monitor: geometry and redaction at its last final check, and "drawn on since".
         self._settled: dict[int, tuple[Rect, tuple[Rect, ...]]] = {}
         self._drawn: set[int] = set()
+        # Per monitor: the windows on it and the focused window's title at its last stored capture.
+        self._stored_windows: dict[int, _WindowsSeen] = {}
 
     @property
     def rules(self) -> tuple[ExclusionRule, ...]:
@@ -284,7 +321,17 @@ class CapturePipeline:
             return self._skip_all("; ".join(decision.reasons), now, trigger, watch, decision)
 
         skipped: list[tuple[int | None, str]] = []
-        to_grab = selected if force else self._needs_grab(selected, decision, now, options)
+        seen = {m.index: _windows_seen(windows, m) for m in selected}
+        windows_changed = (
+            {i for i, s in seen.items() if self._stored_windows.get(i) != s}
+            if trigger == WINDOW_CHANGE_TRIGGER
+            else set()
+        )
+        to_grab = (
+            selected
+            if force
+            else self._needs_grab(selected, decision, now, options, windows_changed)
+        )
         for monitor in selected:
             if monitor not in to_grab:
                 skipped.append((monitor.index, QUIET_REASON))
@@ -320,8 +367,13 @@ class CapturePipeline:
                 threshold=options.change_threshold,
                 max_gap_seconds=options.max_gap_seconds,
                 force=force,
+                ignore=_ignored_on(options, frame.monitor.index),
             )
             samples.append(sample)
+            if not verdict.capture and frame.monitor.index in windows_changed:
+                verdict = ChangeVerdict(
+                    True, verdict.changed, "the windows or the focused title changed"
+                )
             if verdict.capture:
                 wanted.append((frame, verdict.reason, sample))
             else:
@@ -356,6 +408,7 @@ class CapturePipeline:
             watch.lap("encode")
             self._sink(metadata, image, thumbnail)
             self._changes.accept(index, sample, now)
+            self._stored_windows[index] = seen[index]
             self._settle(frame.monitor, decision)
             watch.lap("enqueue")
             captured.append(metadata)
@@ -390,12 +443,14 @@ class CapturePipeline:
         decision: FrameDecision,
         now: datetime,
         options: PipelineOptions,
+        windows_changed: set[int],
     ) -> list[Monitor]:
         """The monitors whose pixels may differ from their last final check (all when unsure).
 
         A monitor is left alone only when the platform reports that nothing was drawn on it since
         its last grab whose outcome was final (captured, or skipped as unchanged), with the same
-        monitor geometry and the same redaction, and the maximum gap has not run out.
+        monitor geometry and the same redaction, the maximum gap has not run out, and (for a
+        window-change capture) its windows are those of its last stored capture.
         """
         if not isinstance(self._platform, DamageSource):
             return list(selected)
@@ -410,6 +465,7 @@ class CapturePipeline:
             monitor
             for monitor in selected
             if monitor.index in self._drawn
+            or monitor.index in windows_changed
             or self._settled.get(monitor.index)
             != (monitor.rect, decision.regions_on(monitor.index))
             or self._changes.due(monitor.index, now, options.max_gap_seconds)

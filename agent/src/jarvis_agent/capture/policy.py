@@ -62,6 +62,16 @@ def _visible_area(window: WindowInfo, above: Sequence[WindowInfo]) -> list[Rect]
     return subtract_all(region, [w.rect for w in above if not w.hidden])
 
 
+def _rule_for(rules: Sequence[ExclusionRule], window: WindowInfo) -> ExclusionRule | None:
+    return match_rule(
+        rules,
+        window.app_name,
+        window.title,
+        accessible_names=window.accessible_names,
+        process_flags=window.process_flags,
+    )
+
+
 def _popup_rule(
     popup: WindowInfo,
     rules: Sequence[ExclusionRule],
@@ -70,7 +80,7 @@ def _popup_rule(
 ) -> ExclusionRule | None:
     """The rule a popup falls under: its own, its owner's, else that of a matched window of its
     process or app (a popup that names no known owner could belong to any of them)."""
-    rule = match_rule(rules, popup.app_name, popup.title)
+    rule = _rule_for(rules, popup)
     if rule is not None:
         return rule
     if popup.owner is not None and popup.owner in known:
@@ -118,7 +128,7 @@ def decide(
 
     matched: dict[int, tuple[WindowInfo, ExclusionRule]] = {}
     for window in managed:
-        rule = match_rule(rules, window.app_name, window.title)
+        rule = _rule_for(rules, window)
         if rule is not None:
             matched[window.id] = (window, rule)
 

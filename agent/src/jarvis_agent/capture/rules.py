@@ -1,8 +1,12 @@
 """Exclusion rules: which windows must never be captured, and what to do when one is on screen.
 
-A rule matches a window's app name and/or title (both must match when both are given), glob or
-regex, case-insensitively. Globs match the whole string ("*Private Browsing*"); regexes match
-anywhere in it (re.search), so anchor them (^...$) when you mean the whole string.
+A rule matches a window's app name, title and/or process option (all given must match), glob or
+regex, case-insensitively. A title pattern also matches the names the accessibility bus gives the
+window (Chromium's say "(Incognito)" where its X11 title does not); `process_flag` matches an
+option name the window's process was started with ("--incognito"); `except_title` lets a window
+whose title matches it go free (an allow-list). Globs match the whole string ("*Private
+Browsing*"); regexes match anywhere in it (re.search), so anchor them (^...$) when you mean the
+whole string.
 
 Actions:
 - `redact`: the window's visible area is blacked out before anything is encoded; the rest of the
@@ -22,12 +26,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "BROWSER_APPS",
     "ExclusionRule",
     "MatchType",
     "RuleAction",
@@ -37,6 +42,7 @@ __all__ = [
     "matching_rules",
     "private_title_regex",
     "vault_title_regex",
+    "private_browser_rules",
 ]
 
 
@@ -69,6 +75,8 @@ class ExclusionRule(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     app: str | None = None
     title: str | None = None
+    process_flag: str | None = None
+    except_title: str | None = None
     match: MatchType = MatchType.GLOB
     action: RuleAction = RuleAction.REDACT
     enabled: bool = True
@@ -80,7 +88,7 @@ class ExclusionRule(BaseModel):
             raise ValueError("a rule needs a name (shown in the audit log and `exclusions list`)")
         return value.strip()
 
-    @field_validator("app", "title")
+    @field_validator("app", "title", "process_flag", "except_title")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         # An empty pattern would match nothing (glob) or everything (regex): both are surprises.
@@ -90,13 +98,19 @@ class ExclusionRule(BaseModel):
 
     @model_validator(mode="after")
     def _check_patterns(self) -> ExclusionRule:
-        if self.app is None and self.title is None:
+        if self.app is None and self.title is None and self.process_flag is None:
             raise ValueError(
                 f"rule {self.name!r} has neither an app nor a title pattern; "
                 "give at least one (for example app = 'KeePassXC' or title = '*Incognito*')"
             )
         if self.match is MatchType.REGEX:
-            for field, pattern in (("app", self.app), ("title", self.title)):
+            patterns = (
+                ("app", self.app),
+                ("title", self.title),
+                ("process_flag", self.process_flag),
+                ("except_title", self.except_title),
+            )
+            for field, pattern in patterns:
                 if pattern is None:
                     continue
                 try:
@@ -108,39 +122,67 @@ class ExclusionRule(BaseModel):
                     ) from None
         return self
 
-    def matches(self, app_name: str | None, title: str | None) -> bool:
-        """True when this enabled rule matches a window with this app name and title."""
+    def _found(self, pattern: str, values: Iterable[str | None]) -> bool:
+        compiled = _compile(pattern, self.match)
+        search = compiled.match if self.match is MatchType.GLOB else compiled.search
+        return any(value is not None and search(value) is not None for value in values)
+
+    def matches(
+        self,
+        app_name: str | None,
+        title: str | None,
+        *,
+        accessible_names: Sequence[str] = (),
+        process_flags: Iterable[str] = (),
+    ) -> bool:
+        """True when this enabled rule matches a window with these facts.
+
+        `accessible_names` count as titles for `title` (never for `except_title`: an allow-list
+        frees a window only by what its own title says).
+        """
         if not self.enabled:
             return False
-        for pattern, value in ((self.app, app_name), (self.title, title)):
-            if pattern is None:
-                continue
-            if value is None:
-                return False
-            compiled = _compile(pattern, self.match)
-            found = (
-                compiled.match(value) if self.match is MatchType.GLOB else compiled.search(value)
-            )
-            if found is None:
-                return False
-        return True
+        if self.app is not None and not self._found(self.app, (app_name,)):
+            return False
+        if self.title is not None and not self._found(self.title, (title, *accessible_names)):
+            return False
+        if self.process_flag is not None and not self._found(self.process_flag, process_flags):
+            return False
+        return self.except_title is None or not self._found(self.except_title, (title,))
 
 
 def matching_rules(
-    rules: Sequence[ExclusionRule], app_name: str | None, title: str | None
+    rules: Sequence[ExclusionRule],
+    app_name: str | None,
+    title: str | None,
+    *,
+    accessible_names: Sequence[str] = (),
+    process_flags: Iterable[str] = (),
 ) -> list[ExclusionRule]:
     """Every enabled rule that matches, in the order given."""
-    return [rule for rule in rules if rule.matches(app_name, title)]
+    flags = tuple(process_flags)
+    return [
+        rule
+        for rule in rules
+        if rule.matches(app_name, title, accessible_names=accessible_names, process_flags=flags)
+    ]
 
 
 def match_rule(
-    rules: Sequence[ExclusionRule], app_name: str | None, title: str | None
+    rules: Sequence[ExclusionRule],
+    app_name: str | None,
+    title: str | None,
+    *,
+    accessible_names: Sequence[str] = (),
+    process_flags: Iterable[str] = (),
 ) -> ExclusionRule | None:
     """The rule that decides for this window: the first matching `skip` rule, else the first match.
 
     `skip` wins over `redact` because it is the stricter action for a focused window.
     """
-    found = matching_rules(rules, app_name, title)
+    found = matching_rules(
+        rules, app_name, title, accessible_names=accessible_names, process_flags=process_flags
+    )
     for rule in found:
         if rule.action is RuleAction.SKIP:
             return rule
@@ -150,6 +192,8 @@ def match_rule(
 # Title markers of private windows, by UI language. Browsers put the marker in the window title
 # (Firefox "… — Mozilla Firefox Private Browsing" / "(Privater Modus)", Chrome "(Incognito)",
 # Edge "[InPrivate]", Brave/Opera/Vivaldi "(Private)"); a false positive only blacks out a window.
+# Chromium on Linux marks only the accessible name, with its own words ("$1 (anonym)" in German,
+# "$1 (Modo anônimo)" in Brazilian Portuguese: resource 11525 of its locales/*.pak).
 PRIVATE_MARKERS: dict[str, tuple[str, ...]] = {
     "en": ("Private Browsing", "Incognito", "InPrivate", "(Private)", "Private Window"),
     "zh": ("隐私浏览", "无痕", "隱私瀏覽", "無痕", "私密浏览", "隐身"),
@@ -158,7 +202,14 @@ PRIVATE_MARKERS: dict[str, tuple[str, ...]] = {
     "fr": ("Navigation privée", "Fenêtre privée", "(Privé)"),
     "ar": ("التصفح الخاص", "التصفح المتخفي", "نافذة خاصة"),
     "bn": ("ব্যক্তিগত ব্রাউজিং", "ছদ্মবেশী"),
-    "pt": ("Navegação privativa", "Navegação privada", "anônima", "anónima", "Janela privada"),
+    "pt": (
+        "Navegação privativa",
+        "Navegação privada",
+        "anônima",
+        "anónima",
+        "anônimo",
+        "Janela privada",
+    ),
     "ru": ("Приватный просмотр", "Инкогнито", "Приватное окно", "Приватный режим"),
     "ja": (
         "プライベートブラウジング",
@@ -166,7 +217,14 @@ PRIVATE_MARKERS: dict[str, tuple[str, ...]] = {
         "シークレット",
         "プライベートウィンドウ",
     ),
-    "de": ("Privater Modus", "Inkognito", "Privates Surfen", "Privates Fenster", "(Privat)"),
+    "de": (
+        "Privater Modus",
+        "Inkognito",
+        "Privates Surfen",
+        "Privates Fenster",
+        "(Privat)",
+        "(anonym)",
+    ),
     "ko": ("사생활 보호 모드", "시크릿", "개인 정보 보호 브라우징"),
     "it": ("Navigazione anonima", "Navigazione privata", "in incognito", "Finestra privata"),
     "tr": ("Gizli Gezinti", "Gizli pencere", "Gizli mod", "Özel Gezinti"),
@@ -213,6 +271,11 @@ PASSWORD_VAULT_SITES: dict[str, str] = {
     "Dashlane": r"Dashlane",
     "Keeper": r"Keeper(?:®)?(?: Security)?",
 }
+
+
+# Browsers of the Chromium family: started with one of these options, every window is private.
+CHROMIUM_FAMILY = ("Chrome", "Chromium", "Edge", "Brave", "Opera", "Vivaldi")
+PRIVATE_LAUNCH_FLAG = r"^--?(incognito|inprivate|private-window|private)$"
 
 
 def vault_title_regex() -> str:
@@ -266,4 +329,38 @@ def default_rules() -> list[ExclusionRule]:
         )
         for label, pattern in BROWSER_APPS.items()
     ]
+    rules.append(
+        ExclusionRule(
+            name="Private browsing: started private (Chromium family)",
+            app="|".join(BROWSER_APPS[label] for label in CHROMIUM_FAMILY),
+            process_flag=PRIVATE_LAUNCH_FLAG,
+            match=MatchType.REGEX,
+            action=RuleAction.REDACT,
+        )
+    )
     return rules
+
+
+def private_browser_rules(
+    browsers: Sequence[str], allowed_titles: Sequence[str]
+) -> list[ExclusionRule]:
+    """Rules that black out every window of these browsers (labels of BROWSER_APPS) whose title
+    matches none of `allowed_titles` (globs): the safe setting where no private-window signal
+    holds. Unknown labels raise ValueError naming the known ones."""
+    unknown = [label for label in browsers if label not in BROWSER_APPS]
+    if unknown:
+        raise ValueError(
+            f"unknown browser {', '.join(map(repr, unknown))}; "
+            f"choose among {', '.join(BROWSER_APPS)}"
+        )
+    allowed = "|".join(f"(?:{fnmatch.translate(glob)})" for glob in allowed_titles)
+    return [
+        ExclusionRule(
+            name=f"Private unless allowed: {label}",
+            app=BROWSER_APPS[label],
+            except_title=f"^(?:{allowed})" if allowed else None,
+            match=MatchType.REGEX,
+            action=RuleAction.REDACT,
+        )
+        for label in dict.fromkeys(browsers)
+    ]

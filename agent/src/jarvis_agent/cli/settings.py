@@ -297,7 +297,7 @@ def exclusions_remove(name_or_number: str) -> None:
 @click.argument("title")
 def exclusions_test(app: str, title: str) -> None:
     """Say what happens to a window with this APP name and TITLE."""
-    rules = _load(_store()).privacy.rules
+    rules = _load(_store()).privacy.effective_rules()
     rule = match_rule(rules, app or None, title or None)
     if rule is None:
         click.echo(f"No rule matches app {app!r}, title {title!r}: it is captured normally.")

@@ -44,7 +44,7 @@ class PlatformSlot:
         """Give the open pipeline the new rules and options."""
         if self._pipeline is not None:
             options = PipelineOptions.from_config(config)
-            self._pipeline.update(rules=config.privacy.rules, options=options)
+            self._pipeline.update(rules=config.privacy.effective_rules(), options=options)
 
     def reset(self) -> None:
         """The connection is lost: close what this slot opened, to be re-opened on next use."""

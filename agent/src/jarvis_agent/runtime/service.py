@@ -249,7 +249,7 @@ class AgentService:
         return CapturePipeline(
             platform,
             self._sync.sink,
-            rules=config.privacy.rules,
+            rules=config.privacy.effective_rules(),
             options=PipelineOptions.from_config(config),
             audit=self._audit,
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from jarvis_agent.capture.audit import AuditLog
 from jarvis_agent.capture.gates import evaluate_gates
-from jarvis_agent.capture.pipeline import CapturePipeline, TickResult
+from jarvis_agent.capture.pipeline import WINDOW_CHANGE_TRIGGER, CapturePipeline, TickResult
 from jarvis_agent.config import AgentConfig
 from jarvis_agent.runtime.memory import release_free_memory
 from jarvis_agent.runtime.pause import PauseReading, PauseStore
@@ -30,7 +30,7 @@ log = logging.getLogger("jarvis.service")
 
 Clock = Callable[[], datetime]
 CAPTURE_NOW = "capture-now"
-WINDOW_CHANGE = "window-change"
+WINDOW_CHANGE = WINDOW_CHANGE_TRIGGER
 
 
 @dataclass(frozen=True, slots=True)

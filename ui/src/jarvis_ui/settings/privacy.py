@@ -237,6 +237,11 @@ class PrivacyPage(SettingsPage):
             if column == NAME:
                 item.setToolTip(rule.name)
             self.table.setItem(row, column, item)
+        # Patterns the table has no column for ride along with the row, kept as they were.
+        hidden = {"process_flag": rule.process_flag, "except_title": rule.except_title}
+        name_item = self.table.item(row, NAME)
+        if name_item is not None:
+            name_item.setData(Qt.ItemDataRole.UserRole, hidden)
         self.table.setCellWidget(row, MATCH, self._combo(("glob", "regex"), str(rule.match)))
         self.table.setCellWidget(row, ACTION, self._combo(("redact", "skip"), str(rule.action)))
         self._loading = False
@@ -315,7 +320,10 @@ class PrivacyPage(SettingsPage):
             return widget.currentText() if isinstance(widget, QComboBox) else ""
 
         on = self.table.item(row, ON)
+        name_item = self.table.item(row, NAME)
+        hidden = name_item.data(Qt.ItemDataRole.UserRole) if name_item is not None else None
         return {
+            **(hidden if isinstance(hidden, dict) else {}),
             "name": text(NAME) or "",
             "app": text(APP),
             "title": text(TITLE),
