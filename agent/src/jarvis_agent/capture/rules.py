@@ -40,9 +40,9 @@ __all__ = [
     "default_rules",
     "match_rule",
     "matching_rules",
+    "private_browser_rules",
     "private_title_regex",
     "vault_title_regex",
-    "private_browser_rules",
 ]
 
 
