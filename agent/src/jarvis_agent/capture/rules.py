@@ -37,6 +37,7 @@ __all__ = [
     "MatchType",
     "RuleAction",
     "browser_app_regex",
+    "chromium_family_app_regex",
     "default_rules",
     "match_rule",
     "matching_rules",
@@ -286,6 +287,11 @@ def vault_title_regex() -> str:
     return rf"^{page}(?:\s[-–—]\s.*)?$"
 
 
+def chromium_family_app_regex() -> str:
+    """The app names of the Chromium-family browsers, as one pattern."""
+    return "|".join(BROWSER_APPS[label] for label in CHROMIUM_FAMILY)
+
+
 def browser_app_regex() -> str:
     """The app names of every listed browser, as one pattern."""
     return "|".join(BROWSER_APPS.values())
@@ -332,7 +338,7 @@ def default_rules() -> list[ExclusionRule]:
     rules.append(
         ExclusionRule(
             name="Private browsing: started private (Chromium family)",
-            app="|".join(BROWSER_APPS[label] for label in CHROMIUM_FAMILY),
+            app=chromium_family_app_regex(),
             process_flag=PRIVATE_LAUNCH_FLAG,
             match=MatchType.REGEX,
             action=RuleAction.REDACT,

@@ -14,6 +14,7 @@ from jarvis_agent.capture.rules import (
     PASSWORD_VAULT_SITES,
     MatchType,
     browser_app_regex,
+    chromium_family_app_regex,
     private_title_regex,
     vault_title_regex,
 )
@@ -29,6 +30,7 @@ def _known() -> dict[str, str]:
     known.update({pattern: label for label, pattern in PASSWORD_MANAGERS.items()})
     known[private_title_regex()] = "marked private (any language)"
     known[browser_app_regex()] = "any browser"
+    known[chromium_family_app_regex()] = "Chromium-family browsers"
     sites = list(PASSWORD_VAULT_SITES)
     known[vault_title_regex()] = f"vault page of {', '.join(sites[:2])}, …"
     return known
