@@ -12,11 +12,11 @@ from fastapi.openapi.utils import get_openapi
 
 from jarvis_contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
 from jarvis_server import __version__
-from jarvis_server.api.routes import captures, events, health
+from jarvis_server.api.routes import captures, events, health, search
 from jarvis_server.api.upload import max_request_bytes
 from jarvis_server.auth import AuthCache
 from jarvis_server.bodyguard import BodyGuard
-from jarvis_server.core.config import Settings, get_settings
+from jarvis_server.core.config import Settings, check_text_languages, get_settings
 from jarvis_server.core.db import (
     create_engine,
     create_sessionmaker,
@@ -29,6 +29,7 @@ from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
 from jarvis_server.storage import FilesystemStorage
+from jarvis_server.textqueue import TextWorker
 from jarvis_server.tokenwatch import watch_stream_tokens
 from jarvis_server.writer import CaptureWriter
 
@@ -75,15 +76,25 @@ def create_app(
                 done = await reconcile(state.sessions, storage)
                 warn_fixed_modes(done.fixed_modes)
             app.state.jarvis = state
-            watch = asyncio.create_task(
-                watch_stream_tokens(broadcaster, sessions, settings.events_token_recheck_seconds)
-            )
+            tasks = [
+                asyncio.create_task(
+                    watch_stream_tokens(
+                        broadcaster, sessions, settings.events_token_recheck_seconds
+                    )
+                )
+            ]
+            if settings.text_extraction:
+                check_text_languages(settings)
+                state.text_worker = TextWorker(sessions, storage, settings, engine.dialect.name)
+                tasks.append(asyncio.create_task(state.text_worker.run()))
             try:
                 yield
             finally:
-                watch.cancel()
-                with suppress(asyncio.CancelledError):
-                    await watch
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError):
+                        await task
         finally:
             broadcaster.close()
             await engine.dispose()
@@ -108,6 +119,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(captures.router)
     app.include_router(events.router)
+    app.include_router(search.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 
