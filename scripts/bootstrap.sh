@@ -11,6 +11,7 @@ packages=(
     libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libxcb-shm0
     libgl1 libegl1 libfontconfig1 libdbus-1-3 postgresql desktop-file-utils shellcheck
     sway xwayland foot weston
+    tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
