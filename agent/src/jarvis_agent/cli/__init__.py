@@ -31,6 +31,7 @@ _BUILT_IN = {
     "outbox": "outbox",
     "autostart": "autostart",
     "hotkey": "hotkey",
+    "search": "search",
 }
 _COMMAND_MODULES = tuple(dict.fromkeys(_BUILT_IN.values()))
 
