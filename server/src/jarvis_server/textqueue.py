@@ -40,6 +40,7 @@ log = structlog.get_logger(__name__)
 _LEASE: Final = timedelta(minutes=10)
 _MAX_BACKOFF: Final = timedelta(hours=1)
 _IDLE_POLL: Final = 2.0  # seconds between looks at an empty queue
+_MAX_PAUSE: Final = 60.0  # longest wait between tries while the database does not answer
 _ERROR_CHARS: Final = 500
 
 Clock = Callable[[], datetime]
@@ -94,10 +95,24 @@ class TextWorker:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        trouble: str | None = None
+        pause = _IDLE_POLL
         try:
             while True:
                 self._wake.clear()
-                if not await self.step():
+                try:
+                    busy = await self.step()
+                except Exception as exc:  # the database is away: wait, never end the worker
+                    if _describe(exc) != trouble:  # once per kind of trouble, not per try
+                        trouble = _describe(exc)
+                        log.warning("text worker cannot reach the queue; retrying", error=trouble)
+                    pause = min(pause * 2, _MAX_PAUSE)
+                    await asyncio.sleep(pause)
+                    continue
+                if trouble is not None:
+                    log.info("text worker reaches the queue again")
+                    trouble, pause = None, _IDLE_POLL
+                if not busy:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), _IDLE_POLL)
         finally:
