@@ -7,8 +7,9 @@ lease; the text is stored and the row deleted in one transaction, so a capture i
 A failure counts an attempt and waits twice as long each time; after the last attempt the row
 is marked failed, logged, counted by /health/text, and skipped: it never blocks the rest.
 
-OCR runs in one thread of its own (Tesseract is not thread-safe, and releases the GIL while it
-recognises), so ingest never waits for it.
+OCR runs in one child process at the lowest CPU priority (see ocr.py), so ingest never waits
+for it; a capture that crashes that process counts as a failed attempt, and a new process is
+started for the next one.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -28,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.core.config import Settings
 from jarvis_server.models import Capture, CaptureText, TextQueue
-from jarvis_server.ocr import OcrEngine, OcrError, OcrWord
+from jarvis_server.ocr import OcrError, OcrWord, init_child, read_in_child
 from jarvis_server.storage import FilesystemStorage, StorageError
 from jarvis_server.textquery import terms_of
 
@@ -37,7 +40,7 @@ __all__ = ["TextCounts", "TextWorker", "backoff", "text_counts"]
 log = structlog.get_logger(__name__)
 
 # Longest a claimed capture is held by a worker that may have crashed (a read takes ~2 s).
-_LEASE: Final = timedelta(minutes=10)
+_LEASE: Final = timedelta(minutes=2)
 _MAX_BACKOFF: Final = timedelta(hours=1)
 _IDLE_POLL: Final = 2.0  # seconds between looks at an empty queue
 _MAX_PAUSE: Final = 60.0  # longest wait between tries while the database does not answer
@@ -86,15 +89,24 @@ class TextWorker:
         self._postgres = dialect == "postgresql"
         self._clock = clock
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jarvis-ocr")
-        self._engine: OcrEngine | None = None
+        self._executor: ProcessPoolExecutor | None = None
 
     def wake(self) -> None:
         """A capture was queued: look now rather than at the next poll."""
         self._wake.set()
 
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn, not fork: the server has threads (a forked child would inherit their locks).
+            self._executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=init_child,
+                initargs=(self._settings.text_tessdata_dir, self._settings.text_languages),
+            )
+        return self._executor
+
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         trouble: str | None = None
         pause = _IDLE_POLL
         try:
@@ -116,9 +128,18 @@ class TextWorker:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), _IDLE_POLL)
         finally:
-            if self._engine is not None:
-                await loop.run_in_executor(self._executor, self._engine.close)
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._stop_pool()
+
+    def _stop_pool(self) -> None:
+        """Stop the OCR process now: a read in progress is simply done again after a restart
+        (its queue row is leased, not deleted)."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # The executor has no public way to stop a busy worker before Python 3.14.
+        for process in list((executor._processes or {}).values()):
+            process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)
 
     async def step(self) -> bool:
         """Read one due capture; False when none was due."""
@@ -129,10 +150,14 @@ class TextWorker:
         try:
             data = await self._read_file(storage_key)
             words = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._ocr, data
+                self._pool(), read_in_child, data
             )
         except asyncio.CancelledError:
             raise
+        except BrokenProcessPool:
+            self._stop_pool()  # the next capture gets a new process
+            await self._failed(pk, attempts, OcrError("the OCR process died reading this image"))
+            return True
         except Exception as exc:
             await self._failed(pk, attempts, exc)
             return True
@@ -142,13 +167,6 @@ class TextWorker:
     async def _read_file(self, key: str) -> bytes:
         chunks = [chunk async for chunk in self._storage.read(key)]
         return b"".join(chunks)
-
-    def _ocr(self, data: bytes) -> list[OcrWord]:
-        if self._engine is None:
-            self._engine = OcrEngine(
-                self._settings.text_tessdata_dir, self._settings.text_languages
-            )
-        return self._engine.read(data)
 
     async def _claim(self) -> tuple[int, str, int] | None:
         now = self._clock()

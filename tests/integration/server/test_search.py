@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -73,6 +74,32 @@ def _db(server: LiveServer, sql: str) -> Any:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat from field 3 (state) on; [] once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return bool(fields) and fields[0] != "Z"
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -294,3 +321,24 @@ def test_missing_language_data_is_refused_at_start(
     with pytest.raises(Exception, match=r"tesseract-ocr-klingon") as raised:
         server_factory(env={"JARVIS_TEXT_LANGUAGES": "eng+klingon"})
     assert "JARVIS_TEXT_LANGUAGES" in str(raised.value)
+
+
+def test_ocr_process_ends_with_the_server(server: LiveServer) -> None:
+    """The OCR process runs at the lowest CPU priority and ends when the server stops, or is
+    killed: no orphan is left waiting for work."""
+    token = server.create_token("desk")
+    _store(server, token, text_screen(["backup restore"]))
+    _drained(server)
+    assert server.process is not None
+    children = _children(server.process.pid)
+    niced = [pid for pid in children if _stat(pid)[16] == "19"]  # field 19: nice
+    assert niced, "no OCR process at nice 19"
+    server.stop()
+    _wait_for(lambda: not any(_alive(pid) for pid in niced), "the OCR process to end on stop")
+    server.start()
+    _store(server, token, text_screen(["firewall router"]))
+    _drained(server)
+    assert server.process is not None
+    children = _children(server.process.pid)
+    server.kill()
+    _wait_for(lambda: not any(_alive(pid) for pid in children), "the OCR process to end on kill")
