@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -75,15 +76,28 @@ def vocabulary(rng: random.Random) -> list[str]:
 
 def documents(n: int, vocab: list[str], seed: int) -> Iterator[tuple[int, str, str, str]]:
     rng = random.Random(seed)
-    weights = [1 / (rank + 1) for rank in range(len(vocab))]  # Zipf: a few words are common
-    for i in range(n):
-        words = rng.choices(vocab, weights=weights, k=WORDS_PER_CAPTURE)
-        lines = [" ".join(words[j : j + 12]) for j in range(0, len(words), 12)]
-        boxes = json.dumps(
-            [[rng.randint(0, 1800), rng.randint(0, 1000), rng.randint(20, 120), 14] for _ in words],
+    # Zipf: a few words are common, most are rare.
+    cumulative = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(vocab))))
+    boxes = [
+        json.dumps(
+            [[rng.randint(0, 1800), rng.randint(0, 1000), rng.randint(20, 120), 14]]
+            * WORDS_PER_CAPTURE,
             separators=(",", ":"),
         )
-        yield i, "\n".join(lines), boxes, APPS[i % len(APPS)]
+        for _ in range(16)
+    ]
+    for i in range(n):
+        words = rng.choices(vocab, cum_weights=cumulative, k=WORDS_PER_CAPTURE)
+        lines = [" ".join(words[j : j + 12]) for j in range(0, len(words), 12)]
+        yield i, "\n".join(lines), boxes[i % len(boxes)], APPS[i % len(APPS)]
+
+
+def touch_files(storage: Path, n: int) -> None:
+    """Empty stand-ins for the image files, so the server's start finds its storage whole."""
+    folder = storage / "bench"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for i in range(n):
+        os.close(os.open(folder / f"{i}.jpg", os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def capture_row(i: int, device_id: int, app: str) -> dict[str, object]:
@@ -267,6 +281,7 @@ def run_sqlite(work: Path, n: int, vocab: list[str]) -> None:
     path = server.home / "server" / "jarvis.db"
     began = time.perf_counter()
     fill_sqlite(path, n, device_id, vocab)
+    touch_files(server.storage_dir, n)
     print(f"SQLite: {n} captures filled in {time.perf_counter() - began:.0f} s")
     sizes = sqlite_sizes(path)
     print(
@@ -290,6 +305,7 @@ def run_postgres(work: Path, n: int, vocab: list[str]) -> None:
         token, device_id = _device_id(server)
         began = time.perf_counter()
         sizes = asyncio.run(fill_postgres(url, n, device_id, vocab))
+        touch_files(server.storage_dir, n)
         print(f"PostgreSQL: {n} captures filled in {time.perf_counter() - began:.0f} s")
         print(
             f"  per capture: text {sizes['text'] / n:.0f} B, boxes {sizes['boxes'] / n:.0f} B, "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 __all__ = [
@@ -48,6 +49,8 @@ class QueryError(ValueError):
 
 def fold(text: str) -> str:
     """Lower case without diacritics, as the index stores terms."""
+    if text.isascii():  # most screen text: nothing to decompose
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -55,6 +58,12 @@ def fold(text: str) -> str:
 def terms_of(text: str) -> list[str]:
     """The index terms of some text, in order."""
     return _TOKEN.findall(fold(text))
+
+
+@lru_cache(maxsize=65536)
+def _word_terms(word: str) -> tuple[str, ...]:
+    # Screens repeat their words (menus, prompts, column names): each is folded once.
+    return tuple(terms_of(word))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +164,7 @@ def highlight(text: str, query: SearchQuery) -> Highlight:
     first match with the matches' character ranges."""
     words = text.split()
     # Every term with the word it came from: a word may hold several terms ("e-mail").
-    flat: list[tuple[str, int]] = [(t, i) for i, w in enumerate(words) for t in terms_of(w)]
+    flat: list[tuple[str, int]] = [(t, i) for i, w in enumerate(words) for t in _word_terms(w)]
     matched: set[int] = set()
     for phrase in query.phrases:
         n = len(phrase.terms)
