@@ -6,8 +6,12 @@ upload 150 KB JPEGs as the agent does (multipart file + metadata, Idempotency-Ke
 captures/s and p50/p99 latency per backend, and the ratio against the target on SQLite
 (>= 300 captures/s, p99 <= 50 ms on a 2-core machine). Every upload is fsynced as in production.
 
-    uv run python benchmarks/ingest.py                 # 1500 uploads per backend
-    uv run python benchmarks/ingest.py --uploads 3000 --backend sqlite
+Each backend runs twice in the same run, without and with the text worker (OCR of every stored
+capture in the background), and prints the ratio of their rates (goal: >= 0.9x). The worker is
+busy the whole time: every upload queues one more capture to read.
+
+    uv run python benchmarks/ingest.py                 # 1500 uploads per backend and mode
+    uv run python benchmarks/ingest.py --uploads 3000 --backend sqlite --text-worker off
 """
 
 from __future__ import annotations
@@ -182,7 +186,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=1500)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--text-worker", choices=["off", "on", "both"], default="both")
     args = parser.parse_args()
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.text_worker]
 
     images = [make_jpeg(seed) for seed in range(4)]
     images_with_digest = [(d, hashlib.sha256(d).hexdigest()) for d in images]
@@ -194,23 +200,49 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as work:
         if args.backend in ("sqlite", "both"):
-            server = make_server(Path(work) / "sqlite", env=env)
-            server.start()
-            try:
-                report("SQLite", run_load(server, args.uploads, images_with_digest))
-            finally:
-                server.stop()
+            rates = []
+            for worker in modes:
+                server = make_server(Path(work) / f"sqlite-{worker}", env=_env(env, worker))
+                server.start()
+                try:
+                    figures = run_load(server, args.uploads, images_with_digest)
+                    report(f"SQLite{' +OCR' if worker else ''}", figures)
+                    rates.append(figures["rate"])
+                finally:
+                    server.stop()
+            _ratio("SQLite", rates)
         if args.backend in ("postgres", "both"):
             cluster = start_cluster()
             try:
-                server = make_server(Path(work) / "pg", env=env, database_url=cluster.url())
-                server.start()
-                try:
-                    report("PostgreSQL", run_load(server, args.uploads, images_with_digest))
-                finally:
-                    server.stop()
+                rates = []
+                for worker in modes:
+                    name = cluster.create_database()
+                    server = make_server(
+                        Path(work) / f"pg-{worker}",
+                        env=_env(env, worker),
+                        database_url=cluster.url(name),
+                    )
+                    server.start()
+                    try:
+                        figures = run_load(server, args.uploads, images_with_digest)
+                        report(f"PG{' +OCR' if worker else ''}", figures)
+                        rates.append(figures["rate"])
+                    finally:
+                        server.stop()
+                _ratio("PostgreSQL", rates)
             finally:
                 stop_cluster(cluster)
+
+
+def _env(env: dict[str, str], worker: bool) -> dict[str, str]:
+    return {**env, "JARVIS_TEXT_EXTRACTION": "true" if worker else "false"}
+
+
+def _ratio(name: str, rates: list[float]) -> None:
+    if len(rates) == 2:
+        print(
+            f"{name}: rate with the text worker / without: x{rates[1] / rates[0]:.2f} (goal >= 0.9)"
+        )
 
 
 if __name__ == "__main__":

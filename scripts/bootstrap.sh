@@ -14,6 +14,7 @@ packages=(
     kwin-wayland qdbus-qt5 libgl1-mesa-dri chromium chromium-l10n at-spi2-core
     libkf5globalaccel-bin xdg-desktop-portal waybar swaylock  # Wayland hotkey, tray (SNI), lock
     gnome-shell xdg-desktop-portal xdg-desktop-portal-gnome xdg-desktop-portal-gtk libglib2.0-bin
+    tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.suppor
 
 from tests.integration.server.uploads import make_capture, upload
 from tests.support.browser import CHROMIUM, DESKTOP, PHONE
-from tests.support.screens import render_screen
 from tests.support.server import make_server
+from tests.support.timeline_screens import render_screen
 
 SCREENS = [
     (

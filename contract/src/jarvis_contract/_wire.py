@@ -23,6 +23,7 @@ API_PREFIX: Final = "/api/v1"
 CAPTURES_PATH: Final = f"{API_PREFIX}/captures"
 DELETE_RANGE_PATH: Final = f"{CAPTURES_PATH}/delete"
 EVENTS_PATH: Final = f"{API_PREFIX}/events"
+SEARCH_PATH: Final = f"{API_PREFIX}/search"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 # The server answers here while its process runs (no token needed).
@@ -112,6 +113,7 @@ class ProblemType:
     UNAVAILABLE: Final = BASE + "service-unavailable"
     BAD_REQUEST: Final = BASE + "bad-request"
     METHOD_NOT_ALLOWED: Final = BASE + "method-not-allowed"
+    BAD_QUERY: Final = BASE + "bad-query"
 
 
 class CaptureMetadata(BaseModel):
@@ -187,6 +189,34 @@ class Deleted(BaseModel):
     """How many captures a delete removed (0 when there was nothing left to remove)."""
 
     deleted: int
+
+
+class TextBox(BaseModel):
+    """A matched word's box in the capture's image, in image pixels from the top-left."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+class SearchHit(BaseModel):
+    """One capture whose text matched a search."""
+
+    capture: CaptureRecord
+    snippet: str = Field(description="Plain text around the first match (never HTML).")
+    snippet_marks: list[tuple[int, int]] = Field(
+        description="[start, end) offsets, in characters (code points), of the matched words "
+        "in `snippet`, in order."
+    )
+    boxes: list[TextBox] = Field(description="The matched words' boxes in the image.")
+
+
+class SearchPage(BaseModel):
+    """One page of search hits, newest first; pass `next_cursor` back to read on."""
+
+    items: list[SearchHit]
+    next_cursor: str | None = None
 
 
 class Problem(BaseModel):

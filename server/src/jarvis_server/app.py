@@ -12,11 +12,11 @@ from fastapi.openapi.utils import get_openapi
 
 from jarvis_contract import PROBLEM_MEDIA_TYPE, CaptureMetadata, Problem
 from jarvis_server import __version__
-from jarvis_server.api.routes import captures, devices, events, health, session, web
+from jarvis_server.api.routes import captures, devices, events, health, search, session, web
 from jarvis_server.api.upload import max_request_bytes
 from jarvis_server.auth import AuthCache
 from jarvis_server.bodyguard import BodyGuard
-from jarvis_server.core.config import Settings, get_settings
+from jarvis_server.core.config import Settings, check_text_languages, get_settings
 from jarvis_server.core.db import (
     create_engine,
     create_sessionmaker,
@@ -30,6 +30,7 @@ from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
 from jarvis_server.securityheaders import SecurityHeaders
 from jarvis_server.storage import FilesystemStorage
+from jarvis_server.textqueue import TextWorker
 from jarvis_server.tokenwatch import watch_stream_tokens
 from jarvis_server.writer import CaptureWriter
 
@@ -76,15 +77,25 @@ def create_app(
                 done = await reconcile(state.sessions, storage)
                 warn_fixed_modes(done.fixed_modes)
             app.state.jarvis = state
-            watch = asyncio.create_task(
-                watch_stream_tokens(broadcaster, sessions, settings.events_token_recheck_seconds)
-            )
+            tasks = [
+                asyncio.create_task(
+                    watch_stream_tokens(
+                        broadcaster, sessions, settings.events_token_recheck_seconds
+                    )
+                )
+            ]
+            if settings.text_extraction:
+                check_text_languages(settings)
+                state.text_worker = TextWorker(sessions, storage, settings, engine.dialect.name)
+                tasks.append(asyncio.create_task(state.text_worker.run()))
             try:
                 yield
             finally:
-                watch.cancel()
-                with suppress(asyncio.CancelledError):
-                    await watch
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError):
+                        await task
         finally:
             broadcaster.close()
             await engine.dispose()
@@ -113,6 +124,7 @@ def create_app(
     app.include_router(session.router)
     app.include_router(devices.router)
     app.include_router(web.router)
+    app.include_router(search.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server import __version__
-from jarvis_server.core.config import Settings, SettingsError, get_settings
+from jarvis_server.core.config import Settings, SettingsError, check_text_languages, get_settings
 from jarvis_server.core.db import (
     DatabaseURLError,
     create_engine,
@@ -213,6 +213,10 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     from jarvis_server.reconcile import reconcile, warn_fixed_modes
 
     settings = _settings()
+    try:
+        check_text_languages(settings)
+    except SettingsError as exc:
+        raise StartupError(str(exc)) from exc
     identity_key = _identity_key(settings)
     configure_logging(settings.server_log_level, json=settings.server_log_json)
     url = _database_url(settings)

@@ -1,4 +1,4 @@
-"""Database tables: devices (one token each) and the captures they uploaded."""
+"""Database tables: devices (one token each), the captures they uploaded, and their text."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -97,3 +98,47 @@ class WebSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class CaptureText(Base):
+    """The words read from one capture's image, with their boxes; indexed for search.
+
+    `text` is the words separated by spaces (lines by newlines); `boxes` holds one [x, y, w, h]
+    in image pixels per word of `text.split()`. The full-text index is kept beside it: an FTS5
+    table on SQLite (maintained by triggers on this table), a tsvector column on PostgreSQL
+    (see migration 0004_search_text). Deleting the capture deletes this row (ON DELETE CASCADE),
+    and with it the index entry.
+    """
+
+    __tablename__ = "capture_text"
+
+    capture_pk: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("captures.pk", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    text: Mapped[str] = mapped_column(Text)
+    boxes: Mapped[str] = mapped_column(Text)  # JSON: [[x, y, w, h], ...]
+    extracted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TextQueue(Base):
+    """A capture waiting for its text to be extracted (a durable work queue).
+
+    A row is claimed by moving `next_attempt_at` past a lease; success deletes it in the same
+    transaction that stores the text; failure counts an attempt and backs off; after the last
+    attempt `failed_at` is set and the row is skipped (reported by /health/text).
+    """
+
+    __tablename__ = "text_queue"
+    __table_args__ = (Index("ix_text_queue_due", "failed_at", "next_attempt_at"),)
+
+    capture_pk: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("captures.pk", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

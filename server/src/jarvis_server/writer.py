@@ -24,16 +24,17 @@ from __future__ import annotations
 import asyncio
 import hmac
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final, cast
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Table, delete, select
+from sqlalchemy import Connection, Engine, Table, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jarvis_server.models import Capture, Device
+from jarvis_server.models import Capture, Device, TextQueue
 
 __all__ = ["CaptureWriter", "Written"]
 
@@ -42,6 +43,7 @@ _MAX_BATCH: Final = 256
 
 _captures = cast(Table, Capture.__table__)
 _devices = cast(Table, Device.__table__)
+_text_queue = cast(Table, TextQueue.__table__)
 
 
 class Written(Enum):
@@ -152,4 +154,13 @@ class CaptureWriter:
                 refused.append(pk)
         if refused:
             conn.execute(delete(_captures).where(_captures.c.pk.in_(refused)))
+        # Queued for text extraction in the same transaction: a stored capture is never missed.
+        gone = set(refused)
+        accepted = [pk for pk in inserted.values() if pk not in gone]
+        if accepted:
+            now = datetime.now(UTC)
+            conn.execute(
+                insert(_text_queue),
+                [{"capture_pk": pk, "attempts": 0, "next_attempt_at": now} for pk in accepted],
+            )
         return results

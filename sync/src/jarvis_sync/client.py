@@ -1,4 +1,5 @@
-"""The one client for a Jarvis server: health, the identity check, the token check, uploads.
+"""The one client for a Jarvis server: health, the identity check, the token check, uploads,
+search and reading a capture's image.
 
 Every request the agent, the tray and the command line make to the server goes through
 `ServerClient`, which owns the paths (from jarvis_contract), the time limits, the connection pool,
@@ -32,9 +33,11 @@ from jarvis_contract import (
     HEALTH_PATH,
     IDEMPOTENCY_HEADER,
     IDENTITY_PATH,
+    SEARCH_PATH,
     CaptureMetadata,
     Deleted,
     DeleteRange,
+    SearchPage,
 )
 from jarvis_sync.errors import (
     ServerUnreachableError,
@@ -339,6 +342,47 @@ class ServerClient:
         except ServerUnreachableError as exc:
             return UploadOutcome("retry", None, exc.reason)
         return classify(response.status_code, response.headers, response.content)
+
+    def _get(self, token: str, path: str, params: dict[str, str | int] | None = None) -> bytes:
+        """A GET that carries the token (trust checked first); the body, or the ServerError
+        naming what the server said."""
+        self._require_trust()
+        response = self._send(
+            "GET", path, params=params, headers={"Authorization": f"Bearer {token}"}
+        )
+        status = response.status_code
+        if status == 200:
+            return response.content
+        detail = problem_text(status, response.content)
+        if status in (401, 403):
+            raise TokenRefusedError(
+                f"the server refused the token ({detail}); log in again with `jarvis login`",
+                status=status,
+            )
+        raise UnexpectedReplyError(
+            f"the server at {self.server_url} answered {detail}", status=status
+        )
+
+    def search(
+        self, token: str, query: str, *, limit: int = 20, cursor: str | None = None
+    ) -> SearchPage:
+        """Captures of this device whose text matches `query`, newest first."""
+        params: dict[str, str | int] = {"q": query, "limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        body = self._get(token, SEARCH_PATH, params)
+        try:
+            return SearchPage.model_validate_json(body)
+        except ValueError as exc:
+            raise UnexpectedReplyError(
+                f"the server at {self.server_url} sent a search reply that is not one "
+                "(is server.url the Jarvis server's address?)",
+                status=200,
+            ) from exc
+
+    def capture_image(self, token: str, capture_id: str) -> bytes:
+        """The image bytes of one of this device's captures."""
+        return self._get(token, f"{CAPTURES_PATH}/{capture_id}/image")
 
     def close(self) -> None:
         """Close the pooled connections."""

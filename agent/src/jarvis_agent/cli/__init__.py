@@ -33,6 +33,7 @@ _BUILT_IN = {
     "hotkey": "hotkey",
     "setup": "setup",
     "captures": "captures",
+    "search": "search",
 }
 _COMMAND_MODULES = tuple(dict.fromkeys(_BUILT_IN.values()))
 

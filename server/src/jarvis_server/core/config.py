@@ -25,6 +25,8 @@ MIB: Final = 1024 * 1024
 # budget bounds one check at 0.5 GB and `decode_concurrency` of them at once. An X screen that
 # spans several monitors as one is larger: raise JARVIS_MAX_IMAGE_PIXELS for it.
 MAX_IMAGE_PIXELS: Final = 7680 * 4320
+# Debian's tesseract-ocr-* packages put their language data here.
+TESSDATA_DIR: Final = Path("/usr/share/tesseract-ocr/5/tessdata")
 # Pillow refuses more than this as a decompression bomb anyway (Image.MAX_IMAGE_PIXELS).
 PILLOW_BOMB_PIXELS: Final = 89_478_485
 
@@ -120,6 +122,33 @@ class Settings(BaseSettings):
         description="How long a sign-in to the timeline page lasts; it ends sooner when its "
         "token is revoked or replaced, or on logout.",
     )
+    text_extraction: bool = Field(
+        default=True,
+        description="Read the words of every stored capture (OCR) for search; when off, "
+        "captures still queue up and are read once it is turned on.",
+    )
+    text_languages: str = Field(
+        default="eng",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages to read, joined by '+' (eng+deu); each needs its "
+        "traineddata in JARVIS_TEXT_TESSDATA_DIR (Debian: apt install tesseract-ocr-LANG).",
+    )
+    text_tessdata_dir: Path = Field(
+        default=TESSDATA_DIR, description="Where Tesseract's language data (*.traineddata) is."
+    )
+    text_max_attempts: int = Field(
+        default=5,
+        gt=0,
+        le=100,
+        description="Attempts at reading a capture before it is marked failed and skipped.",
+    )
+    text_retry_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="Wait before the first retry of a failed read; doubles on each next one "
+        "(at most an hour).",
+    )
     server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
     server_log_json: bool = Field(default=False, description="Log JSON lines instead of text.")
 
@@ -142,6 +171,23 @@ class Settings(BaseSettings):
 
 class SettingsError(JarvisServerError):
     """A setting has a value the server cannot use; the message names the variable."""
+
+
+def check_text_languages(settings: Settings) -> None:
+    """Refuse languages whose data is not installed, naming the package to install."""
+    if not settings.text_extraction:
+        return
+    tessdata = settings.text_tessdata_dir
+    have = {p.stem for p in tessdata.glob("*.traineddata")} if tessdata.is_dir() else set()
+    missing = [lang for lang in settings.text_languages.split("+") if lang not in have]
+    if missing:
+        names = " ".join(f"tesseract-ocr-{lang.lower().replace('_', '-')}" for lang in missing)
+        found = ", ".join(sorted(have - {"osd"})) or "none"
+        raise SettingsError(
+            f"{env_name('text_languages')}: no language data for {', '.join(missing)} in "
+            f"{tessdata} (installed: {found}); install it (Debian: apt install {names}), set "
+            f"{env_name('text_tessdata_dir')}, or {env_name('text_extraction')}=false"
+        )
 
 
 def env_name(field: str) -> str:

@@ -12,6 +12,7 @@ from jarvis_server.decodegate import DecodeGate
 from jarvis_server.events import Broadcaster
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.storage import FilesystemStorage
+from jarvis_server.textqueue import TextWorker
 from jarvis_server.writer import CaptureWriter
 
 
@@ -27,6 +28,9 @@ class AppState:
     # connection ever finds the database locked and sleeps in its busy handler.
     writer: CaptureWriter
     auth_cache: AuthCache
+    # Reads the words of stored captures in the background; None when JARVIS_TEXT_EXTRACTION
+    # is off (captures still queue up for later).
+    text_worker: TextWorker | None = None
     # Turns at checking PNG and WebP images, bounded by the settings (see decodegate).
     decodes: DecodeGate = field(init=False)
 

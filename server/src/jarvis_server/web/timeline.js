@@ -271,7 +271,7 @@ async function moreHits() {
     return;
   }
   const page = await response.json();
-  state.hits.push(...page.hits);
+  state.hits.push(...page.items);
   state.hitsCursor = page.next_cursor || null;
   renderHits();
 }
@@ -279,16 +279,18 @@ async function moreHits() {
 function snippet(hit) {
   const parts = [];
   let at = 0;
-  const text = hit.snippet || "";
+  // The server counts marks in code points; JavaScript strings index UTF-16 units.
+  const chars = Array.from(hit.snippet || "");
+  const text = (from, to) => chars.slice(from, to).join("");
   for (const [start, end] of hit.snippet_marks || []) {
     if (start < at || end <= start) continue;
-    parts.push(document.createTextNode(text.slice(at, start)));
+    parts.push(document.createTextNode(text(at, start)));
     const mark = document.createElement("mark");
-    mark.textContent = text.slice(start, end);
+    mark.textContent = text(start, end);
     parts.push(mark);
     at = end;
   }
-  parts.push(document.createTextNode(text.slice(at)));
+  parts.push(document.createTextNode(text(at)));
   const span = document.createElement("span");
   span.className = "snippet";
   span.append(...parts);

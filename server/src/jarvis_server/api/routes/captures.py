@@ -241,6 +241,8 @@ async def _store(
             )
         return _replay(response, existing, meta)
     record = to_record(capture, caller.device)
+    if state.text_worker is not None:
+        state.text_worker.wake()
     response.headers["Location"] = f"{CAPTURES_PATH}/{record.id}"
     state.events.publish(record)
     log.info(

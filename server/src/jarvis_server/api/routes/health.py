@@ -22,6 +22,7 @@ from jarvis_server.api.openapi_docs import problems
 from jarvis_server.problems import ProblemError
 from jarvis_server.reconcile import missing_count
 from jarvis_server.storage import StorageError
+from jarvis_server.textqueue import text_counts
 
 router = APIRouter(prefix=HEALTH_PATH, tags=["health"])
 
@@ -125,3 +126,46 @@ async def health_identity(
     # gets a proof its client rejects.
     server = request.scope.get("server") or ("", 0)
     return IdentityProof(proof=identity_proof(key, int(server[1] or 0), nonce))
+
+
+class TextHealth(BaseModel):
+    """The text worker's queue; "degraded" while some captures could not be read at all."""
+
+    status: Literal["ok", "degraded"] = "ok"
+    version: str = __version__
+    extraction: bool = Field(description="Whether this server reads captures' text.")
+    pending: int = Field(description="Captures waiting to be read (or retried).")
+    failed: int = Field(
+        description="Captures given up on after JARVIS_TEXT_MAX_ATTEMPTS; not searchable."
+    )
+    detail: str | None = None
+
+
+@router.get(
+    "/text",
+    summary="Captures waiting for text extraction, and those it gave up on",
+    response_model=TextHealth,
+    responses=problems(503),
+)
+async def health_text(state: StateDep) -> TextHealth:
+    try:
+        async with state.sessions() as session:
+            counts = await text_counts(session)
+    except Exception as exc:
+        raise ProblemError(
+            503,
+            ProblemType.UNAVAILABLE,
+            "Database unavailable",
+            f"The database does not answer ({type(exc).__name__}).",
+            headers={"Retry-After": "5"},
+        ) from exc
+    health = TextHealth(
+        extraction=state.settings.text_extraction, pending=counts.pending, failed=counts.failed
+    )
+    if counts.failed:
+        health.status = "degraded"
+        health.detail = (
+            f"{counts.failed} captures could not be read (see the server log's "
+            "'text extraction failed' lines); they are stored but not searchable."
+        )
+    return health

@@ -1,0 +1,175 @@
+"""/api/v1/search: captures whose text matches a query, newest first, with where it matched."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Query
+from sqlalchemy import Select, and_, column, func, literal_column, or_, select, table, text
+
+from jarvis_contract import SEARCH_PATH, ProblemType, SearchHit, SearchPage, TextBox, UtcDatetime
+from jarvis_server.api.deps import CallerDep, SessionDep
+from jarvis_server.api.openapi_docs import problems
+from jarvis_server.auth import Caller
+from jarvis_server.models import Capture, CaptureText, Device
+from jarvis_server.problems import ProblemError
+from jarvis_server.records import to_record, utc
+from jarvis_server.textquery import (
+    MAX_QUERY_CHARS,
+    QueryError,
+    SearchQuery,
+    highlight,
+    parse_query,
+    to_fts5,
+    to_tsquery,
+)
+
+router = APIRouter(prefix=SEARCH_PATH, tags=["search"])
+
+_fts = table("capture_fts", column("rowid"))
+_MAX_PK: Final = 2**63 - 1
+_QUERY_HELP: Final = (
+    'Words to find, all of them: `invoice 2026`, a phrase in quotes `"quarterly report"`, a '
+    "prefix `invo*`, and `app:firefox` (a part of the app's name; several are alternatives). "
+    f"At most {MAX_QUERY_CHARS} characters."
+)
+
+
+def _bad_query(why: str) -> ProblemError:
+    return ProblemError(422, ProblemType.BAD_QUERY, "Bad search query", f"{why}.")
+
+
+def _bad_cursor(why: str) -> ProblemError:
+    return ProblemError(
+        400,
+        ProblemType.VALIDATION,
+        "Bad cursor",
+        f"The cursor is not one this server handed out ({why}); start again without it.",
+    )
+
+
+def _encode_cursor(capture: Capture) -> str:
+    raw = f"{utc(capture.captured_at).isoformat()}|{capture.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, pk = raw.split("|")
+        before = datetime.fromisoformat(when)
+        if before.tzinfo is None:
+            raise ValueError("no offset")
+        before = before.astimezone(UTC)
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
+        raise _bad_cursor("it does not decode to a time and a row number") from None
+    if not (pk.isascii() and pk.isdigit()) or int(pk) > _MAX_PK:
+        raise _bad_cursor("its row number is not one of this server's")
+    return before, int(pk)
+
+
+def _matching(dialect: str, query: SearchQuery) -> Select[Capture, str, str]:
+    base = select(Capture, CaptureText.text, CaptureText.boxes).join(
+        CaptureText, CaptureText.capture_pk == Capture.pk
+    )
+    if dialect == "sqlite":
+        return base.join(_fts, _fts.c.rowid == Capture.pk).where(
+            text("capture_fts MATCH :match").bindparams(match=to_fts5(query))
+        )
+    return base.where(
+        literal_column("capture_text.tsv").op("@@")(func.to_tsquery("simple", to_tsquery(query)))
+    )
+
+
+def _restrict(caller: Caller, device: str | None) -> Any:
+    if not caller.admin:
+        if device is not None and device != caller.device:
+            raise ProblemError(
+                403,
+                ProblemType.FORBIDDEN,
+                "Not your device",
+                "A device token searches only its own captures; use an admin token for others.",
+            )
+        return Capture.device_id == caller.device_id
+    if device is not None:
+        return Capture.device_id == (
+            select(Device.id).where(Device.name == device).scalar_subquery()
+        )
+    return None
+
+
+@router.get(
+    "",
+    summary="Search the text of captures, newest first",
+    response_model=SearchPage,
+    responses={
+        **problems(400, 401, 403, 503),
+        422: {"description": "The query cannot be searched; the detail says what to change"},
+    },
+)
+async def search(
+    session: SessionDep,
+    caller: CallerDep,
+    q: Annotated[str, Query(description=_QUERY_HELP)],
+    device: Annotated[str | None, Query(description="Only this device's captures.")] = None,
+    since: Annotated[
+        UtcDatetime | None, Query(description="Captured at or after (RFC 3339).")
+    ] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Captured before (RFC 3339).")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchPage:
+    """Captures the caller may read (its own; with an admin token everyone's) whose text holds
+    every word of `q`; each hit has a plain-text snippet with the matches' offsets and the
+    matched words' boxes in image pixels."""
+    try:
+        parsed = parse_query(q)
+    except QueryError as exc:
+        raise _bad_query(str(exc)) from None
+    query = _matching(session.get_bind().dialect.name, parsed)
+    who = _restrict(caller, device)
+    if who is not None:
+        query = query.where(who)
+    if parsed.apps:
+        name = func.lower(func.coalesce(Capture.app_name, ""))
+        query = query.where(or_(*(name.contains(app, autoescape=True) for app in parsed.apps)))
+    if since is not None:
+        query = query.where(Capture.captured_at >= since.astimezone(UTC))
+    if until is not None:
+        query = query.where(Capture.captured_at < until.astimezone(UTC))
+    if cursor is not None:
+        before, pk = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Capture.captured_at < before,
+                and_(Capture.captured_at == before, Capture.pk < pk),
+            )
+        )
+    query = query.order_by(Capture.captured_at.desc(), Capture.pk.desc()).limit(limit + 1)
+    rows = (await session.execute(query)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items: list[SearchHit] = []
+    for capture, body, boxes_json in rows:
+        found = highlight(body, parsed)
+        boxes = json.loads(boxes_json)
+        items.append(
+            SearchHit(
+                capture=to_record(capture),
+                snippet=found.snippet,
+                snippet_marks=found.marks,
+                boxes=[
+                    TextBox(x=b[0], y=b[1], w=b[2], h=b[3])
+                    for i in found.words
+                    if i < len(boxes)
+                    for b in (boxes[i],)
+                ],
+            )
+        )
+    return SearchPage(
+        items=items, next_cursor=_encode_cursor(rows[-1][0]) if more and rows else None
+    )
