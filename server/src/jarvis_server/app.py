@@ -28,7 +28,7 @@ from jarvis_server.events import Broadcaster
 from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
-from jarvis_server.storage import FilesystemStorage
+from jarvis_server.storage_open import open_storage
 from jarvis_server.tokenwatch import watch_stream_tokens
 from jarvis_server.writer import CaptureWriter
 
@@ -55,7 +55,7 @@ def create_app(
         url = parse_database_url(settings.effective_database_url)
         engine = create_engine(url)
         writer_engine = create_writer_engine(url)
-        storage = FilesystemStorage(settings.effective_storage_dir)
+        storage = open_storage(settings)
         sessions = create_sessionmaker(engine)
         state = AppState(
             settings=settings,
@@ -86,6 +86,7 @@ def create_app(
                     await watch
         finally:
             broadcaster.close()
+            storage.close()
             await engine.dispose()
             if writer_engine is not None:
                 writer_engine.dispose()

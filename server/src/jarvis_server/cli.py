@@ -35,7 +35,7 @@ from jarvis_server.filemodes import (
     tighten_stream,
 )
 from jarvis_server.migrate import SCHEMA_REVISION, current_revision
-from jarvis_server.storage import FilesystemStorage, StorageError
+from jarvis_server.storage import Storage, StorageError
 
 T = TypeVar("T")
 DB_VAR = "JARVIS_DATABASE_URL"
@@ -134,7 +134,9 @@ def _storage_error(exc: StorageError) -> StartupError:
     from jarvis_server.reconcile import StorageRootError
 
     if isinstance(exc, StorageRootError):
-        return StartupError(f"{STORAGE_VAR}: {exc}")
+        return StartupError(f"{exc.setting}: {exc}")
+    if exc.setting != STORAGE_VAR:  # a bucket: the message already says what to fix
+        return StartupError(f"{exc.setting}: {exc}")
     return StartupError(
         f"{STORAGE_VAR}: {exc}; set {STORAGE_VAR} (or JARVIS_HOME) to a writable directory"
     )
@@ -160,17 +162,18 @@ def _tighten_server_files(settings: Settings, url: URL) -> list[Path | str]:
 def _with_storage(
     settings: Settings,
     url: URL,
-    work: Callable[[async_sessionmaker[AsyncSession], FilesystemStorage], Awaitable[T]],
+    work: Callable[[async_sessionmaker[AsyncSession], Storage], Awaitable[T]],
 ) -> T:
-    """Run `work(sessions, storage)` against this server's database and storage directory."""
+    """Run `work(sessions, storage)` against this server's database and storage."""
+    from jarvis_server.storage_open import open_storage
 
     async def run() -> T:
         engine = create_engine(url)
+        store = open_storage(settings)
         try:
-            return await work(
-                create_sessionmaker(engine), FilesystemStorage(settings.effective_storage_dir)
-            )
+            return await work(create_sessionmaker(engine), store)
         finally:
+            store.close()
             await engine.dispose()
 
     return asyncio.run(run())
@@ -348,12 +351,15 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 def _storage_run(
-    work: Callable[[async_sessionmaker[AsyncSession], FilesystemStorage], Awaitable[T]],
+    work: Callable[[async_sessionmaker[AsyncSession], Storage], Awaitable[T]],
 ) -> T:
     settings = _settings()
     url = _database_url(settings)
     _ensure_schema(settings, url, no_migrate=False)
-    return _with_storage(settings, url, work)
+    try:
+        return _with_storage(settings, url, work)
+    except StorageError as exc:
+        raise _storage_error(exc) from exc
 
 
 @storage.command("check")
@@ -363,14 +369,12 @@ def storage_check() -> None:
     from jarvis_server.reconcile import refusal_message, survey
     from jarvis_server.storage_plan import CRASH_WINDOW
 
-    async def work(
-        sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage
-    ) -> tuple[str, bool]:
+    async def work(sessions: async_sessionmaker[AsyncSession], store: Storage) -> tuple[str, bool]:
         found = await survey(sessions, store)
         plan = found.plan
         hours = CRASH_WINDOW.total_seconds() / 3600
         lines = [
-            f"storage directory:        {store.root}"
+            f"storage:                  {store.location}"
             + ("" if found.scan.exists else " (does not exist)"),
             f"captures with their file: {plan.present} of {plan.listed}",
             f"captures whose file is gone (not yet marked): {len(plan.mark_missing)}",
@@ -378,7 +382,8 @@ def storage_check() -> None:
             f" (file back: {len(plan.found_again) + len(plan.restore)})",
             f"files no capture lists:   {len(plan.quarantine)} older than {hours:g} h"
             f" (moved to quarantine at the next start), {len(plan.recent_orphans)} recent",
-            f"quarantined files:        {len(found.scan.quarantined)} in {store.quarantine_dir}",
+            f"quarantined files:        {len(found.scan.quarantined)}"
+            f" in {store.quarantine_location}",
         ]
         if plan.refusal is not None:
             lines.append(f"serve would refuse: {refusal_message(plan, store, found.scan)}")
@@ -399,7 +404,7 @@ def storage_repair(yes: bool) -> None:
     those whose file is back, move old files no capture lists to quarantine. Deletes nothing."""
     from jarvis_server.reconcile import reconcile, refusal_message, survey
 
-    async def work(sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage) -> str:
+    async def work(sessions: async_sessionmaker[AsyncSession], store: Storage) -> str:
         found = await survey(sessions, store)
         if found.plan.refusal is not None:
             click.echo(f"warning: {refusal_message(found.plan, store, found.scan)}", err=True)
@@ -421,7 +426,7 @@ def storage_purge_missing(yes: bool) -> None:
     """Delete the records of captures marked missing whose image file is still gone."""
     from jarvis_server.reconcile import missing_count, purge_missing
 
-    async def work(sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage) -> int:
+    async def work(sessions: async_sessionmaker[AsyncSession], store: Storage) -> int:
         async with sessions() as session:
             marked = await missing_count(session)
         if not marked:
@@ -437,12 +442,17 @@ def storage_purge_missing(yes: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def storage_purge_quarantine(yes: bool) -> None:
     """Delete the quarantined files (image files no capture record listed)."""
+    from jarvis_server.storage_open import open_storage
+
     settings = _settings()
-    store = FilesystemStorage(settings.effective_storage_dir)
-    count = len(asyncio.run(store.scan()).quarantined)
-    if count:
-        _confirm(f"Delete {count} quarantined files in {store.quarantine_dir}?", yes)
-    purged = asyncio.run(store.purge_quarantine()) if count else 0
+    try:
+        store = open_storage(settings)
+        count = len(asyncio.run(store.scan()).quarantined)
+        if count:
+            _confirm(f"Delete {count} quarantined files in {store.quarantine_location}?", yes)
+        purged = asyncio.run(store.purge_quarantine()) if count else 0
+    except StorageError as exc:
+        raise _storage_error(exc) from exc
     click.echo(f"deleted {purged} quarantined files", err=True)
 
 

@@ -11,7 +11,7 @@ from jarvis_server.core.config import Settings
 from jarvis_server.decodegate import DecodeGate
 from jarvis_server.events import Broadcaster
 from jarvis_server.ratelimit import RateLimiter
-from jarvis_server.storage import FilesystemStorage
+from jarvis_server.storage import Storage
 from jarvis_server.writer import CaptureWriter
 
 
@@ -20,7 +20,7 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    storage: FilesystemStorage
+    storage: Storage
     limiter: RateLimiter
     events: Broadcaster
     # One writer at a time, batching rows into one commit. On SQLite this also means no second

@@ -44,7 +44,7 @@ from jarvis_server.models import Capture, Device
 from jarvis_server.problems import ProblemError
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.records import to_record, utc
-from jarvis_server.storage import PendingFile, Verify
+from jarvis_server.storage import PendingFile, StorageError, Verify
 from jarvis_server.writer import Written
 
 router = APIRouter(prefix=CAPTURES_PATH, tags=["captures"])
@@ -193,6 +193,9 @@ async def _store(
         ) from None
     except ImageRefused as exc:
         raise _image_problem(exc) from None
+    except StorageError as exc:
+        log.warning("storage refused an upload", error=str(exc))
+        raise _storage_down() from exc
     capture = Capture(
         id=str(meta.id),
         device_id=caller.device_id,
@@ -213,17 +216,17 @@ async def _store(
     try:
         written = await state.writer.insert(_row(capture), caller.token_hash)
     except BaseException:
-        await state.storage.delete(storage_key)
+        await _forget_object(state, storage_key)
         raise
     if written in (Written.REVOKED, Written.UNKNOWN_TOKEN):
         # Revoked or replaced since this token was last verified: nothing of it is kept.
-        await state.storage.delete(storage_key)
+        await _forget_object(state, storage_key)
         state.auth_cache.forget(caller.token_hash)
         state.events.end_tokens({caller.token_hash})
         raise revoked(caller.device) if written is Written.REVOKED else unknown_token()
     if written is Written.EXISTS:
         # This device already stored this capture id: a replay (same bytes) or a conflict.
-        await state.storage.delete(storage_key)
+        await _forget_object(state, storage_key)
         async with state.sessions() as session:
             existing = await _stored(session, caller.device_id, meta.id)
         if existing is None:  # removed in between; the agent's retry will store it
@@ -245,6 +248,25 @@ async def _store(
         bytes=record.byte_size,
     )
     return record
+
+
+def _storage_down() -> ProblemError:
+    return ProblemError(
+        503,
+        ProblemType.UNAVAILABLE,
+        "Storage unavailable",
+        "The image store does not answer; nothing was kept. Retry later.",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _forget_object(state: AppState, key: str) -> None:
+    """Remove a stored object no row will list. If the store is down it stays, without a row,
+    and a later start quarantines it: the answer to the client does not depend on it."""
+    try:
+        await state.storage.delete(key)
+    except StorageError as exc:
+        log.warning("could not remove an object without a row", key=key, error=str(exc))
 
 
 async def _place(
@@ -430,7 +452,11 @@ async def get_image(
     state: StateDep, session: SessionDep, caller: CallerDep, capture_id: UUID
 ) -> StreamingResponse:
     capture = await _find(session, caller, capture_id)
-    if not await state.storage.exists(capture.storage_key):
+    try:
+        present = await state.storage.exists(capture.storage_key)
+    except StorageError as exc:
+        raise _storage_down() from exc
+    if not present:
         raise ProblemError(
             404,
             ProblemType.NOT_FOUND,
