@@ -456,6 +456,50 @@ def storage_purge_quarantine(yes: bool) -> None:
     click.echo(f"deleted {purged} quarantined files", err=True)
 
 
+@storage.command("migrate-to")
+@click.argument("url")
+def storage_migrate_to(url: str) -> None:
+    """Copy this server's storage directory into the bucket URL (s3://BUCKET/PREFIX, reached
+    with the JARVIS_S3_* settings), verifying every object by sha256. Changes nothing here;
+    stop the server first, then set JARVIS_STORAGE_URL=URL and start it."""
+    from jarvis_server.s3storage import S3Storage
+    from jarvis_server.storage import FilesystemStorage
+    from jarvis_server.storage_migrate import migrate_to_bucket
+    from jarvis_server.storage_open import open_storage
+
+    settings = _settings()
+    if not url.startswith("s3://"):
+        raise click.BadParameter("give the bucket as s3://BUCKET/PREFIX", param_hint="URL")
+
+    async def work(sessions: async_sessionmaker[AsyncSession], source: Storage) -> str:
+        if not isinstance(source, FilesystemStorage):
+            raise StartupError(
+                f"the storage to copy from is {source.location}, not a directory; unset "
+                "JARVIS_STORAGE_URL (or set it to file:///PATH) to copy a directory"
+            )
+        target = open_storage(settings.model_copy(update={"storage_url": url}))
+        assert isinstance(target, S3Storage)
+        try:
+            await target.probe()
+            done = await migrate_to_bucket(sessions, source, target)
+        finally:
+            target.close()
+        for problem in done.problems:
+            click.echo(f"not copied: {problem}", err=True)
+        if done.problems:
+            raise StartupError(
+                f"{len(done.problems)} objects could not be copied and verified (above); "
+                f"{done.verified} were. Nothing was removed from {source.location}"
+            )
+        return (
+            f"copied {done.copied} objects to {target.location} ({done.already_there} were "
+            f"already there); all {done.verified} verified by sha256. Nothing was removed from "
+            f"{source.location}. Now set JARVIS_STORAGE_URL={url} and start the server"
+        )
+
+    click.echo(_storage_run(work), err=True)
+
+
 @cli.command(hidden=True)
 def openapi() -> None:
     """Print the OpenAPI schema (committed as server/openapi.json)."""

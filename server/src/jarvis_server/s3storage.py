@@ -246,6 +246,25 @@ class S3Storage:
         except _FAILURES as exc:
             raise _classify(exc, self.location_info, "deleting an image") from exc
 
+    async def put_object(self, key: str, data: bytes) -> None:
+        """Store `data` under exactly `key` (copying a store in: keys are kept as they were)."""
+        try:
+            await obstore.put_async(self._store, key, data)
+        except _FAILURES as exc:
+            raise _classify(exc, self.location_info, "copying an object in") from exc
+
+    async def get_object(self, key: str) -> bytes | None:
+        """The whole object, or None when there is none under `key`."""
+        try:
+            result = await obstore.get_async(self._store, key)
+            return bytes(await result.bytes_async())
+        except FileNotFoundError as exc:
+            if _no_bucket(exc):
+                raise _classify(exc, self.location_info, "reading an object") from exc
+            return None
+        except _FAILURES as exc:
+            raise _classify(exc, self.location_info, "reading an object") from exc
+
     async def keys(self) -> set[str]:
         return set((await self.scan()).files)
 
