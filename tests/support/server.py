@@ -50,6 +50,7 @@ class LiveServer:
     process: subprocess.Popen[bytes] | None = None
     # With an S3 bucket: the folder the test's S3 server keeps the bucket's objects in.
     object_dir: Path | None = None
+    serve_args: tuple[str, ...] = ()  # more `serve` options, e.g. ("--workers", "2")
     _admin_token: str | None = field(default=None, repr=False)
 
     @property
@@ -114,7 +115,15 @@ class LiveServer:
             raise ServerError("server already running")
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jarvis_server", "serve", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "jarvis_server",
+                "serve",
+                "--port",
+                str(self.port),
+                *self.serve_args,
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

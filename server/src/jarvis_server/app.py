@@ -25,6 +25,7 @@ from jarvis_server.core.db import (
 )
 from jarvis_server.core.state import AppState
 from jarvis_server.events import Broadcaster
+from jarvis_server.pgevents import CaptureFeed
 from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
@@ -75,15 +76,27 @@ def create_app(
                 done = await reconcile(state.sessions, storage)
                 warn_fixed_modes(done.fixed_modes)
             app.state.jarvis = state
-            watch = asyncio.create_task(
-                watch_stream_tokens(broadcaster, sessions, settings.events_token_recheck_seconds)
-            )
+            tasks = [
+                asyncio.create_task(
+                    watch_stream_tokens(
+                        broadcaster, sessions, settings.events_token_recheck_seconds
+                    )
+                )
+            ]
+            if engine.dialect.name == "postgresql":
+                # Every replica's captures reach this replica's streams (NOTIFY at commit).
+                feed = CaptureFeed(url, sessions, broadcaster)
+                tasks.append(asyncio.create_task(feed.run()))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(feed.listening.wait(), 10)
             try:
                 yield
             finally:
-                watch.cancel()
-                with suppress(asyncio.CancelledError):
-                    await watch
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError):
+                        await task
         finally:
             broadcaster.close()
             storage.close()

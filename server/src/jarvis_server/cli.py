@@ -206,7 +206,15 @@ def cli() -> None:
 @click.option(
     "--no-migrate", is_flag=True, help="Do not apply migrations at start (default on SQLite)."
 )
-def serve(host: str, port: int, no_migrate: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on this machine (PostgreSQL only; SQLite serves from one).",
+)
+@click.option("--worker-fd", type=int, default=None, hidden=True)
+def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int | None) -> None:
     """Serve the ingest API."""
     import uvicorn
 
@@ -219,14 +227,30 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     identity_key = _identity_key(settings)
     configure_logging(settings.server_log_level, json=settings.server_log_json)
     url = _database_url(settings)
-    fixed = _tighten_server_files(settings, url)
-    _ensure_schema(settings, url, no_migrate=no_migrate)
-    try:
-        done = _with_storage(settings, url, reconcile)
-    except StorageError as exc:
-        warn_fixed_modes(fixed)
-        raise _storage_error(exc) from exc
-    warn_fixed_modes([*fixed, *done.fixed_modes])
+    if workers > 1 and is_sqlite(url):
+        raise StartupError(
+            f"--workers {workers}: SQLite is served by one process; drop --workers, or set "
+            f"{DB_VAR} to a PostgreSQL database (postgresql://USER@HOST/DB) to run several"
+        )
+    if worker_fd is None:  # a worker's parent did all of this once for every worker
+        fixed = _tighten_server_files(settings, url)
+        _ensure_schema(settings, url, no_migrate=no_migrate)
+        try:
+            done = _with_storage(settings, url, reconcile)
+        except StorageError as exc:
+            warn_fixed_modes(fixed)
+            raise _storage_error(exc) from exc
+        warn_fixed_modes([*fixed, *done.fixed_modes])
+    if workers > 1:
+        from jarvis_server.workers import listening_socket, run_workers
+
+        try:
+            sock = listening_socket(host, port)
+        except OSError as exc:
+            raise StartupError(
+                f"--host/--port: cannot listen on {host}:{port} ({exc.strerror or exc})"
+            ) from exc
+        sys.exit(run_workers(sock, workers))
     app = create_app(settings, identity_key=identity_key, reconciled=True)
 
     class Server(uvicorn.Server):
@@ -239,6 +263,7 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
         app,
         host=host,
         port=port,
+        fd=worker_fd,
         loop="uvloop",
         http=guarded_protocol(
             header_timeout=settings.request_header_timeout_seconds,

@@ -29,8 +29,9 @@ from typing import Any, Final, cast
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Table, delete, select
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.models import Capture, Device
@@ -77,6 +78,14 @@ class CaptureWriter:
             insert(_captures)
             .on_conflict_do_nothing(index_elements=["device_id", "id"])
             .returning(_captures.c.pk, _captures.c.storage_key)
+        )
+        # PostgreSQL: tell every replica's event feed (pgevents), delivered at commit.
+        self._notify = (
+            text(
+                "SELECT pg_notify('jarvis_captures', pk::text) FROM unnest(:pks) AS pk"
+            ).bindparams(bindparam("pks", type_=ARRAY(BIGINT)))
+            if dialect == "postgresql"
+            else None
         )
         self._pending: list[_Queued] = []
         self._lock = asyncio.Lock()
@@ -152,4 +161,8 @@ class CaptureWriter:
                 refused.append(pk)
         if refused:
             conn.execute(delete(_captures).where(_captures.c.pk.in_(refused)))
+        if self._notify is not None:
+            kept = sorted(set(inserted.values()) - set(refused))
+            if kept:
+                conn.execute(self._notify, {"pks": kept})
         return results
