@@ -27,7 +27,7 @@ from jarvis_server.core.state import AppState
 from jarvis_server.events import Broadcaster
 from jarvis_server.pgevents import CaptureFeed
 from jarvis_server.problems import install_problem_handlers
-from jarvis_server.ratelimit import RateLimiter
+from jarvis_server.ratelimit import PostgresRateLimiter, RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
 from jarvis_server.storage_open import open_storage
 from jarvis_server.tokenwatch import watch_stream_tokens
@@ -63,7 +63,13 @@ def create_app(
             engine=engine,
             sessions=sessions,
             storage=storage,
-            limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            limiter=(
+                PostgresRateLimiter(
+                    engine, settings.rate_limit_per_minute, settings.rate_limit_burst
+                )
+                if engine.dialect.name == "postgresql"
+                else RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+            ),
             events=broadcaster,
             writer=CaptureWriter(sessions, engine.dialect.name, writer_engine),
             auth_cache=AuthCache(),

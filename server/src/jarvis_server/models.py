@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -83,3 +84,17 @@ class Capture(Base):
     )
 
     device: Mapped[Device] = relationship(lazy="joined", innerjoin=True)
+
+
+class RateBucket(Base):
+    """A device's upload allowance, shared by every replica (used on PostgreSQL; see
+    ratelimit.PostgresRateLimiter). Seconds since the epoch, from the database's clock."""
+
+    __tablename__ = "rate_buckets"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+    granted: Mapped[bool] = mapped_column(Boolean)

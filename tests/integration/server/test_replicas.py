@@ -43,12 +43,18 @@ def replicas(
     tmp_path: Path, shared: tuple[str, str], s3_server: S3Server
 ) -> Iterator[list[LiveServer]]:
     """Two started replicas (separate processes and homes) on one database and bucket."""
+    yield from _replicas(tmp_path, shared, s3_server, {})
+
+
+def _replicas(
+    tmp_path: Path, shared: tuple[str, str], s3_server: S3Server, env: dict[str, str]
+) -> Iterator[list[LiveServer]]:
     database_url, bucket = shared
     made: list[LiveServer] = []
     for i in range(2):
         server = make_server(
             tmp_path / f"replica-{i}",
-            s3_server.env(bucket),
+            {**s3_server.env(bucket), **env},
             database_url=database_url if i == 0 else None,  # migrated once, by the first
             object_dir=s3_server.bucket_dir(bucket),
         )
@@ -130,6 +136,28 @@ def test_a_capture_stored_by_one_replica_reaches_streams_on_the_other(
         assert upload(client, mine).status_code == 201
     listener.join(60)
     assert seen == [mine.id]
+
+
+def test_a_device_rate_limit_holds_across_replicas(
+    tmp_path: Path, shared: tuple[str, str], s3_server: S3Server
+) -> None:
+    """With a burst of 4 (and a slow refill), uploads alternating between two replicas are
+    accepted 4 times in all, not 4 per replica; the next gets 429 with Retry-After."""
+    slow = {"JARVIS_RATE_LIMIT_BURST": "4", "JARVIS_RATE_LIMIT_PER_MINUTE": "1"}
+    made = _replicas(tmp_path, shared, s3_server, slow)
+    servers = next(made)
+    try:
+        token = servers[0].create_token("laptop")
+        codes = []
+        for i in range(6):
+            with servers[i % 2].client(token) as client:
+                response = upload(client, make_capture(make_image(seed=i)))
+            codes.append(response.status_code)
+            if response.status_code == 429:
+                assert int(response.headers["Retry-After"]) >= 1
+        assert codes == [201, 201, 201, 201, 429, 429]
+    finally:
+        next(made, None)
 
 
 def _children(pid: int) -> list[int]:

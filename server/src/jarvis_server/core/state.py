@@ -10,7 +10,7 @@ from jarvis_server.auth import AuthCache
 from jarvis_server.core.config import Settings
 from jarvis_server.decodegate import DecodeGate
 from jarvis_server.events import Broadcaster
-from jarvis_server.ratelimit import RateLimiter
+from jarvis_server.ratelimit import Limiter
 from jarvis_server.storage import Storage
 from jarvis_server.writer import CaptureWriter
 
@@ -21,7 +21,7 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     storage: Storage
-    limiter: RateLimiter
+    limiter: Limiter
     events: Broadcaster
     # One writer at a time, batching rows into one commit. On SQLite this also means no second
     # connection ever finds the database locked and sleeps in its busy handler.

@@ -106,7 +106,7 @@ async def upload_capture(
     request: Request, response: Response, state: StateDep, caller: UploaderDep
 ) -> CaptureRecord:
     """Store an image and its metadata once; a replay of the same id and bytes answers 200."""
-    wait = state.limiter.acquire(caller.device_id)
+    wait = await state.limiter.check(caller.device_id)
     if wait > 0:
         raise ProblemError(
             429,

@@ -1,0 +1,37 @@
+"""Upload rate limits per device shared by every replica.
+
+Revision ID: 0003_scale
+Revises: 0002
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003_scale"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "rate_buckets",
+        sa.Column(
+            "device_id",
+            sa.Integer(),
+            sa.ForeignKey("devices.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("updated", sa.Float(), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("rate_buckets")
