@@ -269,3 +269,28 @@ def test_server_systemd_unit_verifies(tmp_path: Path) -> None:
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "jarvis-server.service" not in result.stderr, result.stderr
+
+
+def test_the_scaled_out_compose_runs_replicas_on_postgres_and_a_bucket_behind_nginx() -> None:
+    """compose.scale.yaml: PostgreSQL, an S3 server, a one-shot migrate, N replicas of
+    `serve --workers` that never migrate and keep images in the bucket (secrets required from
+    .env), and nginx (its config in the repository) as the only published port, on loopback."""
+    data = yaml.safe_load((SERVER / "compose.scale.yaml").read_text(encoding="utf-8"))
+    services = data["services"]
+    assert set(services) == {"db", "s3", "migrate", "server", "lb"}
+    server = services["server"]
+    assert "--no-migrate" in server["command"]
+    assert "--workers" in server["command"]
+    assert server["deploy"]["replicas"] == "${JARVIS_REPLICAS:-2}"
+    assert "ports" not in server
+    assert server["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    env = server["environment"]
+    assert env["JARVIS_STORAGE_URL"].startswith("s3://")
+    assert "${JARVIS_S3_SECRET_ACCESS_KEY:?" in env["JARVIS_S3_SECRET_ACCESS_KEY"]
+    assert env["JARVIS_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    lb = services["lb"]
+    assert lb["image"].startswith("nginx:")
+    assert all(port.startswith("127.0.0.1:") for port in lb["ports"])
+    config = (SERVER / "nginx.scale.conf").read_text(encoding="utf-8")
+    assert "http://server:8765" in config
+    assert "proxy_buffering off" in config
