@@ -10,7 +10,7 @@ packages=(
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
     libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libxcb-shm0
     libgl1 libegl1 libfontconfig1 libdbus-1-3 postgresql desktop-file-utils shellcheck
-    sway xwayland foot weston
+    sway xwayland foot weston haproxy
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

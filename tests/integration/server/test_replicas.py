@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.integration.server.uploads import Capture, make_capture, make_image, upload
+from tests.support.loadbalancer import start_load_balancer
 from tests.support.postgres import PostgresCluster
 from tests.support.s3 import S3Server
 from tests.support.server import LiveServer, make_server
@@ -158,6 +159,59 @@ def test_a_device_rate_limit_holds_across_replicas(
         assert codes == [201, 201, 201, 201, 429, 429]
     finally:
         next(made, None)
+
+
+def _deliver(url: str, token: str, capture: Capture) -> int:
+    """Send until acknowledged, as the agent's uploader does (retrying transport errors and
+    5xx answers); the final status."""
+    while True:
+        try:
+            with httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as client:
+                code = upload(client, capture).status_code
+        except httpx.TransportError:
+            time.sleep(0.1)
+            continue
+        if code in (200, 201, 422):
+            return code
+        time.sleep(0.1)
+
+
+def test_behind_a_load_balancer_a_replica_killed_mid_upload_loses_nothing(
+    replicas: list[LiveServer], tmp_path: Path
+) -> None:
+    """Through HAProxy (round robin per request) uploads spread over both replicas; one
+    replica SIGKILLed while four senders keep sending: every capture is acknowledged and
+    stored exactly once (one row, its image readable), replays through the balancer answer
+    200, and at most one object per upload in flight is left without a row (for the
+    quarantine)."""
+    lb = start_load_balancer(tmp_path, [r.port for r in replicas])
+    try:
+        token = replicas[0].create_token("laptop")
+        warm = [make_capture(make_image(seed=100 + i)) for i in range(10)]
+        for capture in warm:
+            assert _deliver(lb.url, token, capture) == 201
+        for replica in replicas:
+            assert "capture stored" in replica.log_path.read_text(), "not spread"
+        captures = [make_capture(make_image(seed=i)) for i in range(40)]
+        with ThreadPoolExecutor(4) as pool:
+            results = [pool.submit(_deliver, lb.url, token, c) for c in captures]
+            time.sleep(0.3)
+            replicas[0].kill()
+            codes = [r.result() for r in results]
+        assert set(codes) <= {200, 201}
+        everything = [*warm, *captures]
+        survivor = replicas[1]
+        assert sorted(str(r.id) for r in survivor.captures()) == sorted(c.id for c in everything)
+        for capture in everything:
+            assert survivor.image_bytes(capture.id) == capture.data
+        for capture in captures[:5]:
+            assert _deliver(lb.url, token, capture) == 200
+        orphans = len(survivor.stored_files()) - len(everything)
+        assert 0 <= orphans <= 4
+    finally:
+        lb.stop()
 
 
 def _children(pid: int) -> list[int]:
