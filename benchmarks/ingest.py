@@ -242,7 +242,8 @@ def scale_out(uploads: int, images: list[tuple[bytes, str]], env: dict[str, str]
         finally:
             server.stop()
         cluster = start_cluster()
-        s3 = start_s3_server(dir_cache="5m")  # nothing changes its folders behind its back
+        # rclone's default cache: nothing changes its folders behind its back here.
+        s3 = start_s3_server(dir_cache="5m", buckets=("bench-1", "bench-2"))
         try:
             for storage in ("fs", "S3"):
                 for workers in (1, 2):
@@ -251,7 +252,7 @@ def scale_out(uploads: int, images: list[tuple[bytes, str]], env: dict[str, str]
                     extra = dict(env)
                     object_dir = None
                     if storage == "S3":
-                        bucket = s3.new_bucket()
+                        bucket = f"bench-{workers}"
                         extra.update(s3.env(bucket))
                         object_dir = s3.bucket_dir(bucket)
                     server = make_server(

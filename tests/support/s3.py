@@ -124,11 +124,13 @@ class S3Server:
         self.process = None
 
 
-def start_s3_server(dir_cache: str = "100ms") -> S3Server:
+def start_s3_server(dir_cache: str = "100ms", buckets: tuple[str, ...] = ()) -> S3Server:
     """A started server over a new temporary directory (also used by benchmarks/ingest.py,
     with rclone's default cache: nothing changes the folders behind its back there)."""
     base = Path(tempfile.mkdtemp(prefix="jarvis-s3-"))
     (base / "buckets").mkdir()
+    for bucket in buckets:  # made before the start: a long cache would not see them later
+        (base / "buckets" / bucket).mkdir(mode=0o700)
     server = S3Server(root=base / "buckets", port=free_port(), dir_cache=dir_cache)
     server.start()
     return server

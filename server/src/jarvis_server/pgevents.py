@@ -87,6 +87,8 @@ class CaptureFeed:
             await self._wake.wait()
             self._wake.clear()
             pks, self._pending = self._pending, []
+            if not self._broadcaster.tokens():
+                continue  # nobody is listening on this replica: nothing to read
             try:
                 await self._publish(pks)
             except Exception as exc:  # the feed must outlive one failed read
