@@ -139,6 +139,24 @@ def test_a_capture_stored_by_one_replica_reaches_streams_on_the_other(
     assert seen == [mine.id]
 
 
+def test_a_revoked_token_is_refused_by_every_replica_at_once(
+    replicas: list[LiveServer],
+) -> None:
+    """A token that has just uploaded through both replicas (so each has it in its upload
+    cache) is refused by both the moment `token revoke` returns: 403, nothing stored."""
+    token = replicas[0].create_token("laptop")
+    for i, replica in enumerate(replicas):
+        with replica.client(token) as client:
+            assert upload(client, make_capture(make_image(seed=i))).status_code == 201
+    replicas[0].revoke("laptop")
+    late = [make_capture(make_image(seed=10 + i)) for i in range(2)]
+    for replica, capture in zip(replicas, late, strict=True):
+        with replica.client(token) as client:
+            assert upload(client, capture).status_code == 403
+    stored = {str(r.id) for r in replicas[1].captures()}
+    assert not stored & {c.id for c in late}
+
+
 def test_a_device_rate_limit_holds_across_replicas(
     tmp_path: Path, shared: tuple[str, str], s3_server: S3Server
 ) -> None:
