@@ -12,6 +12,9 @@ busy the whole time: every upload queues one more capture to read.
 
     uv run python benchmarks/ingest.py                 # 1500 uploads per backend and mode
     uv run python benchmarks/ingest.py --uploads 3000 --backend sqlite --text-worker off
+    uv run python benchmarks/ingest.py --backend scale # SQLite+fs baseline, then PostgreSQL
+        with the filesystem and with an S3 bucket (rclone serve s3), 1 and 2 workers each;
+        prints the 2-worker speed-up and S3's p99 against the filesystem's
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image
 from tests.support.postgres import start_cluster, stop_cluster
+from tests.support.s3 import start_s3_server, stop_s3_server
 from tests.support.server import LiveServer, make_server
 
 CLIENTS = 4
@@ -123,10 +127,18 @@ def client_loop(
     conn.close()
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(p) for p in (task / "children").read_text().split())
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+    """User + system CPU time of a process and its workers so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in _children(pid))
 
 
 def run_load(server: LiveServer, uploads: int, images: list[tuple[bytes, str]]) -> dict[str, float]:
@@ -185,7 +197,9 @@ def report(name: str, figures: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=1500)
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgres", "both", "scale"], default="both"
+    )
     parser.add_argument("--text-worker", choices=["off", "on", "both"], default="both")
     args = parser.parse_args()
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.text_worker]
@@ -198,6 +212,9 @@ def main() -> None:
     print(f"{CLIENTS} clients, JPEGs of {sizes}, {args.uploads} uploads per backend")
     env = {"JARVIS_RATE_LIMIT_PER_MINUTE": "10000000", "JARVIS_RATE_LIMIT_BURST": "100000"}
 
+    if args.backend == "scale":
+        scale_out(args.uploads, images_with_digest, env)
+        return
     with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as work:
         if args.backend in ("sqlite", "both"):
             rates = []
@@ -242,6 +259,63 @@ def _ratio(name: str, rates: list[float]) -> None:
     if len(rates) == 2:
         print(
             f"{name}: rate with the text worker / without: x{rates[1] / rates[0]:.2f} (goal >= 0.9)"
+        )
+
+
+def scale_out(uploads: int, images: list[tuple[bytes, str]], env: dict[str, str]) -> None:
+    """The scaled-out shapes against today's baseline, in one run on one machine."""
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as work:
+        server = make_server(Path(work) / "sqlite", env=env)
+        server.start()
+        try:
+            results["SQLite+fs"] = run_load(server, uploads, images)
+            report("SQLite+fs", results["SQLite+fs"])
+        finally:
+            server.stop()
+        cluster = start_cluster()
+        # rclone's default cache: nothing changes its folders behind its back here.
+        s3 = start_s3_server(dir_cache="5m", buckets=("bench-1", "bench-2"))
+        try:
+            for storage in ("fs", "S3"):
+                for workers in (1, 2):
+                    name = f"PG+{storage} {workers}w"
+                    database = cluster.create_database()
+                    extra = dict(env)
+                    object_dir = None
+                    if storage == "S3":
+                        bucket = f"bench-{workers}"
+                        extra.update(s3.env(bucket))
+                        object_dir = s3.bucket_dir(bucket)
+                    server = make_server(
+                        Path(work) / name.replace(" ", "-").replace("+", "-"),
+                        env=extra,
+                        database_url=cluster.url(database),
+                        object_dir=object_dir,
+                    )
+                    server.serve_args = ("--workers", str(workers)) if workers > 1 else ()
+                    server.start()
+                    try:
+                        time.sleep(2 if workers > 1 else 0)  # every worker listening
+                        results[name] = run_load(server, uploads, images)
+                        report(name, results[name])
+                    finally:
+                        server.stop()
+                        cluster.drop_database(database)
+        finally:
+            stop_s3_server(s3)
+            stop_cluster(cluster)
+    for storage in ("fs", "S3"):
+        one, two = results[f"PG+{storage} 1w"], results[f"PG+{storage} 2w"]
+        print(
+            f"PostgreSQL+{storage}: 2 workers x{two['rate'] / one['rate']:.2f} the captures/s "
+            "of 1 (target >= 1.6)"
+        )
+    for workers in (1, 2):
+        fs, s3r = results[f"PG+fs {workers}w"], results[f"PG+S3 {workers}w"]
+        print(
+            f"{workers} worker(s): S3 p99 x{s3r['p99'] / fs['p99']:.2f} the filesystem's "
+            "(target <= 1.5)"
         )
 
 

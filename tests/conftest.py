@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.support.home",
     "tests.support.postgres",
+    "tests.support.s3",
     "tests.support.server",
     "tests.support.keyring",
     "tests.support.desktop",

@@ -53,6 +53,9 @@ class LiveServer:
     port: int
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    # With an S3 bucket: the folder the test's S3 server keeps the bucket's objects in.
+    object_dir: Path | None = None
+    serve_args: tuple[str, ...] = ()  # more `serve` options, e.g. ("--workers", "2")
     _admin_token: str | None = field(default=None, repr=False)
 
     @property
@@ -60,7 +63,22 @@ class LiveServer:
         return self.home / "server.log"
 
     @property
+    def storage_setting(self) -> str:
+        """The variable that chooses this server's storage (named in its messages)."""
+        return "JARVIS_STORAGE_URL" if self.object_dir is not None else "JARVIS_STORAGE_DIR"
+
+    @property
+    def storage_location(self) -> str:
+        """How the server names its storage in messages."""
+        if self.object_dir is not None:
+            return self.env["JARVIS_STORAGE_URL"].rstrip("/")
+        return str(self.storage_dir)
+
+    @property
     def storage_dir(self) -> Path:
+        """Where the image files are: the storage directory, or the bucket's folder."""
+        if self.object_dir is not None:
+            return self.object_dir
         custom = self.env.get("JARVIS_STORAGE_DIR")
         return Path(custom) if custom else self.home / "server" / "storage"
 
@@ -102,7 +120,15 @@ class LiveServer:
             raise ServerError("server already running")
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jarvis_server", "serve", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "jarvis_server",
+                "serve",
+                "--port",
+                str(self.port),
+                *self.serve_args,
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -216,9 +242,13 @@ def server_env(home: Path, env: dict[str, str] | None, database_url: str | None)
 
 
 def make_server(
-    home: Path, env: dict[str, str] | None = None, database_url: str | None = None
+    home: Path,
+    env: dict[str, str] | None = None,
+    database_url: str | None = None,
+    object_dir: Path | None = None,
 ) -> LiveServer:
-    """A server (not yet started); PostgreSQL databases are migrated first."""
+    """A server (not yet started); PostgreSQL databases are migrated first. `object_dir` is
+    the folder of the S3 bucket that `env` names, if any."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     server = LiveServer(
@@ -226,6 +256,7 @@ def make_server(
         home=home,
         port=port,
         env=server_env(home, env, database_url),
+        object_dir=object_dir,
     )
     if database_url and not database_url.startswith("sqlite"):
         server.migrate()

@@ -25,11 +25,12 @@ from jarvis_server.core.db import (
 )
 from jarvis_server.core.state import AppState
 from jarvis_server.events import Broadcaster
+from jarvis_server.pgevents import CaptureFeed
 from jarvis_server.problems import install_problem_handlers
-from jarvis_server.ratelimit import RateLimiter
+from jarvis_server.ratelimit import PostgresRateLimiter, RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
 from jarvis_server.securityheaders import SecurityHeaders
-from jarvis_server.storage import FilesystemStorage
+from jarvis_server.storage_open import open_storage
 from jarvis_server.textqueue import TextWorker
 from jarvis_server.tokenwatch import watch_stream_tokens
 from jarvis_server.writer import CaptureWriter
@@ -57,14 +58,20 @@ def create_app(
         url = parse_database_url(settings.effective_database_url)
         engine = create_engine(url)
         writer_engine = create_writer_engine(url)
-        storage = FilesystemStorage(settings.effective_storage_dir)
+        storage = open_storage(settings)
         sessions = create_sessionmaker(engine)
         state = AppState(
             settings=settings,
             engine=engine,
             sessions=sessions,
             storage=storage,
-            limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            limiter=(
+                PostgresRateLimiter(
+                    engine, settings.rate_limit_per_minute, settings.rate_limit_burst
+                )
+                if engine.dialect.name == "postgresql"
+                else RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+            ),
             events=broadcaster,
             writer=CaptureWriter(sessions, engine.dialect.name, writer_engine),
             auth_cache=AuthCache(),
@@ -88,6 +95,12 @@ def create_app(
                 check_text_languages(settings)
                 state.text_worker = TextWorker(sessions, storage, settings, engine.dialect.name)
                 tasks.append(asyncio.create_task(state.text_worker.run()))
+            if engine.dialect.name == "postgresql":
+                # Every replica's captures reach this replica's streams (NOTIFY at commit).
+                feed = CaptureFeed(url, sessions, broadcaster)
+                tasks.append(asyncio.create_task(feed.run()))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(feed.listening.wait(), 10)
             try:
                 yield
             finally:
@@ -98,6 +111,7 @@ def create_app(
                         await task
         finally:
             broadcaster.close()
+            storage.close()
             await engine.dispose()
             if writer_engine is not None:
                 writer_engine.dispose()

@@ -35,7 +35,7 @@ from jarvis_server.filemodes import (
     tighten_stream,
 )
 from jarvis_server.migrate import SCHEMA_REVISION, current_revision
-from jarvis_server.storage import FilesystemStorage, StorageError
+from jarvis_server.storage import Storage, StorageError
 
 T = TypeVar("T")
 DB_VAR = "JARVIS_DATABASE_URL"
@@ -134,7 +134,9 @@ def _storage_error(exc: StorageError) -> StartupError:
     from jarvis_server.reconcile import StorageRootError
 
     if isinstance(exc, StorageRootError):
-        return StartupError(f"{STORAGE_VAR}: {exc}")
+        return StartupError(f"{exc.setting}: {exc}")
+    if exc.setting != STORAGE_VAR:  # a bucket: the message already says what to fix
+        return StartupError(f"{exc.setting}: {exc}")
     return StartupError(
         f"{STORAGE_VAR}: {exc}; set {STORAGE_VAR} (or JARVIS_HOME) to a writable directory"
     )
@@ -160,17 +162,18 @@ def _tighten_server_files(settings: Settings, url: URL) -> list[Path | str]:
 def _with_storage(
     settings: Settings,
     url: URL,
-    work: Callable[[async_sessionmaker[AsyncSession], FilesystemStorage], Awaitable[T]],
+    work: Callable[[async_sessionmaker[AsyncSession], Storage], Awaitable[T]],
 ) -> T:
-    """Run `work(sessions, storage)` against this server's database and storage directory."""
+    """Run `work(sessions, storage)` against this server's database and storage."""
+    from jarvis_server.storage_open import open_storage
 
     async def run() -> T:
         engine = create_engine(url)
+        store = open_storage(settings)
         try:
-            return await work(
-                create_sessionmaker(engine), FilesystemStorage(settings.effective_storage_dir)
-            )
+            return await work(create_sessionmaker(engine), store)
         finally:
+            store.close()
             await engine.dispose()
 
     return asyncio.run(run())
@@ -203,7 +206,15 @@ def cli() -> None:
 @click.option(
     "--no-migrate", is_flag=True, help="Do not apply migrations at start (default on SQLite)."
 )
-def serve(host: str, port: int, no_migrate: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on this machine (PostgreSQL only; SQLite serves from one).",
+)
+@click.option("--worker-fd", type=int, default=None, hidden=True)
+def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int | None) -> None:
     """Serve the ingest API."""
     import uvicorn
 
@@ -220,14 +231,30 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     identity_key = _identity_key(settings)
     configure_logging(settings.server_log_level, json=settings.server_log_json)
     url = _database_url(settings)
-    fixed = _tighten_server_files(settings, url)
-    _ensure_schema(settings, url, no_migrate=no_migrate)
-    try:
-        done = _with_storage(settings, url, reconcile)
-    except StorageError as exc:
-        warn_fixed_modes(fixed)
-        raise _storage_error(exc) from exc
-    warn_fixed_modes([*fixed, *done.fixed_modes])
+    if workers > 1 and is_sqlite(url):
+        raise StartupError(
+            f"--workers {workers}: SQLite is served by one process; drop --workers, or set "
+            f"{DB_VAR} to a PostgreSQL database (postgresql://USER@HOST/DB) to run several"
+        )
+    if worker_fd is None:  # a worker's parent did all of this once for every worker
+        fixed = _tighten_server_files(settings, url)
+        _ensure_schema(settings, url, no_migrate=no_migrate)
+        try:
+            done = _with_storage(settings, url, reconcile)
+        except StorageError as exc:
+            warn_fixed_modes(fixed)
+            raise _storage_error(exc) from exc
+        warn_fixed_modes([*fixed, *done.fixed_modes])
+    if workers > 1:
+        from jarvis_server.workers import listening_socket, run_workers
+
+        try:
+            sock = listening_socket(host, port)
+        except OSError as exc:
+            raise StartupError(
+                f"--host/--port: cannot listen on {host}:{port} ({exc.strerror or exc})"
+            ) from exc
+        sys.exit(run_workers(sock, workers))
     app = create_app(settings, identity_key=identity_key, reconciled=True)
 
     class Server(uvicorn.Server):
@@ -240,6 +267,7 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
         app,
         host=host,
         port=port,
+        fd=worker_fd,
         loop="uvloop",
         http=guarded_protocol(
             header_timeout=settings.request_header_timeout_seconds,
@@ -352,12 +380,15 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 def _storage_run(
-    work: Callable[[async_sessionmaker[AsyncSession], FilesystemStorage], Awaitable[T]],
+    work: Callable[[async_sessionmaker[AsyncSession], Storage], Awaitable[T]],
 ) -> T:
     settings = _settings()
     url = _database_url(settings)
     _ensure_schema(settings, url, no_migrate=False)
-    return _with_storage(settings, url, work)
+    try:
+        return _with_storage(settings, url, work)
+    except StorageError as exc:
+        raise _storage_error(exc) from exc
 
 
 @storage.command("check")
@@ -367,14 +398,12 @@ def storage_check() -> None:
     from jarvis_server.reconcile import refusal_message, survey
     from jarvis_server.storage_plan import CRASH_WINDOW
 
-    async def work(
-        sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage
-    ) -> tuple[str, bool]:
+    async def work(sessions: async_sessionmaker[AsyncSession], store: Storage) -> tuple[str, bool]:
         found = await survey(sessions, store)
         plan = found.plan
         hours = CRASH_WINDOW.total_seconds() / 3600
         lines = [
-            f"storage directory:        {store.root}"
+            f"storage:                  {store.location}"
             + ("" if found.scan.exists else " (does not exist)"),
             f"captures with their file: {plan.present} of {plan.listed}",
             f"captures whose file is gone (not yet marked): {len(plan.mark_missing)}",
@@ -382,7 +411,8 @@ def storage_check() -> None:
             f" (file back: {len(plan.found_again) + len(plan.restore)})",
             f"files no capture lists:   {len(plan.quarantine)} older than {hours:g} h"
             f" (moved to quarantine at the next start), {len(plan.recent_orphans)} recent",
-            f"quarantined files:        {len(found.scan.quarantined)} in {store.quarantine_dir}",
+            f"quarantined files:        {len(found.scan.quarantined)}"
+            f" in {store.quarantine_location}",
         ]
         if plan.refusal is not None:
             lines.append(f"serve would refuse: {refusal_message(plan, store, found.scan)}")
@@ -403,7 +433,7 @@ def storage_repair(yes: bool) -> None:
     those whose file is back, move old files no capture lists to quarantine. Deletes nothing."""
     from jarvis_server.reconcile import reconcile, refusal_message, survey
 
-    async def work(sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage) -> str:
+    async def work(sessions: async_sessionmaker[AsyncSession], store: Storage) -> str:
         found = await survey(sessions, store)
         if found.plan.refusal is not None:
             click.echo(f"warning: {refusal_message(found.plan, store, found.scan)}", err=True)
@@ -425,7 +455,7 @@ def storage_purge_missing(yes: bool) -> None:
     """Delete the records of captures marked missing whose image file is still gone."""
     from jarvis_server.reconcile import missing_count, purge_missing
 
-    async def work(sessions: async_sessionmaker[AsyncSession], store: FilesystemStorage) -> int:
+    async def work(sessions: async_sessionmaker[AsyncSession], store: Storage) -> int:
         async with sessions() as session:
             marked = await missing_count(session)
         if not marked:
@@ -441,13 +471,62 @@ def storage_purge_missing(yes: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def storage_purge_quarantine(yes: bool) -> None:
     """Delete the quarantined files (image files no capture record listed)."""
+    from jarvis_server.storage_open import open_storage
+
     settings = _settings()
-    store = FilesystemStorage(settings.effective_storage_dir)
-    count = len(asyncio.run(store.scan()).quarantined)
-    if count:
-        _confirm(f"Delete {count} quarantined files in {store.quarantine_dir}?", yes)
-    purged = asyncio.run(store.purge_quarantine()) if count else 0
+    try:
+        store = open_storage(settings)
+        count = len(asyncio.run(store.scan()).quarantined)
+        if count:
+            _confirm(f"Delete {count} quarantined files in {store.quarantine_location}?", yes)
+        purged = asyncio.run(store.purge_quarantine()) if count else 0
+    except StorageError as exc:
+        raise _storage_error(exc) from exc
     click.echo(f"deleted {purged} quarantined files", err=True)
+
+
+@storage.command("migrate-to")
+@click.argument("url")
+def storage_migrate_to(url: str) -> None:
+    """Copy this server's storage directory into the bucket URL (s3://BUCKET/PREFIX, reached
+    with the JARVIS_S3_* settings), verifying every object by sha256. Changes nothing here;
+    stop the server first, then set JARVIS_STORAGE_URL=URL and start it."""
+    from jarvis_server.s3storage import S3Storage
+    from jarvis_server.storage import FilesystemStorage
+    from jarvis_server.storage_migrate import migrate_to_bucket
+    from jarvis_server.storage_open import open_storage
+
+    settings = _settings()
+    if not url.startswith("s3://"):
+        raise click.BadParameter("give the bucket as s3://BUCKET/PREFIX", param_hint="URL")
+
+    async def work(sessions: async_sessionmaker[AsyncSession], source: Storage) -> str:
+        if not isinstance(source, FilesystemStorage):
+            raise StartupError(
+                f"the storage to copy from is {source.location}, not a directory; unset "
+                "JARVIS_STORAGE_URL (or set it to file:///PATH) to copy a directory"
+            )
+        target = open_storage(settings.model_copy(update={"storage_url": url}))
+        assert isinstance(target, S3Storage)
+        try:
+            await target.probe()
+            done = await migrate_to_bucket(sessions, source, target)
+        finally:
+            target.close()
+        for problem in done.problems:
+            click.echo(f"not copied: {problem}", err=True)
+        if done.problems:
+            raise StartupError(
+                f"{len(done.problems)} objects could not be copied and verified (above); "
+                f"{done.verified} were. Nothing was removed from {source.location}"
+            )
+        return (
+            f"copied {done.copied} objects to {target.location} ({done.already_there} were "
+            f"already there); all {done.verified} verified by sha256. Nothing was removed from "
+            f"{source.location}. Now set JARVIS_STORAGE_URL={url} and start the server"
+        )
+
+    click.echo(_storage_run(work), err=True)
 
 
 @cli.command(hidden=True)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -142,3 +143,17 @@ class TextQueue(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class RateBucket(Base):
+    """A device's upload allowance, shared by every replica (used on PostgreSQL; see
+    ratelimit.PostgresRateLimiter). Seconds since the epoch, from the database's clock."""
+
+    __tablename__ = "rate_buckets"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+    granted: Mapped[bool] = mapped_column(Boolean)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.filemodes import describe_fixed, tighten
 from jarvis_server.models import Capture
-from jarvis_server.storage import FilesystemStorage, StorageError, StorageScan
+from jarvis_server.storage import FilesystemStorage, Storage, StorageError, StorageScan
 from jarvis_server.storage_plan import Plan, Refusal, Row, plan_reconciliation
 
 log = structlog.get_logger(__name__)
@@ -32,6 +32,11 @@ DB_VAR: Final = "JARVIS_DATABASE_URL"
 Clock = Callable[[], datetime]
 
 
+def storage_setting(storage: Storage) -> str:
+    """The variable that chooses this storage, for messages."""
+    return STORAGE_VAR if isinstance(storage, FilesystemStorage) else "JARVIS_STORAGE_URL"
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -40,8 +45,8 @@ class StorageRootError(StorageError):
     """The storage directory does not look like the one the database describes; nothing was
     changed. The message names the directory and the settings to check."""
 
-    def __init__(self, message: str, plan: Plan) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, plan: Plan, *, setting: str = STORAGE_VAR) -> None:
+        super().__init__(message, setting=setting)
         self.plan = plan
 
 
@@ -62,43 +67,49 @@ class Reconciliation:
     fixed_modes: list[Path]
 
 
-def refusal_message(plan: Plan, storage: FilesystemStorage, scan: StorageScan) -> str:
-    root = storage.root
+def refusal_message(plan: Plan, storage: Storage, scan: StorageScan) -> str:
+    var = storage_setting(storage)
+    root = storage.location
+    what = "storage directory" if var == STORAGE_VAR else "bucket"
     if plan.refusal is Refusal.FILES_GONE:
         where = "does not exist" if not scan.exists else f"holds only {plan.present}"
         return (
-            f"the storage directory {root} {where} of the {plan.listed} image files the database "
-            f"lists: is the volume mounted? Check {STORAGE_VAR} (and {DB_VAR}). Nothing was "
+            f"the {what} {root} {where} of the {plan.listed} image files the database "
+            f"lists: is the volume mounted? Check {var} (and {DB_VAR}). Nothing was "
             "changed. `jarvis-server storage check` shows what is missing; if those files are "
             "truly gone, `jarvis-server storage repair` marks their captures missing"
         )
     return (
-        f"the storage directory {root} holds {len(plan.quarantine)} image files the database "
+        f"the {what} {root} holds {len(plan.quarantine)} image files the database "
         f"does not list (and {plan.present + len(plan.found_again)} that it does): is {DB_VAR} "
-        f"the database of this storage, and {STORAGE_VAR} the storage of this database? Nothing "
+        f"the database of this storage, and {var} the storage of this database? Nothing "
         "was changed; `jarvis-server storage check` shows the counts"
     )
 
 
 async def survey(
     sessions: async_sessionmaker[AsyncSession],
-    storage: FilesystemStorage,
+    storage: Storage,
     clock: Clock = _utcnow,
 ) -> Survey:
-    """Read the rows and the directory and decide, changing nothing."""
-    scan = await storage.scan()
+    """Read the rows and the directory and decide, changing nothing.
+
+    Rows first, files second: another replica's upload puts its file before it commits its
+    row, so a row read first always finds its file in the later scan, and a file that lands in
+    between is a recent orphan, left alone."""
     async with sessions() as session:
         result = await session.execute(
             select(Capture.pk, Capture.storage_key, Capture.file_missing_since)
         )
         rows = [Row(pk, key, missing) for pk, key, missing in result.tuples()]
+    scan = await storage.scan()
     plan = plan_reconciliation(rows, scan.files, scan.quarantined, clock())
     return Survey(plan, scan)
 
 
 async def reconcile(
     sessions: async_sessionmaker[AsyncSession],
-    storage: FilesystemStorage,
+    storage: Storage,
     *,
     clock: Clock = _utcnow,
     force: bool = False,
@@ -115,7 +126,9 @@ async def reconcile(
     plan = found.plan
     fixed = tighten(found.scan.loose)
     if plan.refusal is not None and not force:
-        raise StorageRootError(refusal_message(plan, storage, found.scan), plan)
+        raise StorageRootError(
+            refusal_message(plan, storage, found.scan), plan, setting=storage_setting(storage)
+        )
     await storage.probe()
     temp = await storage.purge_temp()
     for key in plan.restore:
@@ -144,7 +157,7 @@ async def reconcile(
             captures_marked_missing=len(plan.mark_missing),
             captures_found_again=len(plan.found_again) + len(plan.restore),
             files_quarantined=len(plan.quarantine),
-            quarantine=str(storage.quarantine_dir),
+            quarantine=storage.quarantine_location,
         )
     if plan.recent_orphans:
         log.info("files without a row left alone (recent)", files=len(plan.recent_orphans))
@@ -166,9 +179,7 @@ async def missing_count(session: AsyncSession) -> int:
     return int(count or 0)
 
 
-async def purge_missing(
-    sessions: async_sessionmaker[AsyncSession], storage: FilesystemStorage
-) -> int:
+async def purge_missing(sessions: async_sessionmaker[AsyncSession], storage: Storage) -> int:
     """Delete the rows marked missing whose file is still absent (checked again now)."""
     scan = await storage.scan()
     async with sessions() as session:

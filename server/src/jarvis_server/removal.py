@@ -20,7 +20,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.models import Capture
-from jarvis_server.storage import FilesystemStorage
+from jarvis_server.storage import Storage, StorageError
 
 __all__ = ["delete_capture", "delete_range"]
 
@@ -31,7 +31,7 @@ _BATCH: Final = 500  # rows per DELETE, far below every backend's limit on bound
 
 async def _delete_batch(
     sessions: async_sessionmaker[AsyncSession],
-    storage: FilesystemStorage,
+    storage: Storage,
     query: Select[int, str],
 ) -> int:
     async with sessions() as session:
@@ -45,13 +45,18 @@ async def _delete_batch(
         await session.execute(delete(Capture).where(Capture.pk.in_(pks)))
         await session.commit()
     for _pk, key in found:
-        await storage.delete(key)
+        try:
+            await storage.delete(key)
+        except StorageError as exc:
+            # The rows are gone; the object left behind is an orphan that the next start moves
+            # to quarantine (see reconcile.py), never an image a record still points at.
+            log.warning("could not remove a deleted capture's image", key=key, error=str(exc))
     return len(found)
 
 
 async def delete_capture(
     sessions: async_sessionmaker[AsyncSession],
-    storage: FilesystemStorage,
+    storage: Storage,
     *,
     capture_id: str,
     device_id: int | None,
@@ -69,7 +74,7 @@ async def delete_capture(
 
 async def delete_range(
     sessions: async_sessionmaker[AsyncSession],
-    storage: FilesystemStorage,
+    storage: Storage,
     *,
     device_id: int,
     since: datetime,

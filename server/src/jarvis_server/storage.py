@@ -85,7 +85,15 @@ def _walk(
 
 
 class StorageError(JarvisServerError):
-    """The storage directory cannot be used."""
+    """The storage cannot be used; `setting` names the variable to check."""
+
+    def __init__(self, message: str, *, setting: str = "JARVIS_STORAGE_DIR") -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+class StorageUnavailable(StorageError):
+    """The storage does not answer now (a network store down); worth retrying later."""
 
 
 class RejectedFile(JarvisServerError):
@@ -188,6 +196,16 @@ class PendingFile:
 class Storage(Protocol):
     """What the API needs from a place to keep image files."""
 
+    @property
+    def location(self) -> str:
+        """Where the files are, for messages (a directory, or s3://bucket/prefix at endpoint)."""
+        ...
+
+    @property
+    def quarantine_location(self) -> str: ...
+
+    def close(self) -> None: ...
+
     def begin(self) -> PendingFile: ...
 
     async def place(
@@ -246,6 +264,17 @@ class FilesystemStorage:
         self.root = root
         self.temp = root / TEMP_DIR
         self.quarantine_dir = root / QUARANTINE_DIR
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    @property
+    def quarantine_location(self) -> str:
+        return str(self.quarantine_dir)
+
+    def close(self) -> None:
+        """Nothing to release: files are opened per request."""
 
     def _prepare(self) -> None:
         make_private_dir(self.temp)

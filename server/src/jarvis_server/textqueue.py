@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from jarvis_server.core.config import Settings
 from jarvis_server.models import Capture, CaptureText, TextQueue
 from jarvis_server.ocr import OcrError, OcrWord, init_child, read_in_child
-from jarvis_server.storage import FilesystemStorage, StorageError
+from jarvis_server.storage import Storage, StorageError
 from jarvis_server.textquery import terms_of
 
 __all__ = ["TextCounts", "TextWorker", "backoff", "text_counts"]
@@ -78,7 +78,7 @@ class TextWorker:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        storage: FilesystemStorage,
+        storage: Storage,
         settings: Settings,
         dialect: str,
         clock: Clock = _utcnow,

@@ -30,8 +30,9 @@ from typing import Any, Final, cast
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Table, delete, insert, select
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.models import Capture, Device, TextQueue
@@ -79,6 +80,14 @@ class CaptureWriter:
             insert(_captures)
             .on_conflict_do_nothing(index_elements=["device_id", "id"])
             .returning(_captures.c.pk, _captures.c.storage_key)
+        )
+        # PostgreSQL: tell every replica's event feed (pgevents), delivered at commit.
+        self._notify = (
+            text(
+                "SELECT pg_notify('jarvis_captures', pk::text) FROM unnest(:pks) AS pk"
+            ).bindparams(bindparam("pks", type_=ARRAY(BIGINT)))
+            if dialect == "postgresql"
+            else None
         )
         self._pending: list[_Queued] = []
         self._lock = asyncio.Lock()
@@ -163,4 +172,6 @@ class CaptureWriter:
                 insert(_text_queue),
                 [{"capture_pk": pk, "attempts": 0, "next_attempt_at": now} for pk in accepted],
             )
+        if self._notify is not None and accepted:
+            conn.execute(self._notify, {"pks": sorted(accepted)})
         return results

@@ -26,27 +26,42 @@ from jarvis_contract import CAPTURES_PATH, ProblemType
 from tests.integration.server.problems import assert_problem
 from tests.integration.server.uploads import Capture, make_capture, make_image, upload
 from tests.support.postgres import PostgresCluster
+from tests.support.s3 import S3Server
 from tests.support.server import LiveServer, make_server
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# The storage guarantees hold for an S3 bucket too (rclone's, whose objects are files on disk).
+STORAGES = [
+    *BACKENDS,
+    pytest.param("postgres-s3", marks=pytest.mark.postgres),
+]
 TWO_HOURS = 2 * 3600  # past the crash window (1 h): an orphan this old is not an upload in flight
 
 Factory = Callable[[], LiveServer]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=STORAGES)
 def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    """A (not started) server of this test's own, on SQLite or a fresh PostgreSQL database."""
+    """A (not started) server of this test's own, on SQLite or a fresh PostgreSQL database,
+    with a storage directory, or (postgres-s3) a fresh bucket of the session's S3 server."""
     made: list[LiveServer] = []
 
     def factory() -> LiveServer:
         database_url = None
-        if request.param == "postgres":
+        env: dict[str, str] = {}
+        object_dir: Path | None = None
+        if request.param == "postgres-s3":
+            s3: S3Server = request.getfixturevalue("s3_server")
+            bucket = s3.new_bucket()
+            env, object_dir = s3.env(bucket), s3.bucket_dir(bucket)
+        if request.param.startswith("postgres"):
             cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
             name = cluster.create_database()
             request.addfinalizer(lambda: cluster.drop_database(name))
             database_url = cluster.url(name)
-        server = make_server(tmp_path / f"home-{len(made)}", database_url=database_url)
+        server = make_server(
+            tmp_path / f"home-{len(made)}", env, database_url=database_url, object_dir=object_dir
+        )
         made.append(server)
         return server
 
@@ -106,8 +121,8 @@ def _assert_refused(server: LiveServer, *words: str) -> str:
     # One line says why; only a warning about modes it fixed may come before it.
     *before, line = stderr.strip().splitlines()
     assert all("made files private" in ln for ln in before), stderr
-    assert line.startswith("jarvis-server: JARVIS_STORAGE_DIR: "), stderr
-    for word in (str(server.storage_dir), "Nothing was changed", *words):
+    assert line.startswith(f"jarvis-server: {server.storage_setting}: "), stderr
+    for word in (server.storage_location, "Nothing was changed", *words):
         assert word in line, stderr
     return line
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from platformdirs import user_data_dir
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jarvis_server.errors import JarvisServerError
@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     storage_dir: Path | None = Field(
         default=None, description="Where image files are kept; empty means <data dir>/storage."
     )
+    storage_url: str = Field(
+        default="",
+        description="file:///PATH (the filesystem) or s3://BUCKET/PREFIX (an S3-compatible "
+        "bucket); empty means JARVIS_STORAGE_DIR.",
+        pattern=r"^$|^(file|s3)://",
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        description="The S3-compatible server, e.g. http://127.0.0.1:9000; empty means "
+        "AWS_ENDPOINT_URL, else AWS itself.",
+        pattern=r"^$|^https?://[^/]+/?$",
+    )
+    s3_access_key_id: str = Field(default="", description="Empty means AWS_ACCESS_KEY_ID.")
+    s3_secret_access_key: SecretStr = Field(
+        default=SecretStr(""), description="Empty means AWS_SECRET_ACCESS_KEY."
+    )
+    s3_region: str = Field(default="", description="Empty means AWS_REGION (or us-east-1).")
     max_upload_bytes: int = Field(default=20 * MIB, gt=0, description="Largest accepted image.")
     max_image_pixels: int = Field(
         default=MAX_IMAGE_PIXELS,
@@ -201,9 +218,9 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
-        raise SettingsError(
-            f"{env_name(field)}: {first['msg']} (got {first.get('input')!r})"
-        ) from exc
+        # A secret's value is never repeated back.
+        got = "" if "secret" in field else f" (got {first.get('input')!r})"
+        raise SettingsError(f"{env_name(field)}: {first['msg']}{got}") from exc
 
 
 @lru_cache(maxsize=1)

@@ -10,8 +10,8 @@ from jarvis_server.auth import AuthCache
 from jarvis_server.core.config import Settings
 from jarvis_server.decodegate import DecodeGate
 from jarvis_server.events import Broadcaster
-from jarvis_server.ratelimit import RateLimiter
-from jarvis_server.storage import FilesystemStorage
+from jarvis_server.ratelimit import Limiter
+from jarvis_server.storage import Storage
 from jarvis_server.textqueue import TextWorker
 from jarvis_server.writer import CaptureWriter
 
@@ -21,8 +21,8 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    storage: FilesystemStorage
-    limiter: RateLimiter
+    storage: Storage
+    limiter: Limiter
     events: Broadcaster
     # One writer at a time, batching rows into one commit. On SQLite this also means no second
     # connection ever finds the database locked and sleeps in its busy handler.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -34,10 +34,18 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Any constant of our own: replicas starting together (or `migrate` run twice) take turns.
+MIGRATION_LOCK = 0x4A415256  # "JARV"
+
+
 def _run(connection: Connection) -> None:
     # Batch mode lets later migrations alter tables on SQLite, which has no ALTER COLUMN.
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Held to the end of the transaction; the revision is read after it is taken, so
+            # the second runner finds the schema at head and does nothing.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -48,7 +48,7 @@ from jarvis_server.problems import ProblemError
 from jarvis_server.ratelimit import RateLimiter
 from jarvis_server.records import to_record, utc
 from jarvis_server.removal import delete_capture, delete_range
-from jarvis_server.storage import PendingFile, Verify
+from jarvis_server.storage import PendingFile, StorageError, Verify
 from jarvis_server.thumbnails import MAX_WIDTH, MIN_WIDTH, thumbnail
 from jarvis_server.writer import Written
 
@@ -111,7 +111,7 @@ async def upload_capture(
     request: Request, response: Response, state: StateDep, caller: UploaderDep
 ) -> CaptureRecord:
     """Store an image and its metadata once; a replay of the same id and bytes answers 200."""
-    wait = state.limiter.acquire(caller.device_id)
+    wait = await state.limiter.check(caller.device_id)
     if wait > 0:
         raise ProblemError(
             429,
@@ -198,6 +198,9 @@ async def _store(
         ) from None
     except ImageRefused as exc:
         raise _image_problem(exc) from None
+    except StorageError as exc:
+        log.warning("storage refused an upload", error=str(exc))
+        raise _storage_down() from exc
     capture = Capture(
         id=str(meta.id),
         device_id=caller.device_id,
@@ -218,17 +221,17 @@ async def _store(
     try:
         written = await state.writer.insert(_row(capture), caller.token_hash)
     except BaseException:
-        await state.storage.delete(storage_key)
+        await _forget_object(state, storage_key)
         raise
     if written in (Written.REVOKED, Written.UNKNOWN_TOKEN):
         # Revoked or replaced since this token was last verified: nothing of it is kept.
-        await state.storage.delete(storage_key)
+        await _forget_object(state, storage_key)
         state.auth_cache.forget(caller.token_hash)
         state.events.end_tokens({caller.token_hash})
         raise revoked(caller.device) if written is Written.REVOKED else unknown_token()
     if written is Written.EXISTS:
         # This device already stored this capture id: a replay (same bytes) or a conflict.
-        await state.storage.delete(storage_key)
+        await _forget_object(state, storage_key)
         async with state.sessions() as session:
             existing = await _stored(session, caller.device_id, meta.id)
         if existing is None:  # removed in between; the agent's retry will store it
@@ -244,7 +247,8 @@ async def _store(
     if state.text_worker is not None:
         state.text_worker.wake()
     response.headers["Location"] = f"{CAPTURES_PATH}/{record.id}"
-    state.events.publish(record)
+    if state.engine.dialect.name != "postgresql":  # there, every replica hears it (pgevents)
+        state.events.publish(record)
     log.info(
         "capture stored",
         capture_id=record.id.hex,
@@ -252,6 +256,25 @@ async def _store(
         bytes=record.byte_size,
     )
     return record
+
+
+def _storage_down() -> ProblemError:
+    return ProblemError(
+        503,
+        ProblemType.UNAVAILABLE,
+        "Storage unavailable",
+        "The image store does not answer; nothing was kept. Retry later.",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _forget_object(state: AppState, key: str) -> None:
+    """Remove a stored object no row will list. If the store is down it stays, without a row,
+    and a later start quarantines it: the answer to the client does not depend on it."""
+    try:
+        await state.storage.delete(key)
+    except StorageError as exc:
+        log.warning("could not remove an object without a row", key=key, error=str(exc))
 
 
 async def _place(
@@ -454,7 +477,11 @@ async def get_image(
 
 
 async def _require_file(state: AppState, capture: Capture, capture_id: UUID) -> None:
-    if not await state.storage.exists(capture.storage_key):
+    try:
+        present = await state.storage.exists(capture.storage_key)
+    except StorageError as exc:
+        raise _storage_down() from exc
+    if not present:
         raise ProblemError(
             404,
             ProblemType.NOT_FOUND,

@@ -81,7 +81,7 @@ async def health_storage(state: StateDep) -> StorageHealth:
             503,
             ProblemType.UNAVAILABLE,
             "Storage unavailable",
-            f"{exc}; check JARVIS_STORAGE_DIR (free space, permissions).",
+            f"{exc}; check {exc.setting}.",
             headers={"Retry-After": "5"},
         ) from exc
     try:
@@ -94,7 +94,7 @@ async def health_storage(state: StateDep) -> StorageHealth:
     return StorageHealth(
         status="degraded",
         captures_missing_file=missing,
-        detail=f"{missing} captures have no image file in {state.storage.root}; their records "
+        detail=f"{missing} captures have no image file in {state.storage.location}; their records "
         "are kept (image_missing_since). Run `jarvis-server storage check`.",
     )
 

@@ -1,0 +1,73 @@
+"""`serve --workers N`: N server processes sharing one listening socket.
+
+The parent checks the schema and reconciles storage once, binds the socket, and starts each
+worker as a fresh interpreter (`serve --worker-fd FD`), never a fork: a forked child would
+inherit the parent's database connections and the S3 client's runtime threads half-alive. The
+kernel spreads connections over the workers' accept calls. A worker that dies is replaced; a
+SIGTERM or SIGINT is passed to every worker and the parent waits for them.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Final
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_BACKLOG: Final = 2048
+_RESPAWN_PAUSE: Final = 1.0  # a worker that dies at once is not restarted in a tight loop
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _start(sock: socket.socket) -> subprocess.Popen[bytes]:
+    fd = sock.fileno()
+    return subprocess.Popen(
+        [sys.executable, "-m", "jarvis_server", "serve", "--worker-fd", str(fd)],
+        pass_fds=(fd,),
+    )
+
+
+def run_workers(sock: socket.socket, count: int) -> int:
+    """Run `count` workers on `sock` until a signal asks them to stop; the exit code."""
+    stopping = False
+    workers = [_start(sock) for _ in range(count)]
+    log.info("serving with workers", workers=count, pids=[w.pid for w in workers])
+
+    def stop(sig: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(sig)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        if stopping:
+            for worker in workers:
+                worker.wait()
+            return 0
+        for i, worker in enumerate(workers):
+            code = worker.poll()
+            if code is not None and not stopping:
+                log.warning("a worker stopped; starting another", pid=worker.pid, code=code)
+                time.sleep(_RESPAWN_PAUSE)
+                if not stopping:
+                    workers[i] = _start(sock)
+        time.sleep(0.2)
