@@ -1,4 +1,4 @@
-"""One real Chromium per test session, driven by Playwright: Debian's /usr/bin/chromium, never a
+"""One real Chromium per test module, driven by Playwright: Debian's /usr/bin/chromium, never a
 downloaded browser. Each test opens its own context (cookies and storage of its own)."""
 
 from __future__ import annotations
@@ -31,9 +31,13 @@ class BrowserPage:
         return [m for m in self.console if "Content Security Policy" in m]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium, started once per session (headless; Playwright adds --no-sandbox for root)."""
+    """Chromium, started once per test module (headless; Playwright adds --no-sandbox for root).
+
+    Not once per session: while Playwright's sync API runs, its event loop counts as running in
+    the main thread, and every asyncio test after it would fail ("Cannot run the event loop
+    while another loop is running")."""
     if sys.platform != "linux":
         pytest.skip("the browser tests drive Debian's Chromium")
     if not CHROMIUM.exists():
