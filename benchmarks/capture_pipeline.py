@@ -376,7 +376,8 @@ def run_gnome(frames: int, idle_seconds: float) -> tuple[JarvisFigures, float, f
 def print_gnome(figures: JarvisFigures, idle_cpu: float, shell_cpu: float) -> None:
     stages = "  ".join(f"{stage} {figures.stages[stage]:.1f}" for stage in STAGES)
     print(
-        f"GNOME (portal ScreenCast, a session per tick), changed frame: {figures.total:.1f} ms wall, "
+        f"GNOME (portal ScreenCast, a session per tick), changed frame: "
+        f"{figures.total:.1f} ms wall, "
         f"{figures.cpu_total:.1f} ms CPU ({figures.windows} windows, {figures.size} B JPEG); "
         f"stages (ms): {stages}"
     )
