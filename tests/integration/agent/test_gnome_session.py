@@ -99,7 +99,8 @@ def test_setup_gnome_installs_and_enables_the_extension(gnome_env: Gnome, tmp_pa
     assert first == f"Installed the Jarvis GNOME Shell extension in {installed}"
     metadata = json.loads((installed / "metadata.json").read_text())
     assert metadata["uuid"] == EXTENSION_UUID
-    assert (installed / "extension.js").is_file()
+    assert metadata["shell-version"] == ["43", "44"]  # the shell here is GNOME 43
+    assert "function init()" in (installed / "extension.js").read_text()
     assert "The extension is running." in done.stdout
     assert "Screen sharing: already allowed. GNOME is ready for Jarvis." in done.stdout
     assert EXTENSION_UUID in gnome.gsettings("get", "org.gnome.shell", "enabled-extensions")
@@ -119,3 +120,28 @@ def test_setup_gnome_explains_the_screen_sharing_dialog_before_it_appears(
     assert "no screenshot file is written" in text
     assert "Run `jarvis setup gnome` again without --no-ask when you are ready." in done.stdout
     assert os.environ["XDG_CURRENT_DESKTOP"] == "GNOME"
+
+
+def test_setup_gnome_installs_the_es_module_copy_on_gnome_45_and_later(
+    gnome_env: Gnome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`jarvis setup gnome` picks the extension by `gnome-shell --version`: where it says 49 (only
+    the version string is faked; the running shell is 43), the ES-module copy for 45-49 is
+    installed and enabled."""
+    gnome = gnome_env
+    gnome.grant_screencast(screencast_token_file())
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "gnome-shell").write_text("#!/bin/sh\necho 'GNOME Shell 49.1'\n")
+    (fake / "gnome-shell").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    done = jarvis("setup", "gnome", "--no-ask")
+    assert done.returncode == 0, done.stderr
+    installed = tmp_path / "data/gnome-shell/extensions" / EXTENSION_UUID
+    metadata = json.loads((installed / "metadata.json").read_text())
+    assert metadata["shell-version"] == ["45", "46", "47", "48", "49"]
+    assert (
+        "export default class JarvisExtension extends Extension"
+        in (installed / "extension.js").read_text()
+    )
+    assert EXTENSION_UUID in gnome.gsettings("get", "org.gnome.shell", "enabled-extensions")
