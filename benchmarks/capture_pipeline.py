@@ -7,7 +7,8 @@ frames by wlr-screencopy), printed as a column beside X11, with the idle CPU of 
 and on a real headless KWin (tests/support/kwin.py: Qt windows, one excluded; frames by
 ScreenShot2), printed as a row with the idle CPU of KWin's window watch; and on a real headless
 GNOME Shell (tests/support/gnome.py: windows from Jarvis's Shell extension, frames from the
-screenshot portal after the grant), with the idle CPU of its window watch.
+portal's screen cast after the grant, one session per tick), with the idle CPU of its window
+watch.
 
     uv run python benchmarks/capture_pipeline.py [--frames N] [--sizes 1920x1080,3840x2160]
 
@@ -348,12 +349,13 @@ def run_gnome(frames: int, idle_seconds: float) -> tuple[JarvisFigures, float, f
     Shell's own CPU per minute over the same span (the extension's share is in it)."""
     gnome = start_gnome()
     try:
-        gnome.grant_screenshot()
+        token = gnome.base / "screencast.token"
+        gnome.grant_screencast(token)
         gnome.spawn_foot("KeePassXC", "Passwords.kdbx - KeePassXC")
         for n in range(3):  # the last one opened has the focus
             gnome.spawn_foot(f"term{n}", f"term {n}", background=f"{40 * n:02x}6060")
         gnome.focused("term 2")
-        platform = GnomePlatform(gnome.session_bus)
+        platform = GnomePlatform(gnome.session_bus, token)
         try:
             figures = run_jarvis(platform, frames)
             watch = platform.watch_active_window(lambda _: None, on_error=lambda _: None)
@@ -374,7 +376,8 @@ def run_gnome(frames: int, idle_seconds: float) -> tuple[JarvisFigures, float, f
 def print_gnome(figures: JarvisFigures, idle_cpu: float, shell_cpu: float) -> None:
     stages = "  ".join(f"{stage} {figures.stages[stage]:.1f}" for stage in STAGES)
     print(
-        f"GNOME (portal Screenshot), changed frame: {figures.total:.1f} ms wall, "
+        f"GNOME (portal ScreenCast, a session per tick), changed frame: "
+        f"{figures.total:.1f} ms wall, "
         f"{figures.cpu_total:.1f} ms CPU ({figures.windows} windows, {figures.size} B JPEG); "
         f"stages (ms): {stages}"
     )
@@ -410,7 +413,7 @@ def bench_size(
         wayland, idle_cpu = run_sway(frames, idle_seconds)
     gnome_figures = None
     if gnome and (width, height) == (1920, 1080):
-        # A portal screenshot takes ~0.5-1 s: fewer frames keep the run short.
+        # A screen-cast session per tick takes ~0.6 s: fewer frames keep the run short.
         gnome_figures = run_gnome(max(3, frames // 3), idle_seconds)
     stages, total, unchanged = jarvis.stages, jarvis.total, jarvis.unchanged
     print(

@@ -15,6 +15,8 @@ packages=(
     libkf5globalaccel-bin xdg-desktop-portal waybar swaylock  # Wayland hotkey, tray (SNI), lock
     gnome-shell xdg-desktop-portal xdg-desktop-portal-gnome xdg-desktop-portal-gtk libglib2.0-bin
     tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
+    pipewire wireplumber gstreamer1.0-pipewire gstreamer1.0-tools  # GNOME frames: screen cast
+    nodejs  # parses the GNOME 45+ extension (an ES module) in the tests; no gjs binary ships
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

@@ -19,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,22 +169,44 @@ class Gnome:
         )
         return done.stdout.strip()
 
-    def grant_screenshot(self, allowed: bool = True) -> None:
-        """Pre-grant (or revoke) the portal's screenshot permission for host apps, as the
-        one-time dialog's "Allow" does."""
-        self.gdbus(
-            "--dest",
-            "org.freedesktop.impl.portal.PermissionStore",
-            "--object-path",
-            "/org/freedesktop/impl/portal/PermissionStore",
-            "--method",
-            "org.freedesktop.impl.portal.PermissionStore.SetPermission",
-            "screenshot",
-            "true",
-            "screenshot",
-            "",
-            "['yes']" if allowed else "['no']",
+    def grant_screencast(
+        self, token_file: Path, *, allowed: bool = True, monitors: list[str] | None = None
+    ) -> str:
+        """Store what GNOME's screen-sharing dialog stores when the user shares every monitor
+        with "remember" ticked (the portal's PermissionStore entry for a fresh restore token, with
+        the GNOME backend's restore data naming the monitors), and keep the token where Jarvis
+        reads it. `allowed=False` stores a revoked entry instead; `monitors` names others than
+        mutter's own (a monitor since unplugged)."""
+        token = str(uuid.uuid4())
+        store = ["--dest", "org.freedesktop.impl.portal.PermissionStore"]
+        store += ["--object-path", "/org/freedesktop/impl/portal/PermissionStore", "--method"]
+        method = "org.freedesktop.impl.portal.PermissionStore."
+        answer = "['yes']" if allowed else "['no']"
+        self.gdbus(*store, method + "SetPermission", "screencast", "true", token, "", answer)
+        monitors = ", ".join(
+            f"(uint32 {n}, uint32 1, <'{match}'>)"
+            for n, match in enumerate(monitors or self.monitor_names())
         )
+        data = f"<('GNOME', uint32 1, <(int64 0, int64 0, [{monitors}])>)>"
+        self.gdbus(*store, method + "SetValue", "screencast", "true", token, data)
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        return token
+
+    def monitor_names(self) -> list[str]:
+        """mutter's monitors as GNOME's portal names them (vendor:product:serial)."""
+        out = self.gdbus(
+            "--dest",
+            "org.gnome.Mutter.DisplayConfig",
+            "--object-path",
+            "/org/gnome/Mutter/DisplayConfig",
+            "--method",
+            "org.gnome.Mutter.DisplayConfig.GetCurrentState",
+        )
+        return [
+            ":".join(m) for m in re.findall(r"\(\('[^']*', '([^']*)', '([^']*)', '([^']*)'\)", out)
+        ]
 
     # -- clients ------------------------------------------------------------------------------
 
@@ -418,6 +442,7 @@ def start_gnome(*, extension: bool = True) -> Gnome:
             "org.freedesktop.DBus.UpdateActivationEnvironment",
             f"{{'WAYLAND_DISPLAY': '{gnome.wayland_socket}', 'XDG_CURRENT_DESKTOP': 'GNOME'}}",
         )
+        processes.extend(_start_pipewire(gnome, env))
         processes.append(_start_portal(gnome))
         if extension:
             wait_for(_answers(gnome), "the Jarvis extension on the bus", STARTUP_TIMEOUT)
@@ -449,6 +474,26 @@ def start_gnome(*, extension: bool = True) -> Gnome:
     return gnome
 
 
+def _start_pipewire(gnome: Gnome, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """pipewire and its session manager as the desktop's user (systemd's socket activation
+    starts them on a desktop): mutter's screen casts are pipewire streams."""
+    started: list[subprocess.Popen[bytes]] = []
+    for name in ("pipewire", "wireplumber"):
+        started.append(
+            subprocess.Popen(
+                _as_user([name]),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=(gnome.base / f"{name}.log").open("wb"),
+            )
+        )
+        if name == "pipewire":
+            socket = gnome.runtime_dir / "pipewire-0"
+            wait_for(socket.exists, "pipewire's socket", STARTUP_TIMEOUT)
+    return started
+
+
 def _start_portal(gnome: Gnome) -> subprocess.Popen[bytes]:
     """xdg-desktop-portal on the session bus, run as the tests' own uid (root).
 
@@ -466,6 +511,7 @@ def _start_portal(gnome: Gnome) -> subprocess.Popen[bytes]:
         "DBUS_SESSION_BUS_ADDRESS": gnome.session_bus,
         "XDG_CURRENT_DESKTOP": "GNOME",
         "WAYLAND_DISPLAY": str(gnome.wayland_socket),
+        "PIPEWIRE_RUNTIME_DIR": str(gnome.runtime_dir),  # the desktop user's pipewire
     }
     process = subprocess.Popen(
         ["/usr/libexec/xdg-desktop-portal", "--replace"],

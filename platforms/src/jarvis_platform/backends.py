@@ -207,7 +207,7 @@ def is_gnome(session: Session) -> bool:
 
 
 class GnomeBackend(Backend):
-    """GNOME Shell on Wayland, through Jarvis's Shell extension and the screenshot portal."""
+    """GNOME Shell on Wayland, through Jarvis's Shell extension and the screen-cast portal."""
 
     name, kind = "GNOME", "gnome"
 
@@ -225,8 +225,8 @@ class GnomeBackend(Backend):
             return self._no(missing)
         return self._yes(
             20,
-            "Jarvis's GNOME Shell extension answers on the session bus and the screenshot "
-            f"permission is granted ({session.wayland})",
+            "Jarvis's GNOME Shell extension answers on the session bus and GNOME restores "
+            f"Jarvis's screen cast without asking ({session.wayland})",
         )
 
     def create(self) -> Platform:

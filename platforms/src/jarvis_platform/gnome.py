@@ -1,5 +1,6 @@
 """GNOME (mutter) on Wayland: windows and focus events from Jarvis's Shell extension, frames from
-the xdg-desktop-portal, idle time from mutter's idle monitor, lock from GNOME's screensaver.
+the xdg-desktop-portal's screen cast (in memory, no file), idle time from mutter's idle monitor,
+lock from GNOME's screensaver.
 
 GNOME gives programs no window list of its own (Shell's Eval is disabled, and stays so), so Jarvis
 ships a small Shell extension (gnome_extension/jarvis@jarvis.local, installed by `jarvis setup
@@ -21,6 +22,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from jeepney import DBusAddress, HeaderFields, MatchRule  # type: ignore[import-untyped]
@@ -55,8 +57,9 @@ class GnomePlatform:
 
     lists_popups = True
 
-    def __init__(self, bus_address: str = "SESSION") -> None:
+    def __init__(self, bus_address: str = "SESSION", token_file: Path | None = None) -> None:
         self._address = bus_address
+        self._token_file = token_file
         try:
             self._bus = Bus(bus_address)
         except PlatformError as exc:
@@ -112,9 +115,9 @@ class GnomePlatform:
             ) from exc
 
     def frame_source(self) -> FrameSource:
-        from jarvis_platform.gnome_portal import PortalScreenshotFrames
+        from jarvis_platform.gnome_screencast import ScreenCastFrames
 
-        return PortalScreenshotFrames(self._address)
+        return ScreenCastFrames(self._address, self._token_file)
 
     def watch_active_window(
         self,

@@ -22,10 +22,12 @@ from jeepney.io.blocking import (  # type: ignore[import-untyped]
 from jarvis_platform.errors import PlatformError
 
 __all__ = [
+    "DISPLAY_CONFIG",
     "EXTENSION",
     "IDLE_MONITOR",
     "MESSAGE_BUS",
     "PERMISSION_STORE",
+    "PORTAL_SCREENCAST",
     "PORTAL_SCREENSHOT",
     "SCREENSAVER",
     "SHELL",
@@ -52,6 +54,16 @@ PORTAL_SCREENSHOT = DBusAddress(
     bus_name="org.freedesktop.portal.Desktop",
     interface="org.freedesktop.portal.Screenshot",
 )
+PORTAL_SCREENCAST = DBusAddress(
+    "/org/freedesktop/portal/desktop",
+    bus_name="org.freedesktop.portal.Desktop",
+    interface="org.freedesktop.portal.ScreenCast",
+)
+DISPLAY_CONFIG = DBusAddress(
+    "/org/gnome/Mutter/DisplayConfig",
+    bus_name="org.gnome.Mutter.DisplayConfig",
+    interface="org.gnome.Mutter.DisplayConfig",
+)
 PERMISSION_STORE = DBusAddress(
     "/org/freedesktop/impl/portal/PermissionStore",
     bus_name="org.freedesktop.impl.portal.PermissionStore",
@@ -76,10 +88,14 @@ class DBusCallError(PlatformError):
 class Bus:
     """One connection to a message bus ("SESSION", "SYSTEM" or an address)."""
 
-    def __init__(self, address: str = "SESSION", *, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self, address: str = "SESSION", *, timeout: float = TIMEOUT, fds: bool = False
+    ) -> None:
         self.timeout = timeout
         try:
-            self.conn: DBusConnection = open_dbus_connection(bus=address, auth_timeout=timeout)
+            self.conn: DBusConnection = open_dbus_connection(
+                bus=address, auth_timeout=timeout, enable_fds=fds
+            )
         except Exception as exc:
             raise DBusCallError(f"cannot connect to the D-Bus session bus: {exc}") from exc
 

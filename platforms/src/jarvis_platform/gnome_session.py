@@ -2,7 +2,8 @@
 
 Three things must hold before any frame is taken: GNOME Shell is on the session bus, Jarvis's
 Shell extension answers there (installed, enabled, and loaded: on Wayland GNOME loads a new
-extension only at login), and the user allowed screenshots once in the portal's dialog.
+extension only at login), and the user shared the screens once in the portal's screen-cast
+dialog (the restore token Jarvis keeps still restores without asking).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ _STEP = "Run `jarvis setup gnome`"
 
 def gnome_readiness(bus_address: str = "SESSION") -> str | None:
     """None when Jarvis can capture this GNOME session; otherwise why not and what to do."""
-    from jarvis_platform.gnome_portal import screenshot_permission
+    from jarvis_platform.gnome_screencast import screencast_readiness
 
     try:
         bus = Bus(bus_address, timeout=2.0)
@@ -42,19 +43,9 @@ def gnome_readiness(bus_address: str = "SESSION") -> str | None:
             shell_extension(bus)
         except ImpostorError as exc:
             return f"{_PREFIX}{exc}"
-        granted = screenshot_permission(bus)
-        if granted is None:
-            return (
-                f"{_PREFIX}GNOME has not yet allowed Jarvis to take screenshots, so it captures "
-                f"nothing (it never makes GNOME's permission dialog appear by itself). {_STEP}: "
-                "it explains GNOME's one-time 'Allow applications to take screenshots?' "
-                "question and asks it; answer Allow"
-            )
-        if not granted:
-            return (
-                f"{_PREFIX}screenshots were denied to Jarvis in GNOME's permission dialog, so it "
-                f"captures nothing. {_STEP} to be asked again, and answer Allow"
-            )
+        problem = screencast_readiness(bus)
+        if problem is not None:
+            return f"{_PREFIX}{problem}"
     except PlatformError as exc:
         return f"{_PREFIX}the session bus did not answer ({exc}); Jarvis captures nothing"
     finally:

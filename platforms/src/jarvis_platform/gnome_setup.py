@@ -1,6 +1,9 @@
 """Installing and enabling Jarvis's GNOME Shell extension (what `jarvis setup gnome` does).
 
-The extension ships as package data (gnome_extension/jarvis@jarvis.local): it is copied into the
+The extension ships as package data in two copies with the same D-Bus interface and behaviour:
+gnome_extension/jarvis@jarvis.local for GNOME Shell 43/44 (a script using `imports`) and
+gnome_extension_esm/jarvis@jarvis.local for 45-49, whose extensions are ES modules (a 43/44
+extension does not load there). The copy for `gnome-shell --version` is copied into the
 user's ~/.local/share/gnome-shell/extensions and added to org.gnome.shell enabled-extensions with
 gsettings, which works whether or not GNOME Shell runs yet. On Wayland, GNOME Shell loads a new
 extension only when it starts: the user logs out and back in once.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +25,7 @@ __all__ = [
     "enable_extension",
     "extension_source",
     "install_extension",
+    "shell_major_version",
     "user_extensions_dir",
 ]
 
@@ -28,9 +33,40 @@ EXTENSION_UUID = "jarvis@jarvis.local"
 _SCHEMA, _KEY = "org.gnome.shell", "enabled-extensions"
 
 
-def extension_source() -> Path:
-    """The extension's files as shipped with Jarvis."""
-    return Path(__file__).with_name("gnome_extension") / EXTENSION_UUID
+SCRIPT_VERSIONS = range(43, 45)  # extensions are scripts using `imports`
+MODULE_VERSIONS = range(45, 50)  # extensions are ES modules
+
+
+def shell_major_version() -> int:
+    """GNOME Shell's major version, from `gnome-shell --version` ("GNOME Shell 49.1")."""
+    if shutil.which("gnome-shell") is None:
+        raise PlatformError("gnome-shell is not installed here: run this inside your GNOME session")
+    done = subprocess.run(
+        ["gnome-shell", "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    found = re.search(r"GNOME Shell (\d+)", done.stdout)
+    if done.returncode != 0 or found is None:
+        raise PlatformError(
+            f"could not tell GNOME Shell's version from `gnome-shell --version` "
+            f"({(done.stdout or done.stderr).strip()[:200]!r})"
+        )
+    return int(found.group(1))
+
+
+def extension_source(shell_version: int | None = None) -> Path:
+    """The extension's files as shipped with Jarvis, for this GNOME Shell (the running one's
+    version when not given)."""
+    version = shell_major_version() if shell_version is None else shell_version
+    if version in SCRIPT_VERSIONS:
+        folder = "gnome_extension"
+    elif version in MODULE_VERSIONS:
+        folder = "gnome_extension_esm"
+    else:
+        raise PlatformError(
+            f"GNOME Shell {version} is not one Jarvis's extension is made for (43 to 49), so "
+            "Jarvis cannot see GNOME's windows: install a Jarvis release that supports it"
+        )
+    return Path(__file__).with_name(folder) / EXTENSION_UUID
 
 
 def user_extensions_dir(environ: dict[str, str] | None = None) -> Path:
@@ -39,13 +75,15 @@ def user_extensions_dir(environ: dict[str, str] | None = None) -> Path:
     return Path(data) / "gnome-shell" / "extensions"
 
 
-def install_extension(extensions_dir: Path | None = None) -> Path:
-    """Copy the extension into `extensions_dir` (the user's by default), replacing any older one."""
+def install_extension(extensions_dir: Path | None = None, shell_version: int | None = None) -> Path:
+    """Copy the extension for this GNOME Shell into `extensions_dir` (the user's by default),
+    replacing any older one."""
+    source = extension_source(shell_version)
     target = (extensions_dir or user_extensions_dir()) / EXTENSION_UUID
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(EXTENSION_UUID + ".new")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(extension_source(), staging)
+    shutil.copytree(source, staging)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target

@@ -1,5 +1,6 @@
 """The capture pipeline on a real headless GNOME Shell: windows from Jarvis's Shell extension,
-frames from the xdg-desktop-portal, real Wayland clients (foot, a Qt window with a popup).
+frames from the xdg-desktop-portal's screen cast (pipewire, in memory), real Wayland clients
+(foot, a Qt window with a popup).
 
 Excluded windows are filled red, so a leaked pixel of theirs is unmistakable; the tests count red
 pixels in the encoded (lossless PNG) images the pipeline hands on.
@@ -29,7 +30,9 @@ from jarvis_platform import (
     choose,
 )
 from jarvis_platform.gnome import GnomePlatform
+from jarvis_platform.gnome_screencast import screencast_token_file
 from jarvis_platform.types import Platform
+from tests.support.file_watch import IMAGE_SUFFIXES, files_written
 from tests.support.gnome import Gnome
 from tests.support.wayland import wait_for
 
@@ -58,8 +61,9 @@ def count(image: np.ndarray, rgb: tuple[int, int, int]) -> int:
 
 @pytest.fixture
 def granted(gnome: Gnome) -> Gnome:
-    """The session with the screenshot permission granted, as after the one-time dialog."""
-    gnome.grant_screenshot()
+    """The session with the screens shared, as after the one-time dialog (the restore token in
+    this test's JARVIS_HOME)."""
+    gnome.grant_screencast(screencast_token_file())
     return gnome
 
 
@@ -85,8 +89,21 @@ def capture(
     return sink, result
 
 
-def screenshots_left(gnome: Gnome) -> list[Path]:
-    return sorted(gnome.home.rglob("Screenshot*.png"))
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"RIFF", b"BM", b"P6", b"II*\x00", b"MM\x00*")
+
+
+def _looks_like_an_image(path: Path) -> bool:
+    """A file still there that starts like an image (whatever its name)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(8)
+    except OSError:
+        return False
+    return head.startswith(_IMAGE_MAGIC)
+
+
+def images_written(written: list[Path]) -> list[Path]:
+    return [p for p in written if p.suffix.casefold() in IMAGE_SUFFIXES or "creenshot" in p.name]
 
 
 def test_excluded_window_is_black_unfocused_and_focused(
@@ -94,7 +111,7 @@ def test_excluded_window_is_black_unfocused_and_focused(
 ) -> None:
     """A native Wayland password manager (foot, app id KeePassXC) is blacked out to the last
     pixel, title bar included, whether another window has the focus or it does; the other window
-    is captured, and the portal's unredacted screenshot file is gone."""
+    is captured."""
     gnome = granted
     vault = gnome.spawn_foot("KeePassXC", VAULT)
     gnome.spawn_foot("notes", "notes", background="00ff00")
@@ -106,7 +123,6 @@ def test_excluded_window_is_black_unfocused_and_focused(
     assert count(image, GREEN) > 100_000
     assert not result.dropped
     assert sink.items[0][0].window_title == "notes"
-    assert screenshots_left(gnome) == []
 
     gnome.close(vault)  # a new vault window takes the focus
     gnome.spawn_foot("KeePassXC", VAULT)
@@ -118,7 +134,36 @@ def test_excluded_window_is_black_unfocused_and_focused(
     assert count(image, RED) == 0
     assert count(image, GREEN) > 0
     assert sink.items[0][0].window_title is None  # an excluded window's title is not recorded
-    assert screenshots_left(gnome) == []
+
+
+def test_no_image_file_is_written_while_frames_are_taken(
+    granted: Gnome, platform: GnomePlatform, tmp_path: Path
+) -> None:
+    """Frames come from GNOME's screen cast in memory: while three frames are taken, no image file
+    (by name or by content) appears under the desktop user's HOME (Pictures and every XDG
+    folder), the runtime dirs (GNOME's, the portal's), /tmp or /dev/shm, and nothing at all in
+    the test's JARVIS_HOME (inotify sees files written and deleted again, as the screenshot
+    portal's PNG was: the old route fails here on HOME/Screenshot.png)."""
+    gnome = granted
+    gnome.spawn_foot("KeePassXC", VAULT)
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.focused("notes")
+    rules = [ExclusionRule(name="Vault", app="KeePassXC")]
+    with files_written(
+        [gnome.home, gnome.runtime_dir, gnome.base / "portal-runtime", tmp_path],
+        [Path("/tmp"), Path("/dev/shm")],
+    ) as written:
+        sinks = [capture(platform, rules)[0] for _ in range(3)]
+    assert [len(sink.items) for sink in sinks] == [1, 1, 1]
+    for sink in sinks:
+        [image] = sink.images()
+        assert count(image, RED) == 0
+        assert count(image, GREEN) > 100_000
+    assert images_written(written) == []
+    # Files the desktop keeps for itself (the permission store's database, wireplumber's state)
+    # may change meanwhile; none of them, nor anything under JARVIS_HOME, holds an image.
+    assert [p for p in written if p.is_relative_to(tmp_path)] == []
+    assert [p for p in written if _looks_like_an_image(p)] == []
 
 
 def test_excluded_xwayland_window_is_black(granted: Gnome, platform: GnomePlatform) -> None:
@@ -235,7 +280,7 @@ def test_idle_and_lock_come_from_gnome(granted: Gnome, platform: GnomePlatform) 
 
 
 def test_gnome_session_is_chosen_and_doctor_names_it(granted: Gnome) -> None:
-    """With the extension running and screenshots allowed, GNOME's backend is chosen."""
+    """With the extension running and the screens shared, GNOME's backend is chosen."""
     assert check_session(granted.env, "linux") == "gnome"
     assert choose(granted.env, "linux").verdicts[0].backend == "GNOME"
 
@@ -300,36 +345,34 @@ def test_a_program_holding_jarvis_name_is_not_trusted(granted: Gnome) -> None:
     wait_for(lambda: check_session(gnome.env, "linux") == "gnome", "the extension back")
 
 
-def test_without_the_screenshot_permission_nothing_is_captured(gnome: Gnome) -> None:
-    """Screenshots never allowed (or denied): GNOME is refused naming the permission and the
-    step, and a platform's frame source refuses to ask the portal (no dialog, no frame)."""
-    gnome.gdbus(
-        "--dest",
-        "org.freedesktop.impl.portal.PermissionStore",
-        "--object-path",
-        "/org/freedesktop/impl/portal/PermissionStore",
-        "--method",
-        "org.freedesktop.impl.portal.PermissionStore.DeletePermission",
-        "screenshot",
-        "screenshot",
-        "",
-        check=False,
-    )
+def test_without_the_screen_cast_permission_nothing_is_captured(gnome: Gnome) -> None:
+    """Screens never shared, the permission revoked, or a shared monitor gone: GNOME is refused
+    naming what is wrong and the step, and a platform's frame source never starts a session that
+    would make GNOME show its dialog (no dialog, no frame)."""
+    token_file = screencast_token_file()
+    token_file.unlink(missing_ok=True)
     with pytest.raises(UnsupportedSessionError) as caught:
         check_session(gnome.env, "linux")
-    assert "GNOME has not yet allowed Jarvis to take screenshots" in str(caught.value)
-    assert "jarvis setup gnome" in str(caught.value)
+    assert "GNOME has not yet let Jarvis cast your screens" in str(caught.value)
+    assert "run `jarvis setup gnome` and share your screens once" in str(caught.value)
     gnome.spawn_foot("notes", "notes", background="00ff00")
     platform = GnomePlatform(gnome.session_bus)
     try:
-        with pytest.raises(PlatformError, match="has not allowed Jarvis to take screenshots"):
+        with pytest.raises(PlatformError, match="has not yet let Jarvis cast your screens"):
+            capture(platform)
+        gnome.grant_screencast(token_file, allowed=False)
+        with pytest.raises(UnsupportedSessionError, match="screen sharing was revoked for Jarvis"):
+            check_session(gnome.env, "linux")
+        with pytest.raises(PlatformError, match="screen sharing was revoked"):
+            capture(platform)
+        token_file.write_text(gnome.grant_screencast(token_file).replace("-", "0", 1) + "\n")
+        with pytest.raises(UnsupportedSessionError, match="no longer knows Jarvis's screen"):
+            check_session(gnome.env, "linux")
+        gnome.grant_screencast(token_file, monitors=["Acme:Unplugged:0x01"])
+        with pytest.raises(PlatformError, match="a monitor you shared with Jarvis is gone"):
             capture(platform)
     finally:
         platform.close()
-    gnome.grant_screenshot(allowed=False)
-    with pytest.raises(UnsupportedSessionError, match="screenshots were denied to Jarvis"):
-        check_session(gnome.env, "linux")
-    assert screenshots_left(gnome) == []
 
 
 def test_a_signal_from_another_client_is_not_a_focus_change(

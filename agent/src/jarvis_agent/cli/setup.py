@@ -1,6 +1,6 @@
 """`jarvis setup kde|gnome`: the one-time steps a Wayland desktop needs before Jarvis can capture
-it (KWin: authorize its screenshots; GNOME: install and enable Jarvis's Shell extension, and ask
-GNOME's one-time screenshot question after saying what it is)."""
+it (KWin: authorize its screenshots; GNOME: install and enable Jarvis's Shell extension, and show
+GNOME's one-time screen-sharing dialog after saying what it is)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import click
 __all__ = ["register"]
 
 _PROMPT_EXPLAINED = """\
-GNOME lets a program take screenshots only after you allow it once. GNOME will now show:
-
-    "Allow applications to take screenshots?"
-
-Answer "Allow". GNOME remembers the answer; Jarvis checks it before every capture and never
-makes this question appear by itself. The screenshot taken for the question is deleted unread.
-Every window you excluded is still blacked out before any frame is stored."""
+GNOME lets a program see the screen only after you share it once. GNOME will now show its
+screen-sharing dialog ("Screen Share"): select every monitor, keep "Remember this selection"
+ticked, and press Share. GNOME remembers it: Jarvis keeps the token GNOME gives back (readable by
+you only) and never makes this dialog appear by itself. Frames go from GNOME to Jarvis in memory;
+no screenshot file is written. Every window you excluded is blacked out before any frame is
+stored."""
 
 
 @click.group("setup")
@@ -43,13 +42,13 @@ def kde_command() -> None:
 @click.option(
     "--no-ask",
     is_flag=True,
-    help="Only explain GNOME's screenshot question; do not make it appear now.",
+    help="Only explain GNOME's screen-sharing dialog; do not make it appear now.",
 )
 def gnome_command(no_ask: bool) -> None:
-    """Install and enable the Jarvis GNOME Shell extension; allow screenshots once."""
+    """Install and enable the Jarvis GNOME Shell extension; share the screens once."""
     from jarvis_platform import PlatformError
     from jarvis_platform.gnome_dbus import EXTENSION, Bus
-    from jarvis_platform.gnome_portal import ask_screenshot_permission, screenshot_permission
+    from jarvis_platform.gnome_screencast import ask_screencast_permission, screencast_readiness
     from jarvis_platform.gnome_setup import enable_extension, install_extension
 
     try:
@@ -73,23 +72,21 @@ def gnome_command(no_ask: bool) -> None:
                 "GNOME loads a new extension at the next login on Wayland: log out and back in "
                 "once, and Jarvis will see your windows."
             )
-        granted = screenshot_permission(bus)
-        if granted:
-            click.echo("Screenshots: already allowed. GNOME is ready for Jarvis.")
+        problem = screencast_readiness(bus)
+        if problem is None:
+            click.echo("Screen sharing: already allowed. GNOME is ready for Jarvis.")
             return
         click.echo(_PROMPT_EXPLAINED)
         if no_ask:
             click.echo("Run `jarvis setup gnome` again without --no-ask when you are ready.")
             return
-        if granted is False:
-            click.echo("You answered Deny before; GNOME asks again only when Jarvis asks anew.")
         click.echo("Asking GNOME now...")
-        if not ask_screenshot_permission(bus, reset=granted is False):
+        if not ask_screencast_permission(bus):
             raise click.ClickException(
-                "screenshots were not allowed, so Jarvis captures nothing on GNOME. Run "
-                "`jarvis setup gnome` again and answer Allow."
+                "the screens were not shared, so Jarvis captures nothing on GNOME. Run "
+                "`jarvis setup gnome` again and press Share."
             )
-        click.echo("Screenshots: allowed. GNOME is ready for Jarvis.")
+        click.echo("Screen sharing: allowed. GNOME is ready for Jarvis.")
     except PlatformError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

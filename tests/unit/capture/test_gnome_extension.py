@@ -1,0 +1,99 @@
+"""Jarvis's two GNOME Shell extensions (43/44 as a script, 45-49 as an ES module): which one is
+picked for which GNOME, what their metadata declares, that each parses as what its GNOME loads,
+and that both expose the same D-Bus interface. Only GNOME 43 runs in the tests; 45-49 are checked
+by source (node parses the JavaScript; there is no gjs binary here)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jarvis_platform import PlatformError
+from jarvis_platform.gnome_setup import EXTENSION_UUID, extension_source, install_extension
+
+SCRIPT = extension_source(43)
+MODULE = extension_source(49)
+
+
+def interface_xml(extension: Path) -> str:
+    text = (extension / "extension.js").read_text()
+    found = re.search(r"const IFACE = `(<node>.*?</node>)`;", text, re.DOTALL)
+    assert found is not None, f"no IFACE in {extension}"
+    return found.group(1)
+
+
+def node_check(source: Path, suffix: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`node --check` on a copy named so node reads it as a script (.cjs) or module (.mjs)."""
+    node = shutil.which("node")
+    assert node is not None, "nodejs is not installed: run scripts/bootstrap.sh"
+    copy = tmp_path / f"extension{suffix}"
+    shutil.copyfile(source, copy)
+    return subprocess.run(
+        [node, "--check", str(copy)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "source"), [(43, SCRIPT), (44, SCRIPT), (45, MODULE), (47, MODULE), (49, MODULE)]
+)
+def test_the_copy_is_picked_by_gnome_shell_version(version: int, source: Path) -> None:
+    """43/44 get the script, 45-49 the ES module; both are the same extension (uuid)."""
+    assert extension_source(version) == source
+    assert json.loads((source / "metadata.json").read_text())["uuid"] == EXTENSION_UUID
+
+
+@pytest.mark.parametrize("version", [42, 50])
+def test_a_gnome_neither_copy_is_made_for_is_refused(version: int, tmp_path: Path) -> None:
+    """No copy is installed for a GNOME the extension was not written for: a clear message."""
+    extensions = tmp_path / "extensions"
+    with pytest.raises(PlatformError, match=f"GNOME Shell {version} is not one"):
+        install_extension(extensions, shell_version=version)
+    assert not extensions.exists()
+
+
+def test_metadata_lists_the_versions_each_copy_is_for() -> None:
+    """GNOME loads an extension only for the shell versions its metadata lists."""
+    script = json.loads((SCRIPT / "metadata.json").read_text())
+    module = json.loads((MODULE / "metadata.json").read_text())
+    assert script["shell-version"] == ["43", "44"]
+    assert module["shell-version"] == ["45", "46", "47", "48", "49"]
+    assert {k: v for k, v in script.items() if k != "shell-version"} == {
+        k: v for k, v in module.items() if k != "shell-version"
+    }
+
+
+def test_both_copies_expose_the_identical_dbus_interface() -> None:
+    """The agent talks to either copy the same way: the interface XML is the same text."""
+    assert interface_xml(SCRIPT) == interface_xml(MODULE)
+    assert "local.jarvis.Shell1" in interface_xml(MODULE)
+    for text in ((SCRIPT / "extension.js").read_text(), (MODULE / "extension.js").read_text()):
+        assert "const BUS_NAME = 'local.jarvis.Shell';" in text
+        assert "const OBJECT_PATH = '/local/jarvis/Shell';" in text
+
+
+def test_the_45_copy_parses_as_an_es_module_and_the_43_copy_as_a_script(tmp_path: Path) -> None:
+    """GNOME 45+ imports extension.js as an ES module with a default export class; 43/44 run it
+    as a script with init(). Each parses as such, and the module is not a script."""
+    module = MODULE / "extension.js"
+    assert node_check(module, ".mjs", tmp_path).returncode == 0
+    assert node_check(module, ".cjs", tmp_path).returncode != 0  # import statements
+    assert re.search(r"^export default class \w+ extends Extension \{", module.read_text(), re.M)
+    assert "imports." not in module.read_text()
+    script = SCRIPT / "extension.js"
+    assert node_check(script, ".cjs", tmp_path).returncode == 0
+    assert "function init()" in script.read_text()
+
+
+def test_install_copies_the_chosen_copy(tmp_path: Path) -> None:
+    """Installing for 48 puts the ES module in place, replacing a 43 copy there before."""
+    extensions = tmp_path / "extensions"
+    install_extension(extensions, shell_version=43)
+    target = install_extension(extensions, shell_version=48)
+    assert target == extensions / EXTENSION_UUID
+    assert "export default class" in (target / "extension.js").read_text()
+    assert sorted(p.name for p in extensions.iterdir()) == [EXTENSION_UUID]
