@@ -36,8 +36,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from PIL import Image
-
 from jarvis_server.errors import JarvisServerError
 from jarvis_server.storage import RejectedFile
 
@@ -312,6 +310,8 @@ def _check_webp_container(data: bytes | mmap.mmap) -> None:
 
 def _pillow(file: BinaryIO, declared: str) -> None:
     """Pillow parses the header (a JPEG's tables up to its first scan) and decodes a WebP."""
+    from PIL import Image  # on the first upload, not before the server listens
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -12,7 +12,6 @@ import io
 from typing import Final
 
 import anyio
-from PIL import Image
 
 __all__ = ["MAX_WIDTH", "MIN_WIDTH", "thumbnail"]
 
@@ -24,6 +23,8 @@ _LIMITER: Final = anyio.CapacityLimiter(2)
 
 
 def _make(data: bytes, width: int) -> bytes:
+    from PIL import Image  # on the first thumbnail, not before the server listens
+
     with Image.open(io.BytesIO(data)) as image:
         height = max(1, round(image.height * width / image.width))
         if image.format == "JPEG":
