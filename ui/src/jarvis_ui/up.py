@@ -210,9 +210,14 @@ def _orphan_pid(port: int) -> int | None:
 
 
 def ensure_server(
-    port: int = DEFAULT_PORT, say: Callable[[str], None] = print, *, key: bytes | None = None
+    port: int = DEFAULT_PORT,
+    say: Callable[[str], None] = print,
+    *,
+    key: bytes | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> LocalServer:
-    """This user's server at 127.0.0.1:`port`: one that proves it is, or a new child process."""
+    """This user's server at 127.0.0.1:`port`: one that proves it is, or a new child process.
+    `meanwhile` runs while a new server starts (on the other core), before waiting for it."""
     url = f"http://{LOCAL_HOST}:{port}"
     key = key if key is not None else identity_key()
     if _port_taken(port):
@@ -253,6 +258,12 @@ def ensure_server(
         log_file.close()
     server = LocalServer(url, process, log_path)
     _write_record(port, process.pid)
+    if meanwhile is not None:
+        try:
+            meanwhile()
+        except BaseException:
+            server.stop()
+            raise
     deadline = time.monotonic() + SERVER_START_SECONDS
     while (problem := local_server_problem(port, key)) is not None:
         if process.poll() is not None:
@@ -269,7 +280,7 @@ def ensure_server(
                 f"The local Jarvis server did not answer at {url} within "
                 f"{SERVER_START_SECONDS:.0f} s ({problem}); see {log_path}."
             )
-        time.sleep(0.2)
+        time.sleep(0.05)
     say(f"Server: started a local Jarvis server at {url} (log: {log_path})")
     return server
 
@@ -375,9 +386,12 @@ def already_running(pid: int | None) -> str:
     )
 
 
+def _import_tray() -> None:
+    import jarvis_ui.app  # noqa: F401
+
+
 def up(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) -> int:
     """Everything `jarvis up` does; returns the tray app's exit code."""
-    from jarvis_ui.app import run_tray
     from jarvis_ui.startup import NoDisplayError, display_problem
 
     # Each check before starting anything that would need stopping again.
@@ -387,11 +401,14 @@ def up(port: int = DEFAULT_PORT, say: Callable[[str], None] = print) -> int:
     check_keyring()
     refuse_if_running()
     key = identity_key()
-    server = ensure_server(port, say, key=key)
+    # The tray's imports (Qt, the agent: about a second) while a new server starts.
+    server = ensure_server(port, say, key=key, meanwhile=_import_tray)
     try:
         ensure_token(server.url, say, key=key)
         point_agent_at(server.url, say)
         say("Tray: starting Jarvis (quit it from the tray menu)")
+        from jarvis_ui.app import run_tray
+
         return run_tray()
     finally:
         if server.started_here:
