@@ -208,6 +208,31 @@ class Gnome:
             ":".join(m) for m in re.findall(r"\(\('[^']*', '([^']*)', '([^']*)', '([^']*)'\)", out)
         ]
 
+    def configure_monitors(self, scale: float, *, transform: int = 0) -> None:
+        """Give the monitor this scale (and rotation: 1 is 90 degrees) as GNOME Settings does,
+        through mutter's DisplayConfig, and wait until the Shell reports it."""
+        from jarvis_platform.gnome_dbus import DISPLAY_CONFIG, Bus
+
+        bus = Bus(self.session_bus)
+        try:
+            serial, monitors, _logical, _props = bus.call(DISPLAY_CONFIG, "GetCurrentState")
+            (connector, *_), modes, _ = monitors[0]
+            mode = next(m[0] for m in modes if m[6].get("is-current", ("b", False))[1])
+            config = [(0, 0, float(scale), transform, True, [(connector, mode, {})])]
+            bus.call(
+                DISPLAY_CONFIG,
+                "ApplyMonitorsConfig",
+                "uua(iiduba(ssa{sv}))a{sv}",
+                (serial, 1, config, {}),  # 1: temporary, as a test leaves it
+            )
+        finally:
+            bus.close()
+        wait_for(
+            lambda: self.snapshot()["monitors"][0][4] == scale,
+            f"GNOME to scale its monitor by {scale}",
+            STARTUP_TIMEOUT,
+        )
+
     # -- clients ------------------------------------------------------------------------------
 
     def _spawn(self, command: list[str], app_id: str, title: str, **env: str) -> Client:
@@ -360,8 +385,12 @@ def _user_env_for(base: Path) -> dict[str, str]:
     }
 
 
-def start_gnome(*, extension: bool = True) -> Gnome:
-    """Start headless GNOME Shell as uid 4242, with Jarvis's extension enabled when asked."""
+def start_gnome(*, extension: bool = True, logical_layout: bool = False) -> Gnome:
+    """Start headless GNOME Shell as uid 4242, with Jarvis's extension enabled when asked.
+
+    `logical_layout` turns on mutter's 'scale-monitor-framebuffer' (what GNOME Settings' "Fractional
+    Scaling" switch does): the stage is then in logical pixels and fractional scales are offered.
+    """
     if shutil.which("gnome-shell") is None:
         raise GnomeError("gnome-shell is not installed: run scripts/bootstrap.sh")
     _ensure_user()
@@ -383,6 +412,21 @@ def start_gnome(*, extension: bool = True) -> Gnome:
             "DBUS_SESSION_BUS_ADDRESS": session_bus,
             "DBUS_SYSTEM_BUS_ADDRESS": system_bus,
         }
+        if logical_layout:
+            subprocess.run(
+                _as_user(
+                    [
+                        "gsettings",
+                        "set",
+                        "org.gnome.mutter",
+                        "experimental-features",
+                        "['scale-monitor-framebuffer']",
+                    ]
+                ),
+                env=env,
+                check=True,
+                timeout=60,
+            )
         if extension:
             install_extension(home / ".local/share/gnome-shell/extensions")
             for path in (home / ".local/share").rglob("*"):
