@@ -208,6 +208,39 @@ class Gnome:
             ":".join(m) for m in re.findall(r"\(\('[^']*', '([^']*)', '([^']*)', '([^']*)'\)", out)
         ]
 
+    def configure_monitors(
+        self, scale: float, *, transform: int = 0, more: tuple[tuple[int, int, float], ...] = ()
+    ) -> None:
+        """Give the first monitor this scale (and rotation: 1 is 90 degrees) and the next ones
+        the (x, y, scale) in `more`, as GNOME Settings does, through mutter's DisplayConfig, and
+        wait until the Shell reports it."""
+        from jarvis_platform.gnome_dbus import DISPLAY_CONFIG, Bus
+
+        bus = Bus(self.session_bus)
+        try:
+            serial, monitors, _logical, _props = bus.call(DISPLAY_CONFIG, "GetCurrentState")
+            places = [(0, 0, scale), *more]
+            config = []
+            for index, ((connector, *_), modes, _) in enumerate(monitors[: len(places)]):
+                mode = next(m[0] for m in modes if m[6].get("is-current", ("b", False))[1])
+                x, y, each = places[index]
+                turn = transform if index == 0 else 0
+                config.append((x, y, float(each), turn, index == 0, [(connector, mode, {})]))
+            bus.call(
+                DISPLAY_CONFIG,
+                "ApplyMonitorsConfig",
+                "uua(iiduba(ssa{sv}))a{sv}",
+                (serial, 1, config, {}),  # 1: temporary, as a test leaves it
+            )
+        finally:
+            bus.close()
+        wanted = sorted(float(place[2]) for place in places)
+        wait_for(
+            lambda: sorted(m[4] for m in self.snapshot()["monitors"]) == wanted,
+            f"GNOME to scale its monitors by {wanted}",
+            STARTUP_TIMEOUT,
+        )
+
     # -- clients ------------------------------------------------------------------------------
 
     def _spawn(self, command: list[str], app_id: str, title: str, **env: str) -> Client:
@@ -265,15 +298,50 @@ class Gnome:
 
         return tuple(wait_for(find, "GNOME's Xwayland", STARTUP_TIMEOUT))  # type: ignore[return-value]
 
-    def spawn_xterm(self, wm_class: str, title: str, *, background: str = "red") -> Client:
-        """An X11 xterm through GNOME's Xwayland with this WM_CLASS class and title, one colour."""
+    def spawn_xterm(
+        self, wm_class: str, title: str, *, background: str = "red", geometry: str | None = None
+    ) -> Client:
+        """An X11 xterm through GNOME's Xwayland with this WM_CLASS class and title, one colour;
+        `geometry` (xterm's COLSxROWS+X+Y) places it where the user asked, as mutter honours."""
         display, auth = self.xwayland()
         command = ["xterm", "-T", title, "-class", wm_class, "+sb"]
+        if geometry is not None:
+            command += ["-geometry", geometry]
         for option in ("-bg", "-fg", "-cr"):
             command += [option, background]
         return self._spawn(
             [*command, "-e", "sleep", "3600"], wm_class, title, DISPLAY=display, XAUTHORITY=auth
         )
+
+    def move_xterm(self, title: str, x: int, y: int) -> dict[str, Any]:
+        """Move an Xwayland window as its program would, and wait until the Shell has it there.
+
+        mutter keeps a framed window that its program moves on a single monitor, so the window
+        loses its frame first (Motif hints, as an undecorated X11 program sets them): then it
+        may straddle two monitors, as such a window may on a desktop."""
+        display, auth = self.xwayland()
+        env = {**self.env, "DISPLAY": display, "XAUTHORITY": auth}
+        search = ["xdotool", "search", "--name", f"^{re.escape(title)}$"]
+        found = subprocess.run(search, env=env, capture_output=True, text=True, timeout=60)
+        [window] = found.stdout.split()
+        no_frame = ["-f", "_MOTIF_WM_HINTS", "32c", "-set", "_MOTIF_WM_HINTS", "2, 0, 0, 0, 0"]
+        subprocess.run(["xprop", "-id", window, *no_frame], env=env, check=True, timeout=60)
+
+        def there() -> dict[str, Any] | None:
+            subprocess.run(
+                ["xdotool", "windowmove", window, str(x), str(y)], env=env, check=True, timeout=60
+            )
+            time.sleep(0.5)
+            return next(
+                (
+                    w
+                    for w in self.snapshot()["windows"]
+                    if w["title"] == title and w["rect"][:2] == [x, y]
+                ),
+                None,
+            )
+
+        return wait_for(there, f"{title!r} to move to {x}, {y}", STARTUP_TIMEOUT)
 
     def close(self, client: Client) -> None:
         if client.process.poll() is None:
@@ -360,8 +428,15 @@ def _user_env_for(base: Path) -> dict[str, str]:
     }
 
 
-def start_gnome(*, extension: bool = True) -> Gnome:
-    """Start headless GNOME Shell as uid 4242, with Jarvis's extension enabled when asked."""
+def start_gnome(
+    *, extension: bool = True, logical_layout: bool = False, monitors: int = 1
+) -> Gnome:
+    """Start headless GNOME Shell as uid 4242, with Jarvis's extension enabled when asked.
+
+    `logical_layout` turns on mutter's 'scale-monitor-framebuffer' (what GNOME Settings' "Fractional
+    Scaling" switch does): the stage is then in logical pixels and fractional scales are offered.
+    `monitors` 1920x1080 virtual monitors are made (placed side by side until configured).
+    """
     if shutil.which("gnome-shell") is None:
         raise GnomeError("gnome-shell is not installed: run scripts/bootstrap.sh")
     _ensure_user()
@@ -383,6 +458,21 @@ def start_gnome(*, extension: bool = True) -> Gnome:
             "DBUS_SESSION_BUS_ADDRESS": session_bus,
             "DBUS_SYSTEM_BUS_ADDRESS": system_bus,
         }
+        if logical_layout:
+            subprocess.run(
+                _as_user(
+                    [
+                        "gsettings",
+                        "set",
+                        "org.gnome.mutter",
+                        "experimental-features",
+                        "['scale-monitor-framebuffer']",
+                    ]
+                ),
+                env=env,
+                check=True,
+                timeout=60,
+            )
         if extension:
             install_extension(home / ".local/share/gnome-shell/extensions")
             for path in (home / ".local/share").rglob("*"):
@@ -408,8 +498,7 @@ def start_gnome(*, extension: bool = True) -> Gnome:
                     "gnome-shell",
                     "--headless",
                     "--wayland",
-                    "--virtual-monitor",
-                    "1920x1080",
+                    *["--virtual-monitor", "1920x1080"] * monitors,
                     "--wayland-display",
                     "wayland-jarvis",
                 ]

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,6 +88,59 @@ class KWin:
             bus.unload(plugin)
         finally:
             bus.close()
+
+    def configure_output(self, name: str, scale: float, x: int, y: int) -> None:
+        """Give output `name` its own scale and place, as System Settings does: through KWin's
+        kde_output_management_v2 (the virtual backend's --scale applies to every output)."""
+        from pywayland.client.display import Display
+
+        from jarvis_platform.kwin_outputs import read_outputs
+        from jarvis_platform.protocols.kde_output_device_v2 import KdeOutputDeviceV2
+        from jarvis_platform.protocols.kde_output_management_v2 import KdeOutputManagementV2
+
+        display = Display(str(self.wayland_socket))
+        display.connect()
+        try:
+            devices: dict[str, Any] = {}
+            managers: list[Any] = []
+
+            def announced(registry: Any, ident: int, interface: str, version: int) -> None:
+                if interface == "kde_output_device_v2":
+                    device = registry.bind(ident, KdeOutputDeviceV2, min(version, 2))
+                    device.dispatcher["name"] = lambda _, found: devices.__setitem__(found, device)
+                elif interface == "kde_output_management_v2":
+                    managers.append(registry.bind(ident, KdeOutputManagementV2, min(version, 3)))
+
+            registry = display.get_registry()
+            registry.dispatcher["global"] = announced
+            display.roundtrip()
+            display.roundtrip()  # the devices' own events (their names)
+            if not managers or name not in devices:
+                raise KWinError(f"KWin offers no output management for {name} ({list(devices)})")
+            outcome: list[str] = []
+            config = managers[0].create_configuration()
+            config.dispatcher["applied"] = lambda _: outcome.append("applied")
+            config.dispatcher["failed"] = lambda _: outcome.append("failed")
+            config.scale(devices[name], scale)
+            config.position(devices[name], x, y)
+            config.apply()
+
+            def answered() -> bool:
+                display.roundtrip()
+                return bool(outcome)
+
+            wait_for(answered, f"KWin to configure {name}")
+            if outcome != ["applied"]:
+                raise KWinError(f"KWin refused to give {name} scale {scale} at {x}, {y}")
+        finally:
+            display.disconnect()
+        wait_for(
+            lambda: any(
+                o["name"] == name and o["scale"] == scale and o["rect"]["x"] == x
+                for o in read_outputs(str(self.wayland_socket))
+            ),
+            f"{name} at scale {scale}",
+        )
 
     def place(self, title: str, x: int, y: int, width: int, height: int) -> None:
         """Move and resize the window titled `title` (logical coordinates, frame included)."""

@@ -30,6 +30,7 @@ from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
 
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.gnome_dbus import (
+    DISPLAY_CONFIG,
     EXTENSION,
     IDLE_MONITOR,
     SCREENSAVER,
@@ -38,10 +39,11 @@ from jarvis_platform.gnome_dbus import (
     ImpostorError,
     shell_extension,
 )
-from jarvis_platform.gnome_layout import active_from_json, windows_from_snapshot
+from jarvis_platform.gnome_layout import active_from_json, outputs_from_state, windows_from_snapshot
+from jarvis_platform.sway_layout import Output
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
 
-__all__ = ["EXTENSION_MISSING", "GnomePlatform", "GnomeWindowWatch"]
+__all__ = ["EXTENSION_MISSING", "GnomePlatform", "GnomeWindowWatch", "display_state"]
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,13 @@ class GnomePlatform:
             raise PlatformError("the Jarvis Shell extension sent a bad window list")
         return value
 
+    def outputs(self, snapshot: dict[str, Any]) -> list[Output]:
+        """The monitors of `snapshot` in stage coordinates and in frame pixels."""
+        return outputs_from_state(snapshot, display_state(self._bus))
+
     def windows(self) -> list[WindowInfo]:
-        return windows_from_snapshot(self.snapshot())
+        snapshot = self.snapshot()
+        return windows_from_snapshot(snapshot, self.outputs(snapshot))
 
     def active_window(self) -> WindowInfo | None:
         return next((w for w in self.windows() if w.active and not w.popup), None)
@@ -129,6 +136,17 @@ class GnomePlatform:
 
     def close(self) -> None:
         self._bus.close()
+
+
+def display_state(bus: Bus) -> tuple[Any, ...]:
+    """mutter's DisplayConfig.GetCurrentState: the layout mode, scales and rotations."""
+    try:
+        return bus.call(DISPLAY_CONFIG, "GetCurrentState")
+    except DBusCallError as exc:
+        raise PlatformError(
+            f"GNOME's display configuration (org.gnome.Mutter.DisplayConfig) does not answer "
+            f"({exc}), so Jarvis cannot tell where windows are on its frames and captures nothing"
+        ) from exc
 
 
 class GnomeWindowWatch:

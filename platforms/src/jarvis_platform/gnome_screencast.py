@@ -44,7 +44,8 @@ from jarvis_platform.gnome_dbus import (
     DBusCallError,
     shell_extension,
 )
-from jarvis_platform.gnome_layout import monitors_from_snapshot
+from jarvis_platform.gnome_layout import outputs_from_state
+from jarvis_platform.sway_layout import Output
 from jarvis_platform.types import Frame, Monitor, Pixels
 
 __all__ = [
@@ -309,6 +310,7 @@ class ScreenCastFrames:
         self._frame_timeout = frame_timeout
         self._bus: Bus | None = None
         self._session: _Session | None = None
+        self._outputs: dict[Monitor, Output] = {}
         self._lock = threading.Lock()
 
     def _connect(self) -> Bus:
@@ -319,7 +321,12 @@ class ScreenCastFrames:
     def monitors(self) -> list[Monitor]:
         bus = self._connect()
         snapshot = json.loads(bus.call(shell_extension(bus), "GetWindows")[0])
-        return monitors_from_snapshot(snapshot)
+        from jarvis_platform.gnome import display_state
+
+        outputs = outputs_from_state(snapshot, display_state(bus))
+        with self._lock:
+            self._outputs = {output.monitor: output for output in outputs}
+        return [output.monitor for output in outputs]
 
     def _open(self) -> _Session:
         if self._session is None:
@@ -335,8 +342,12 @@ class ScreenCastFrames:
 
     def grab(self, monitor: Monitor) -> Frame:
         with self._lock:
+            output = self._outputs.get(monitor)
+            if output is None:
+                raise PlatformError(f"{monitor} is not one of GNOME's monitors now")
             session = self._open()
-            rect = monitor.rect
+            # The portal places streams in stage coordinates; the frame has the monitor's pixels.
+            rect, pixels = output.logical, monitor.rect
             wanted = (rect.x, rect.y, rect.width, rect.height)
             node = next((node for node, where in session.streams if where == wanted), None)
             if node is None or session.fd is None:
@@ -344,8 +355,8 @@ class ScreenCastFrames:
                     f"GNOME does not share the monitor at {rect} with Jarvis (shared: "
                     f"{[where for _, where in session.streams]}): {_SETUP} with all monitors"
                 )
-            pixels = _one_frame(session.fd, node, rect.width, rect.height, self._frame_timeout)
-        return Frame(monitor, pixels)
+            frame = _one_frame(session.fd, node, pixels.width, pixels.height, self._frame_timeout)
+        return Frame(monitor, frame)
 
     def release(self) -> None:
         """End this tick's session: GNOME stops casting until the next grab."""

@@ -253,16 +253,24 @@ def settled(kwin: KWin, *, granted: bool) -> None:
         frames.close()
 
 
-# Scale 2 on one output, and 1.5 on two outputs side by side (KWin's virtual backend gives every
-# output the same scale); each output has 1920x1080 device pixels.
-LAYOUTS = {"scale-2": (2.0, (960, 540), 1), "scale-1.5-two-outputs": (1.5, (1280, 720), 2)}
+# Scale 2 on one output, 1.5 on two outputs side by side (KWin's virtual backend gives every
+# output the same scale), and two outputs at 1.5 and 2, the second placed 90 logical pixels lower
+# (set through kde_output_management_v2, as System Settings does); each output has 1920x1080
+# device pixels.
+LAYOUTS = {
+    "scale-2": (2.0, (960, 540), 1, None),
+    "scale-1.5-two-outputs": (1.5, (1280, 720), 2, None),
+    "scales-1.5-and-2-two-outputs": (1.5, (1280, 720), 2, ("Virtual-1", 2.0, 1280, 90)),
+}
 
 
 @pytest.fixture(scope="module", params=list(LAYOUTS))
 def scaled_kwin_session(request: pytest.FixtureRequest) -> Iterator[KWin]:
-    scale, size, outputs = LAYOUTS[request.param]
+    scale, size, outputs, second = LAYOUTS[request.param]
     session = start_kwin(scale=scale, size=size, outputs=outputs)
     try:
+        if second is not None:
+            session.configure_output(*second)
         yield session
     finally:
         session.stop()
@@ -286,10 +294,11 @@ def raw_counts(kwin: KWin, rgb: tuple[int, int, int]) -> int:
 def test_excluded_window_is_black_at_native_resolution_on_scaled_outputs(
     scaled_kwin: KWin,
 ) -> None:
-    """At scale 2, and at 1.5 on two outputs, frames have every device pixel (1920x1080 per
-    output) and KWin's logical window geometry is mapped to them: a KeePassXC window at odd
-    logical coordinates (fractional device pixels at 1.5), spanning the seam between the two
-    outputs, leaves not one red pixel, and the normal window beside it keeps all its pixels."""
+    """At scale 2, at 1.5 on two outputs, and on two outputs at 1.5 and 2 at different heights,
+    frames have every device pixel (1920x1080 per output) and KWin's logical window geometry is
+    mapped to them: a KeePassXC window at odd logical coordinates (fractional device pixels at
+    1.5), spanning the seam between the two outputs, leaves not one red pixel, and the normal
+    window beside it keeps all its pixels."""
     kwin = scaled_kwin
     kwin.spawn_qt("notes", "notes", color="00ff00", size=(300, 200))
     kwin.spawn_qt("KeePassXC", VAULT, size=(300, 200))
