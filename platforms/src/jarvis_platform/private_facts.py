@@ -92,40 +92,39 @@ class PrivateFacts:
         A window whose accessible names were found keeps them while its pid and title stay, so
         a still desktop costs no accessibility round trip; one without names is asked again on
         every call (Chromium may name its frame after its window shows), at one registry call
-        when no application of its process is on the bus.
+        when no application of its process is on the bus. A window on several outputs comes as
+        several pieces with one id: each piece gets the facts, and keeps its own rectangle.
         """
         if now >= self._forget_at:
             self.forget()
             self._forget_at = now + FULL_REFRESH_SECONDS
-        fresh: list[WindowInfo] = []
+        stale: dict[int, WindowInfo] = {}
         for w in windows:
             kept = self._kept.get(w.id)
             if w.pid is not None and (kept is None or kept[:2] != (w.pid, w.title)):
-                fresh.append(w)
-        read = {w.id: w for w in self.add(fresh, now)} if fresh else {}
-        for w in read.values():
+                stale.setdefault(w.id, w)
+        facts = {w.id: w for w in self.add(list(stale.values()), now)} if stale else {}
+        for wid, w in facts.items():
             if w.accessible_names:
-                self._kept[w.id] = (w.pid, w.title, w)
+                self._kept[wid] = (w.pid, w.title, w)
             else:
-                self._kept.pop(w.id, None)
+                self._kept.pop(wid, None)
         alive = {w.id for w in windows}
         for gone in set(self._kept) - alive:
             del self._kept[gone]
         out: list[WindowInfo] = []
         for w in windows:
-            if w.id in read:
-                out.append(read[w.id])
-            elif w.id in self._kept:
-                facts = self._kept[w.id][2]
+            read = facts.get(w.id) or (self._kept[w.id][2] if w.id in self._kept else None)
+            if read is None:
+                out.append(w)
+            else:
                 out.append(
                     replace(
                         w,
-                        process_flags=facts.process_flags,
-                        accessible_names=facts.accessible_names,
+                        process_flags=read.process_flags,
+                        accessible_names=read.accessible_names,
                     )
                 )
-            else:
-                out.append(w)
         return out
 
     def close(self) -> None:
