@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,10 @@ def test_window_on_two_outputs_keeps_both_pieces_and_each_gets_the_facts(
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")  # no a11y bus
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--incognito"])
     try:
+        cmdline = Path(f"/proc/{child.pid}/cmdline")
+        deadline = time.monotonic() + 60  # a loaded machine may not have run exec() yet
+        while b"--incognito" not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
         pieces = [
             WindowInfo(id=7, app_name="Chromium", title="Bank", rect=rect, pid=child.pid)
             for rect in (Rect(0, 0, 100, 50), Rect(100, 0, 40, 50))
