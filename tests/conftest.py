@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.support.weston",
     "tests.support.gnome",
     "tests.support.chromium",
+    "tests.support.chromium_sway",
 ]

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from Xlib import X, display, protocol
@@ -185,45 +186,54 @@ def _start(session: ChromiumSession, *args: str, profile: str) -> subprocess.Pop
     return process
 
 
-def start_chromium_session(desktop: Desktop) -> ChromiumSession:
-    """The accessibility bus on, then a normal and an --incognito Chromium on `desktop`."""
-    if shutil.which("chromium") is None:
-        raise DesktopError("chromium is not installed (scripts/bootstrap.sh installs it)")
-    workdir = Path(tempfile.mkdtemp(prefix="jarvis-chromium-"))
+def _accessibility_bus(env: dict[str, str], workdir: Path, processes: list[Any]) -> str:
+    """A private session bus with the AT-SPI bus on it, accessibility switched on; its address.
+
+    The processes started are appended to `processes` (stopped last to first by the caller)."""
     bus_daemon = subprocess.Popen(
         ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
+    processes.append(bus_daemon)
     assert bus_daemon.stdout is not None
     bus = bus_daemon.stdout.readline().decode().strip()
-    session = ChromiumSession(desktop=desktop, bus=bus, workdir=workdir)
-    session._processes.append(bus_daemon)
+    if not bus:
+        raise DesktopError("dbus-daemon printed no address")
+    env = {**env, "DBUS_SESSION_BUS_ADDRESS": bus}
+    launcher = subprocess.Popen(
+        ["/usr/libexec/at-spi-bus-launcher", "--launch-immediately"],
+        env={**env, "HOME": str(workdir)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.append(launcher)
+
+    def a11y_on() -> bool:
+        done = subprocess.run(
+            [
+                "dbus-send", "--session", "--print-reply", "--dest=org.a11y.Bus",
+                "/org/a11y/bus", "org.freedesktop.DBus.Properties.Set",
+                "string:org.a11y.Status", "string:IsEnabled", "variant:boolean:true",
+            ],
+            env=env, capture_output=True, check=False,
+        )  # fmt: skip
+        return done.returncode == 0
+
+    _wait(a11y_on, "the accessibility bus to switch on")
+    return bus
+
+
+def start_chromium_session(desktop: Desktop) -> ChromiumSession:
+    """The accessibility bus on, then a normal and an --incognito Chromium on `desktop`."""
+    if shutil.which("chromium") is None:
+        raise DesktopError("chromium is not installed (scripts/bootstrap.sh installs it)")
+    workdir = Path(tempfile.mkdtemp(prefix="jarvis-chromium-"))
+    session = ChromiumSession(desktop=desktop, bus="", workdir=workdir)
     try:
-        if not bus:
-            raise DesktopError("dbus-daemon printed no address")
-        launcher = subprocess.Popen(
-            ["/usr/libexec/at-spi-bus-launcher", "--launch-immediately"],
-            env={**session.env, "HOME": str(workdir)},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        session._processes.append(launcher)
-
-        def a11y_on() -> bool:
-            done = subprocess.run(
-                [
-                    "dbus-send", "--session", "--print-reply", "--dest=org.a11y.Bus",
-                    "/org/a11y/bus", "org.freedesktop.DBus.Properties.Set",
-                    "string:org.a11y.Status", "string:IsEnabled", "variant:boolean:true",
-                ],
-                env=session.env, capture_output=True, check=False,
-            )  # fmt: skip
-            return done.returncode == 0
-
-        _wait(a11y_on, "the accessibility bus to switch on")
+        session.bus = _accessibility_bus(desktop.env, workdir, session._processes)
         work = session.page("work", "Work notes", WORK_RGB)
         session.normal = _start(
             session, "--window-position=0,0", "--window-size=900,650", work, profile="normal"

@@ -60,15 +60,16 @@ class AtspiFrames:
     again. Not thread-safe: one instance per platform instance.
     """
 
-    def __init__(self, *, timeout: float = 0.25) -> None:
+    def __init__(self, *, timeout: float = 0.25, bus: str = "SESSION") -> None:
         self._timeout = timeout
+        self._bus = bus  # the session bus (its address, or "SESSION" for the environment's)
         self._conn: Any = None
         self._pids: dict[str, int] = {}
 
     def _connect(self) -> Any:
         if self._conn is None:
             with contextlib.closing(
-                open_dbus_connection(bus="SESSION", auth_timeout=self._timeout)
+                open_dbus_connection(bus=self._bus, auth_timeout=self._timeout)
             ) as session:
                 ask = new_method_call(_BUS, "GetAddress")
                 # Never start the bus: Chromium registers only on one that ran before it did.

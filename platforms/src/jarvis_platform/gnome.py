@@ -8,7 +8,8 @@ gnome`) that answers on the session bus as local.jarvis.Shell, a name of Jarvis'
 actor bottom to top with its WM class / app id, title, frame rect in stage pixels, pid, focus,
 minimized state, and menus and tooltips with the window they belong to (so an excluded window's
 menus are blacked out, `lists_popups` stays True); it signals FocusChanged on a change of focus or
-of the focused window's title.
+of the focused window's title. Each window also carries its process's options and accessible names
+(private_facts.py: how Chromium's private windows are told apart).
 
 Fail closed: when the extension, the idle monitor or the screensaver does not answer, the call
 raises PlatformError and the tick captures nothing.
@@ -21,6 +22,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from jarvis_platform.gnome_dbus import (
     shell_extension,
 )
 from jarvis_platform.gnome_layout import active_from_json, outputs_from_state, windows_from_snapshot
+from jarvis_platform.private_facts import PrivateFacts
 from jarvis_platform.sway_layout import Output
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
 
@@ -67,6 +70,7 @@ class GnomePlatform:
         except PlatformError as exc:
             raise UnsupportedSessionError(str(exc)) from exc
         self._extension: DBusAddress | None = None
+        self._private = PrivateFacts(by_place=False, bus=bus_address)
 
     def snapshot(self) -> dict[str, Any]:
         """What the extension reports now (windows, monitors, focus, overview, lock)."""
@@ -90,7 +94,9 @@ class GnomePlatform:
 
     def windows(self) -> list[WindowInfo]:
         snapshot = self.snapshot()
-        return windows_from_snapshot(snapshot, self.outputs(snapshot))
+        return self._private.add_kept(
+            windows_from_snapshot(snapshot, self.outputs(snapshot)), time.monotonic()
+        )
 
     def active_window(self) -> WindowInfo | None:
         return next((w for w in self.windows() if w.active and not w.popup), None)
@@ -135,6 +141,7 @@ class GnomePlatform:
         return GnomeWindowWatch(self._address, on_change, on_error)
 
     def close(self) -> None:
+        self._private.close()
         self._bus.close()
 
 

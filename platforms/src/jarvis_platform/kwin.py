@@ -11,6 +11,9 @@ with it. X11 menus of Xwayland apps (override-redirect
 windows) are not: while an Xwayland window has the focus, `lists_popups` is False and the policy
 skips frames while an excluded one is focused, as on sway.
 
+Each window also carries its process's options and accessible names (private_facts.py: how
+Chromium's private windows are told apart).
+
 Focus and title changes: a resident script pushes (id, caption) on every activation and caption
 change of the active window (KWinWindowWatch); blocked in the socket between events.
 
@@ -40,6 +43,7 @@ from jarvis_platform.kwin_layout import window_id, windows_from_report
 from jarvis_platform.kwin_outputs import WaylandOutputs
 from jarvis_platform.kwin_report import ResidentReport
 from jarvis_platform.kwin_script import WATCH_PATH, watch_script
+from jarvis_platform.private_facts import PrivateFacts
 from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.sway_layout import layout_outputs
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
@@ -96,6 +100,7 @@ class KWinPlatform:
         self._idle: IdleWatch | None = None
         self._idle_unsupported = False
         self._focused_x11 = False
+        self._private = PrivateFacts(by_place=False, bus=bus_address or "SESSION")
 
     def report(self) -> dict[str, Any]:
         """KWin's window report (the script's JSON), fresh."""
@@ -116,7 +121,7 @@ class KWinPlatform:
         self._focused_x11 = any(
             bool(w.get("x11")) and bool(w.get("active")) for w in report.get("windows", [])
         )
-        return found
+        return self._private.add_kept(found, time.monotonic())
 
     @property
     def lists_popups(self) -> bool:
@@ -166,6 +171,7 @@ class KWinPlatform:
         if self._outputs is not None:
             self._outputs.close()
             self._outputs = None
+        self._private.close()
         self._reports.close()
         self._bus.close()
 

@@ -10,6 +10,9 @@ notifications on a Wayland connection of its own (wlr_idle.py: exact from one se
 before Jarvis connected unknown). A compositor without that protocol gives None (unknown), so the
 idle gate does not apply there. Lock: logind's LockedHint and the desktop screensavers on
 D-Bus (lock.py), and a running swaylock of the compositor's user.
+
+Each window also carries its process's options and accessible names (private_facts.py: how
+Chromium's private windows are told apart).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
+from jarvis_platform.private_facts import PrivateFacts
 from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.sway_ipc import GET_OUTPUTS, GET_TREE, SwayIPC
 from jarvis_platform.sway_layout import layout_outputs, windows_from_tree
@@ -75,13 +79,15 @@ class SwayPlatform:
         self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
         self._idle: IdleWatch | None = None
         self._idle_unsupported = False
+        self._private = PrivateFacts(by_place=False)
 
     def _tree_and_outputs(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         return self._ipc.request(GET_TREE), self._ipc.request(GET_OUTPUTS)
 
     def windows(self) -> list[WindowInfo]:
         tree, outputs = self._tree_and_outputs()
-        return windows_from_tree(tree, layout_outputs(outputs))
+        found = windows_from_tree(tree, layout_outputs(outputs))
+        return self._private.add_kept(found, time.monotonic())
 
     def active_window(self) -> WindowInfo | None:
         return next((w for w in self.windows() if w.active), None)
@@ -136,6 +142,7 @@ class SwayPlatform:
         if self._idle is not None:
             self._idle.close()
             self._idle = None
+        self._private.close()
         self._ipc.close()
 
 

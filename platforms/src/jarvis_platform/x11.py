@@ -29,9 +29,8 @@ from Xlib import X, Xatom, display
 from Xlib.error import CatchError, ConnectionClosedError, DisplayError, XError
 from Xlib.ext import damage
 
-from jarvis_platform.atspi import AccessibleFrame, AtspiFrames
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
-from jarvis_platform.proc_flags import process_flags
+from jarvis_platform.private_facts import PrivateFacts
 from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.types import ActiveWindow, Rect, WindowInfo, WindowWatch
 from jarvis_platform.x11_props import Atoms, active_window_id, read_title, text_property
@@ -57,21 +56,6 @@ _STRUCTURAL_EVENTS = frozenset(
         X.CirculateNotify,
     }
 )
-
-
-ATSPI_RETRY_SECONDS = 30.0
-
-
-def _names_for(window: WindowInfo, frames: list[AccessibleFrame]) -> tuple[str, ...]:
-    """The accessible names that may be this window's: frames of its process whose name starts
-    with its title (Chromium appends " (Incognito)"), narrowed to those at its place on screen
-    when any is. Several candidates are all kept: a wrong one can only black out a window more."""
-    title = window.title
-    if not title:
-        return ()
-    named = [f for f in frames if f.pid == window.pid and f.name.startswith(title)]
-    placed = [f for f in named if f.rect is not None and window.rect.intersect(f.rect) == f.rect]
-    return tuple(dict.fromkeys(f.name for f in (placed or named)))
 
 
 class X11Platform:
@@ -110,9 +94,7 @@ class X11Platform:
         self._last_full = float("-inf")
         self._override: dict[int, bool] = {}  # root child -> override-redirect (never re-read)
         self._popups: list[WindowInfo] = []
-        self._flags: dict[int, frozenset[str]] = {}  # pid -> options (cleared on full refresh)
-        self._atspi = AtspiFrames()
-        self._atspi_retry = float("-inf")  # no accessibility bus: try again after this time
+        self._private = PrivateFacts(by_place=True)
         self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
         self._drawn: list[Rect] = []
         self._damage: int | None = None
@@ -272,7 +254,7 @@ class X11Platform:
         popups_dirty = self._all_dirty
         if self._all_dirty:
             self._cache.clear()
-            self._flags.clear()  # a new process may have reused a pid
+            self._private.forget()  # a new process may have reused a pid
             self._last_full = now
         described: list[int] = []
         for wid in self._ids:
@@ -302,23 +284,8 @@ class X11Platform:
 
     def _add_private_facts(self, wids: list[int], now: float) -> None:
         """Process options and accessible names of these (just re-read) windows."""
-        pids = {info.pid for wid in wids if (info := self._cache[wid]).pid is not None}
-        for pid in pids - set(self._flags):
-            self._flags[pid] = process_flags(pid)
-        frames: list[AccessibleFrame] = []
-        if pids and now >= self._atspi_retry:
-            frames = self._atspi.frames(pids)
-            if not self._atspi.connected:
-                self._atspi_retry = now + ATSPI_RETRY_SECONDS
-        for wid in wids:
-            info = self._cache[wid]
-            if info.pid is None:
-                continue
-            self._cache[wid] = replace(
-                info,
-                process_flags=self._flags.get(info.pid, frozenset()),
-                accessible_names=_names_for(info, frames),
-            )
+        for info in self._private.add([self._cache[wid] for wid in wids], now):
+            self._cache[info.id] = info
 
     # -- Platform ---------------------------------------------------------------------------
 
@@ -392,6 +359,6 @@ class X11Platform:
         return watch
 
     def close(self) -> None:
-        self._atspi.close()
+        self._private.close()
         with contextlib.suppress(*_X_FAILURES):
             self._display.close()

@@ -336,7 +336,7 @@ def test_other_wayland_compositors_are_refused_naming_them() -> None:
     with pytest.raises(UnsupportedSessionError) as caught:
         check_session({"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": "weston"}, "linux")
     assert "of weston" in str(caught.value)
-    assert "sway session" in str(caught.value)
+    assert "Log in to a sway, Plasma (Wayland) or GNOME session" in str(caught.value)
     with pytest.raises(UnsupportedSessionError, match="an unknown compositor"):
         check_session({"XDG_SESSION_TYPE": "wayland", "DISPLAY": ":1"}, "linux")
 
