@@ -177,6 +177,61 @@ def test_pages_walk_hits_newest_first_and_filters_apply(
     assert [str(h.capture.id) for h in bounded.items] == [ids[2], ids[1]]
 
 
+def test_late_uploads_sort_by_capture_time_and_pages_cross_them(
+    shared_server: LiveServer, new_device: Callable[[], Device]
+) -> None:
+    """Captures uploaded late (after being offline) sort by when they were taken, not when they
+    arrived; two taken in the same millisecond both appear; cursor pages of 1 walk them all
+    once, newest first; far-off time bounds are 200, never a 500."""
+    device = new_device()
+    screen = text_screen(["harbour ferry timetable"])
+    at = {
+        "noon": T0 + timedelta(hours=3),
+        "evening": T0 + timedelta(hours=9),
+        "morning": T0 + timedelta(hours=1),  # uploaded last, taken first
+        "twin": T0 + timedelta(hours=3, microseconds=400),  # same millisecond as noon
+        "afternoon": T0 + timedelta(hours=5),
+    }
+    ids = {
+        name: _store(shared_server, device.token, screen, captured_at=when)
+        for name, when in at.items()
+    }
+    _drained(shared_server)
+    same_ms = {ids["noon"], ids["twin"]}
+
+    whole = [str(h.capture.id) for h in _search(shared_server, device.token, "ferry").items]
+    assert [whole[0], whole[1], *whole[4:]] == [ids["evening"], ids["afternoon"], ids["morning"]]
+    assert set(whole[2:4]) == same_ms
+
+    seen: list[str] = []
+    params: dict[str, str] = {"limit": "1"}
+    while True:
+        page = _search(shared_server, device.token, "ferry", **params)
+        seen += [str(h.capture.id) for h in page.items]
+        if page.next_cursor is None:
+            break
+        params["cursor"] = page.next_cursor
+    assert seen == whole
+    assert len(seen) == len(at)
+
+    morning_only = _search(
+        shared_server,
+        device.token,
+        "ferry",
+        since=at["morning"].isoformat(),
+        until=at["noon"].isoformat(),
+    )
+    assert [str(h.capture.id) for h in morning_only.items] == [ids["morning"]]
+    far = _search(
+        shared_server,
+        device.token,
+        "ferry",
+        since="0001-01-01T00:00:00Z",
+        until="9999-12-31T00:00:00Z",
+    )
+    assert [str(h.capture.id) for h in far.items] == whole
+
+
 def test_devices_find_only_their_own_captures(
     shared_server: LiveServer, new_device: Callable[[], Device]
 ) -> None:
