@@ -4,6 +4,7 @@ PostgreSQL; the queue's durability, retries and failures; deletion; who sees wha
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -269,6 +270,24 @@ def test_bad_queries_get_a_problem_naming_what_is_wrong(
     with shared_server.client(laptop.token) as client:
         response = client.get(SEARCH_PATH, params={"q": query})
     assert_problem(response, 422, ProblemType.BAD_QUERY)
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["%%%", _b64("k12x"), _b64("k" + "9" * 30), _b64("k-"), _b64("2026-05-04T09:00:00+00:00|5")],
+)
+def test_cursors_the_server_did_not_hand_out_are_a_400(
+    shared_server: LiveServer, laptop: Device, cursor: str
+) -> None:
+    """A cursor that is not a position this server handed out (garbage, out of range, an
+    earlier format) is a 400 problem document saying to start again, never a 500."""
+    with shared_server.client(laptop.token) as client:
+        response = client.get(SEARCH_PATH, params={"q": "invoice", "cursor": cursor})
+    assert_problem(response, 400, ProblemType.VALIDATION)
 
 
 @pytest.mark.parametrize(
