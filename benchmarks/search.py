@@ -34,6 +34,7 @@ from tests.support.postgres import start_cluster, stop_cluster
 from tests.support.server import LiveServer, make_server
 
 from jarvis_contract import SEARCH_PATH
+from jarvis_server.searchkey import search_key
 from jarvis_server.textquery import terms_of
 
 GOAL_P95_MS = 50.0
@@ -135,11 +136,12 @@ def fill_sqlite(path: Path, n: int, device_id: int, vocab: list[str]) -> None:
     rows, texts = [], []
     for i, body, boxes, app in documents(n, vocab, 1):
         row = capture_row(i, device_id, app)
+        key = search_key(row["captured_at"], i + 1)  # type: ignore[arg-type]
         row["captured_at"] = row["received_at"] = row["captured_at"].strftime(  # type: ignore[union-attr]
             "%Y-%m-%d %H:%M:%S.%f"
         )
         rows.append(tuple(row.values()))
-        texts.append((i + 1, body, boxes, row["captured_at"]))
+        texts.append((i + 1, body, boxes, row["captured_at"], key))
         if len(rows) == BATCH:
             _flush_sqlite(db, insert, rows, texts)
     _flush_sqlite(db, insert, rows, texts)
@@ -152,7 +154,8 @@ def fill_sqlite(path: Path, n: int, device_id: int, vocab: list[str]) -> None:
 def _flush_sqlite(db: sqlite3.Connection, insert: str, rows: list, texts: list) -> None:
     db.executemany(insert, rows)
     db.executemany(
-        "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at, sort_key) "
+        "VALUES (?, ?, ?, ?, ?)",
         texts,
     )
     db.commit()
@@ -170,7 +173,9 @@ def sqlite_sizes(path: Path) -> dict[str, int]:
         "SELECT sum(length(text)), sum(length(boxes)) FROM capture_text"
     ).fetchone()
     db.close()
-    index = sum(v for k, v in sizes.items() if k.startswith("capture_fts"))
+    index = sum(
+        v for k, v in sizes.items() if k.startswith("capture_fts") or k.endswith("sort_key")
+    )
     return {"text": text_bytes, "boxes": box_bytes, "index": index, "file": path.stat().st_size}
 
 
@@ -183,7 +188,8 @@ async def fill_postgres(url: str, n: int, device_id: int, vocab: list[str]) -> d
         for i, body, boxes, app in documents(n, vocab, 1):
             row = capture_row(i, device_id, app)
             rows.append(tuple(row.values()))
-            texts.append((i + 1, body, boxes, row["captured_at"], " ".join(terms_of(body))))
+            key = search_key(row["captured_at"], i + 1)  # type: ignore[arg-type]
+            texts.append((i + 1, body, boxes, row["captured_at"], key, " ".join(terms_of(body))))
             if len(rows) == BATCH:
                 await _flush_pg(conn, rows, texts)
         await _flush_pg(conn, rows, texts)
@@ -192,6 +198,7 @@ async def fill_postgres(url: str, n: int, device_id: int, vocab: list[str]) -> d
         sizes = await conn.fetchrow(
             "SELECT sum(length(text)) AS text, sum(length(boxes)) AS boxes, "
             "pg_relation_size('ix_capture_text_tsv') AS gin, "
+            "pg_relation_size('ix_capture_text_sort_key') AS btree, "
             "sum(pg_column_size(tsv)) AS tsv, "
             "pg_total_relation_size('capture_text') AS total FROM capture_text"
         )
@@ -203,8 +210,8 @@ async def fill_postgres(url: str, n: int, device_id: int, vocab: list[str]) -> d
 async def _flush_pg(conn: object, rows: list, texts: list) -> None:
     await conn.copy_records_to_table("captures", records=rows, columns=_COLUMNS)  # type: ignore[attr-defined]
     await conn.executemany(  # type: ignore[attr-defined]
-        "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at, tsv) "
-        "VALUES ($1, $2, $3, $4, to_tsvector('simple', $5))",
+        "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at, sort_key, tsv) "
+        "VALUES ($1, $2, $3, $4, $5, to_tsvector('simple', $6))",
         texts,
     )
     rows.clear()
@@ -286,7 +293,7 @@ def run_sqlite(work: Path, n: int, vocab: list[str]) -> None:
     sizes = sqlite_sizes(path)
     print(
         f"  per capture: text {sizes['text'] / n:.0f} B, boxes {sizes['boxes'] / n:.0f} B, "
-        f"FTS5 index {sizes['index'] / n:.0f} B"
+        f"FTS5 index and sort-key index {sizes['index'] / n:.0f} B"
         + ("" if sizes["index"] else " (dbstat not compiled in)")
         + f"; database file {sizes['file'] / n:.0f} B"
     )
@@ -309,7 +316,8 @@ def run_postgres(work: Path, n: int, vocab: list[str]) -> None:
         print(f"PostgreSQL: {n} captures filled in {time.perf_counter() - began:.0f} s")
         print(
             f"  per capture: text {sizes['text'] / n:.0f} B, boxes {sizes['boxes'] / n:.0f} B, "
-            f"tsvector {sizes['tsv'] / n:.0f} B, GIN index {sizes['gin'] / n:.0f} B; "
+            f"tsvector {sizes['tsv'] / n:.0f} B, GIN index {sizes['gin'] / n:.0f} B, "
+            f"sort-key btree {sizes['btree'] / n:.0f} B; "
             f"capture_text in all {sizes['total'] / n:.0f} B"
         )
         server.start()

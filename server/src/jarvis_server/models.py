@@ -107,11 +107,13 @@ class CaptureText(Base):
     `text` is the words separated by spaces (lines by newlines); `boxes` holds one [x, y, w, h]
     in image pixels per word of `text.split()`. The full-text index is kept beside it: an FTS5
     table on SQLite (maintained by triggers on this table), a tsvector column on PostgreSQL
-    (see migration 0004_search_text). Deleting the capture deletes this row (ON DELETE CASCADE),
-    and with it the index entry.
+    (see migration 0004_search_text). `sort_key` orders hits newest first by captured_at
+    (jarvis_server.searchkey); it is the FTS5 rowid. Deleting the capture deletes this row
+    (ON DELETE CASCADE), and with it the index entry.
     """
 
     __tablename__ = "capture_text"
+    __table_args__ = (Index("ix_capture_text_sort_key", "sort_key", unique=True),)
 
     capture_pk: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"),
@@ -121,6 +123,7 @@ class CaptureText(Base):
     text: Mapped[str] = mapped_column(Text)
     boxes: Mapped[str] = mapped_column(Text)  # JSON: [[x, y, w, h], ...]
     extracted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sort_key: Mapped[int] = mapped_column(BigInteger)
 
 
 class TextQueue(Base):

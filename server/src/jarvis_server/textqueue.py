@@ -26,12 +26,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import structlog
-from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.core.config import Settings
 from jarvis_server.models import Capture, CaptureText, TextQueue
 from jarvis_server.ocr import OcrError, OcrWord, init_child, read_in_child
+from jarvis_server.searchkey import search_key
 from jarvis_server.storage import Storage, StorageError
 from jarvis_server.textquery import terms_of
 
@@ -200,27 +202,42 @@ class TextWorker:
             lines[word.line].append(word.text)
         body = "\n".join(" ".join(line) for line in lines if line)
         boxes = json.dumps([[w.x, w.y, w.w, w.h] for w in words], separators=(",", ":"))
-        values = {"capture_pk": pk, "text": body, "boxes": boxes, "extracted_at": self._clock()}
         table: Table = CaptureText.__table__  # type: ignore[assignment]
         async with self._sessions() as session, session.begin():
             # Gone meanwhile (deleted with its capture)? Then there is nothing to store.
-            still_queued = await session.scalar(
-                select(TextQueue.capture_pk).where(TextQueue.capture_pk == pk)
+            captured_at = await session.scalar(
+                select(Capture.captured_at)
+                .join(TextQueue, TextQueue.capture_pk == Capture.pk)
+                .where(TextQueue.capture_pk == pk)
             )
-            if still_queued is None:
+            if captured_at is None:
                 return
+            values = {
+                "capture_pk": pk,
+                "text": body,
+                "boxes": boxes,
+                "extracted_at": self._clock(),
+                "sort_key": search_key(captured_at, pk),
+            }
             if self._postgres:
                 folded = " ".join(terms_of(body))
                 await session.execute(
                     text(
-                        "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at, tsv) "
-                        "VALUES (:capture_pk, :text, :boxes, :extracted_at, "
+                        "INSERT INTO capture_text "
+                        "(capture_pk, text, boxes, extracted_at, sort_key, tsv) "
+                        "VALUES (:capture_pk, :text, :boxes, :extracted_at, :sort_key, "
                         "to_tsvector('simple', :folded)) ON CONFLICT (capture_pk) DO NOTHING"
                     ),
                     {**values, "folded": folded},
                 )
             else:
-                await session.execute(insert(table).prefix_with("OR IGNORE"), values)
+                # Only a second store of the same capture is ignored; a clash of sort_key
+                # (same millisecond and row number mod 2**20) fails loudly and is retried.
+                await session.execute(
+                    sqlite_insert(table)
+                    .values(values)
+                    .on_conflict_do_nothing(index_elements=["capture_pk"])
+                )
             await session.execute(delete(TextQueue).where(TextQueue.capture_pk == pk))
 
     async def _failed(self, pk: int, attempts: int, exc: Exception) -> None:

@@ -4,6 +4,7 @@ PostgreSQL; the queue's durability, retries and failures; deletion; who sees wha
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -177,6 +178,61 @@ def test_pages_walk_hits_newest_first_and_filters_apply(
     assert [str(h.capture.id) for h in bounded.items] == [ids[2], ids[1]]
 
 
+def test_late_uploads_sort_by_capture_time_and_pages_cross_them(
+    shared_server: LiveServer, new_device: Callable[[], Device]
+) -> None:
+    """Captures uploaded late (after being offline) sort by when they were taken, not when they
+    arrived; two taken in the same millisecond both appear; cursor pages of 1 walk them all
+    once, newest first; far-off time bounds are 200, never a 500."""
+    device = new_device()
+    screen = text_screen(["harbour ferry timetable"])
+    at = {
+        "noon": T0 + timedelta(hours=3),
+        "evening": T0 + timedelta(hours=9),
+        "morning": T0 + timedelta(hours=1),  # uploaded last, taken first
+        "twin": T0 + timedelta(hours=3, microseconds=400),  # same millisecond as noon
+        "afternoon": T0 + timedelta(hours=5),
+    }
+    ids = {
+        name: _store(shared_server, device.token, screen, captured_at=when)
+        for name, when in at.items()
+    }
+    _drained(shared_server)
+    same_ms = {ids["noon"], ids["twin"]}
+
+    whole = [str(h.capture.id) for h in _search(shared_server, device.token, "ferry").items]
+    assert [whole[0], whole[1], *whole[4:]] == [ids["evening"], ids["afternoon"], ids["morning"]]
+    assert set(whole[2:4]) == same_ms
+
+    seen: list[str] = []
+    params: dict[str, str] = {"limit": "1"}
+    while True:
+        page = _search(shared_server, device.token, "ferry", **params)
+        seen += [str(h.capture.id) for h in page.items]
+        if page.next_cursor is None:
+            break
+        params["cursor"] = page.next_cursor
+    assert seen == whole
+    assert len(seen) == len(at)
+
+    morning_only = _search(
+        shared_server,
+        device.token,
+        "ferry",
+        since=at["morning"].isoformat(),
+        until=at["noon"].isoformat(),
+    )
+    assert [str(h.capture.id) for h in morning_only.items] == [ids["morning"]]
+    far = _search(
+        shared_server,
+        device.token,
+        "ferry",
+        since="0001-01-01T00:00:00Z",
+        until="9999-12-31T00:00:00Z",
+    )
+    assert [str(h.capture.id) for h in far.items] == whole
+
+
 def test_devices_find_only_their_own_captures(
     shared_server: LiveServer, new_device: Callable[[], Device]
 ) -> None:
@@ -214,6 +270,24 @@ def test_bad_queries_get_a_problem_naming_what_is_wrong(
     with shared_server.client(laptop.token) as client:
         response = client.get(SEARCH_PATH, params={"q": query})
     assert_problem(response, 422, ProblemType.BAD_QUERY)
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["%%%", _b64("k12x"), _b64("k" + "9" * 30), _b64("k-"), _b64("2026-05-04T09:00:00+00:00|5")],
+)
+def test_cursors_the_server_did_not_hand_out_are_a_400(
+    shared_server: LiveServer, laptop: Device, cursor: str
+) -> None:
+    """A cursor that is not a position this server handed out (garbage, out of range, an
+    earlier format) is a 400 problem document saying to start again, never a 500."""
+    with shared_server.client(laptop.token) as client:
+        response = client.get(SEARCH_PATH, params={"q": "invoice", "cursor": cursor})
+    assert_problem(response, 400, ProblemType.VALIDATION)
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Select, and_, column, func, literal_column, or_, select, table, text
+from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
 
 from jarvis_contract import SEARCH_PATH, ProblemType, SearchHit, SearchPage, TextBox, UtcDatetime
 from jarvis_server.api.deps import CallerDep, SessionDep
@@ -17,7 +17,8 @@ from jarvis_server.api.openapi_docs import problems
 from jarvis_server.auth import Caller
 from jarvis_server.models import Capture, CaptureText, Device
 from jarvis_server.problems import ProblemError
-from jarvis_server.records import to_record, utc
+from jarvis_server.records import to_record
+from jarvis_server.searchkey import key_after, key_floor
 from jarvis_server.textquery import (
     MAX_QUERY_CHARS,
     QueryError,
@@ -31,7 +32,7 @@ from jarvis_server.textquery import (
 router = APIRouter(prefix=SEARCH_PATH, tags=["search"])
 
 _fts = table("capture_fts", column("rowid"))
-_MAX_PK: Final = 2**63 - 1
+_MAX_KEY: Final = 2**63 - 1
 _QUERY_HELP: Final = (
     'Words to find, all of them: `invoice 2026`, a phrase in quotes `"quarterly report"`, a '
     "prefix `invo*`, and `app:firefox` (a part of the app's name; several are alternatives). "
@@ -52,37 +53,56 @@ def _bad_cursor(why: str) -> ProblemError:
     )
 
 
-def _encode_cursor(capture: Capture) -> str:
-    raw = f"{utc(capture.captured_at).isoformat()}|{capture.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _encode_cursor(key: int) -> str:
+    return base64.urlsafe_b64encode(f"k{key}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def _decode_cursor(cursor: str) -> int:
+    """The sort key of the last hit of the previous page (see jarvis_server.searchkey)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, pk = raw.split("|")
-        before = datetime.fromisoformat(when)
-        if before.tzinfo is None:
-            raise ValueError("no offset")
-        before = before.astimezone(UTC)
-    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
-        raise _bad_cursor("it does not decode to a time and a row number") from None
-    if not (pk.isascii() and pk.isdigit()) or int(pk) > _MAX_PK:
-        raise _bad_cursor("its row number is not one of this server's")
-    return before, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _bad_cursor("it does not decode to a position") from None
+    digits = raw[1:].removeprefix("-")
+    if not raw.startswith("k") or not (digits.isascii() and digits.isdigit()):
+        raise _bad_cursor("it does not decode to a position")
+    key = int(raw[1:])
+    if not -_MAX_KEY <= key <= _MAX_KEY:
+        raise _bad_cursor("its position is not one of this server's")
+    return key
 
 
-def _matching(dialect: str, query: SearchQuery) -> Select[Capture, str, str]:
-    base = select(Capture, CaptureText.text, CaptureText.boxes).join(
-        CaptureText, CaptureText.capture_pk == Capture.pk
-    )
+def _matching(dialect: str, query: SearchQuery) -> tuple[Select[Capture, str, str, int], Any]:
+    """The matching captures, and the sort key column to walk them newest first by.
+
+    SQLite: FTS5 yields its rowids (the sort keys) in descending order and stops at the LIMIT,
+    so the join runs only for the hits on the page (and those that other filters drop).
+    PostgreSQL: the planner walks the btree on sort_key backwards, checking the tsvector, when
+    the words are common, and reads the GIN index then sorts when they are rare.
+    """
+    key: Any
     if dialect == "sqlite":
-        return base.join(_fts, _fts.c.rowid == Capture.pk).where(
-            text("capture_fts MATCH :match").bindparams(match=to_fts5(query))
+        key = _fts.c.rowid
+        base = (
+            select(Capture, CaptureText.text, CaptureText.boxes, key)
+            .select_from(_fts)
+            .join(CaptureText, CaptureText.sort_key == key)
+            .join(Capture, Capture.pk == CaptureText.capture_pk)
+            .where(text("capture_fts MATCH :match").bindparams(match=to_fts5(query)))
         )
-    return base.where(
-        literal_column("capture_text.tsv").op("@@")(func.to_tsquery("simple", to_tsquery(query)))
+        return base, key
+    key = CaptureText.sort_key
+    base = (
+        select(Capture, CaptureText.text, CaptureText.boxes, key)
+        .select_from(CaptureText)
+        .join(Capture, Capture.pk == CaptureText.capture_pk)
+        .where(
+            literal_column("capture_text.tsv").op("@@")(
+                func.to_tsquery("simple", to_tsquery(query))
+            )
+        )
     )
+    return base, key
 
 
 def _restrict(caller: Caller, device: str | None) -> Any:
@@ -130,31 +150,27 @@ async def search(
         parsed = parse_query(q)
     except QueryError as exc:
         raise _bad_query(str(exc)) from None
-    query = _matching(session.get_bind().dialect.name, parsed)
+    query, key = _matching(session.get_bind().dialect.name, parsed)
     who = _restrict(caller, device)
     if who is not None:
         query = query.where(who)
     if parsed.apps:
         name = func.lower(func.coalesce(Capture.app_name, ""))
         query = query.where(or_(*(name.contains(app, autoescape=True) for app in parsed.apps)))
+    # Time bounds twice: on the sort key, which the index walk starts and stops by, and exactly
+    # on captured_at (the key is to the millisecond).
     if since is not None:
-        query = query.where(Capture.captured_at >= since.astimezone(UTC))
+        query = query.where(key >= key_floor(since), Capture.captured_at >= since.astimezone(UTC))
     if until is not None:
-        query = query.where(Capture.captured_at < until.astimezone(UTC))
+        query = query.where(key < key_after(until), Capture.captured_at < until.astimezone(UTC))
     if cursor is not None:
-        before, pk = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Capture.captured_at < before,
-                and_(Capture.captured_at == before, Capture.pk < pk),
-            )
-        )
-    query = query.order_by(Capture.captured_at.desc(), Capture.pk.desc()).limit(limit + 1)
+        query = query.where(key < _decode_cursor(cursor))
+    query = query.order_by(key.desc()).limit(limit + 1)
     rows = (await session.execute(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     items: list[SearchHit] = []
-    for capture, body, boxes_json in rows:
+    for capture, body, boxes_json, _ in rows:
         found = highlight(body, parsed)
         boxes = json.loads(boxes_json)
         items.append(
@@ -171,5 +187,5 @@ async def search(
             )
         )
     return SearchPage(
-        items=items, next_cursor=_encode_cursor(rows[-1][0]) if more and rows else None
+        items=items, next_cursor=_encode_cursor(rows[-1][3]) if more and rows else None
     )

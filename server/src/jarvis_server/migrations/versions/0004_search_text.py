@@ -2,8 +2,10 @@
 
 SQLite: an FTS5 table over capture_text (external content, unicode61 with diacritics removed),
 kept in step by triggers, so that any delete of a capture_text row (including the cascade from
-its capture) removes the index entry too. PostgreSQL: a tsvector column with a GIN index.
-Every capture already stored is queued.
+its capture) removes the index entry too. Its rowid is capture_text.sort_key (see
+jarvis_server.searchkey), which sorts as newest first by captured_at, so FTS5 itself serves
+"the newest n matches" by walking its rowids backwards. PostgreSQL: a tsvector column with a GIN
+index, and sort_key in a btree for the same walk. Every capture already stored is queued.
 
 Revision ID: 0004_search
 Revises: 0003_timeline
@@ -27,16 +29,16 @@ _PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 _SQLITE_FTS = [
     "CREATE VIRTUAL TABLE capture_fts USING fts5(text, content='capture_text', "
-    "content_rowid='capture_pk', tokenize='unicode61 remove_diacritics 2')",
+    "content_rowid='sort_key', tokenize='unicode61 remove_diacritics 2')",
     "CREATE TRIGGER capture_text_ai AFTER INSERT ON capture_text BEGIN "
-    "INSERT INTO capture_fts(rowid, text) VALUES (new.capture_pk, new.text); END",
+    "INSERT INTO capture_fts(rowid, text) VALUES (new.sort_key, new.text); END",
     "CREATE TRIGGER capture_text_ad AFTER DELETE ON capture_text BEGIN "
     "INSERT INTO capture_fts(capture_fts, rowid, text) "
-    "VALUES ('delete', old.capture_pk, old.text); END",
+    "VALUES ('delete', old.sort_key, old.text); END",
     "CREATE TRIGGER capture_text_au AFTER UPDATE ON capture_text BEGIN "
     "INSERT INTO capture_fts(capture_fts, rowid, text) "
-    "VALUES ('delete', old.capture_pk, old.text); "
-    "INSERT INTO capture_fts(rowid, text) VALUES (new.capture_pk, new.text); END",
+    "VALUES ('delete', old.sort_key, old.text); "
+    "INSERT INTO capture_fts(rowid, text) VALUES (new.sort_key, new.text); END",
 ]
 
 
@@ -48,6 +50,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("boxes", sa.Text(), nullable=False),
         sa.Column("extracted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sort_key", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["capture_pk"],
             ["captures.pk"],
@@ -71,12 +74,20 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("capture_pk", name=op.f("pk_text_queue")),
     )
+    op.create_index("ix_capture_text_sort_key", "capture_text", ["sort_key"], unique=True)
     op.create_index("ix_text_queue_due", "text_queue", ["failed_at", "next_attempt_at"])
     if sqlite:
         for statement in _SQLITE_FTS:
             op.execute(statement)
     else:
         op.add_column("capture_text", sa.Column("tsv", postgresql.TSVECTOR(), nullable=False))
+        # Every match is checked against tsv (the index walk, a phrase's recheck): lz4 reads
+        # it back several times faster than the default pglz, where the server has lz4.
+        op.execute(
+            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_settings WHERE name = "
+            "'default_toast_compression' AND 'lz4' = ANY(enumvals)) THEN "
+            "ALTER TABLE capture_text ALTER COLUMN tsv SET COMPRESSION lz4; END IF; END $$"
+        )
         op.create_index("ix_capture_text_tsv", "capture_text", ["tsv"], postgresql_using="gin")
     op.execute(
         "INSERT INTO text_queue (capture_pk, attempts, next_attempt_at) "
