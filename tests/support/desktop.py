@@ -466,6 +466,23 @@ def stop_tray_host(host: TrayHost) -> None:
             host.process.wait()
 
 
+@contextlib.contextmanager
+def private_desktop() -> Iterator[Desktop]:
+    """A desktop of the caller's own (Xvfb + openbox), DISPLAY pointing at it meanwhile: for a
+    module whose pixels must not meet windows that other modules left on the session's."""
+    desktop = start_desktop()
+    saved = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = desktop.display
+    try:
+        yield desktop
+    finally:
+        desktop.stop()
+        if saved is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = saved
+
+
 @pytest.fixture(scope="session")
 def x_desktop() -> Iterator[Desktop]:
     """A real X server (Xvfb 1920x1080) with openbox for the session; DISPLAY points at it."""

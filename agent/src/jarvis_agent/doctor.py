@@ -61,11 +61,35 @@ class Check:
         }
 
 
-def _guard(name: str, check: Callable[[], Check]) -> Check:
-    try:
-        return check()
-    except Exception as exc:  # a check that crashes is a failed check, not a crashed doctor
-        return Check(name, False, f"{type(exc).__name__}: {exc}", "see the agent's log")
+CHECK_SECONDS = 60.0  # a keyring may prompt for its password: time to type it, then give up
+
+
+def _guard(name: str, check: Callable[[], Check], seconds: float = CHECK_SECONDS) -> Check:
+    """Run one check; a crash or a service that never answers fails it, never the doctor."""
+    import threading
+
+    result: list[Check] = []
+
+    def run() -> None:
+        try:
+            result.append(check())
+        except Exception as exc:  # a check that crashes is a failed check, not a crashed doctor
+            result.append(Check(name, False, f"{type(exc).__name__}: {exc}", "see the agent's log"))
+
+    # A daemon thread: a call that never returns (a D-Bus service or compositor that stopped
+    # answering) is left behind when the doctor exits instead of holding it open forever.
+    worker = threading.Thread(target=run, name=f"doctor-{name}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if result:
+        return result[0]
+    return Check(
+        name,
+        False,
+        f"no answer within {seconds:.0f} s",
+        "the service behind it is stuck: restart your desktop session, then run `jarvis "
+        "doctor` again",
+    )
 
 
 def check_config(store: ConfigStore) -> tuple[Check, AgentConfig | None]:

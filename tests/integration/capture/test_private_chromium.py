@@ -19,9 +19,19 @@ from jarvis_agent.capture.rules import ExclusionRule, default_rules, private_bro
 from jarvis_platform import Rect, WindowInfo
 from jarvis_platform.x11 import X11Platform
 from tests.support.chromium import BANK_RGB, WORK_RGB, ChromiumSession
+from tests.support.desktop import Desktop, private_desktop
 from tests.support.server import UploadSink
 
 pytestmark = [pytest.mark.x11, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def x_desktop() -> Iterator[Desktop]:
+    """This module's own desktop: its pixel counts must not meet windows that earlier modules
+    left on the session's shared one (in a full run they covered part of the measured area)."""
+    with private_desktop() as desktop:
+        yield desktop
+
 
 LOSSLESS = PipelineOptions(image_format="png", agent_version="test")
 

@@ -19,10 +19,19 @@ from jarvis_agent.capture.pipeline import (
 from jarvis_agent.capture.rules import default_rules
 from jarvis_agent.config import IgnoreRegion
 from jarvis_platform.x11 import X11Platform
-from tests.support.desktop import Desktop, Window
+from tests.support.desktop import Desktop, Window, private_desktop
 from tests.support.server import UploadSink
 
 pytestmark = [pytest.mark.x11, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def x_desktop() -> Iterator[Desktop]:
+    """This module's own desktop: its pixel counts must not meet windows that earlier modules
+    left on the session's shared one (in a full run they covered part of the measured area)."""
+    with private_desktop() as desktop:
+        yield desktop
+
 
 LOSSLESS = PipelineOptions(image_format="png", agent_version="test")
 
