@@ -9,6 +9,7 @@
     ├── RejectedFile                     storage: an upload failed the caller's check
     │   └── ImageRefused                 imagecheck: not an image this server keeps
     ├── DecodeBusy                       decodegate: a device has too many uploads waiting
+    ├── QueryError (ValueError)          textquery: a search query that cannot be searched
     └── ProblemError                     problems: answer this request with a problem document
 
 `StartupError` (cli) is click's, so the command line prints it as one line and exits 1.

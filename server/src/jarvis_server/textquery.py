@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
 
+from jarvis_server.errors import JarvisServerError
+
 __all__ = [
     "MAX_QUERY_CHARS",
     "Highlight",
@@ -43,7 +45,7 @@ _TOKEN: Final = re.compile(r"[^\W_]+")
 _ITEM: Final = re.compile(r'\s*(?:(app:)?"([^"]*)"|(app:)?([^\s"]+))')
 
 
-class QueryError(ValueError):
+class QueryError(JarvisServerError, ValueError):
     """The query cannot be searched; the message says what to change."""
 
 

@@ -30,8 +30,12 @@ def wait_until(predicate: Callable[[], bool], what: str) -> None:
 
 @pytest.fixture(scope="package")
 def sync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One real server for all sync tests (each test uses its own device)."""
-    server = make_server(tmp_path_factory.mktemp("sync-server"))
+    """One real server for all sync tests (each test uses its own device). It reads no text:
+    these tests upload thousands of captures, and OCR of them all would only slow the run down
+    and queue a search test's capture behind them (test_search_cli has a server of its own)."""
+    server = make_server(
+        tmp_path_factory.mktemp("sync-server"), env={"JARVIS_TEXT_EXTRACTION": "false"}
+    )
     server.start()
     yield server
     server.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 from tests.integration.server.uploads import make_capture, upload
 from tests.support.keyring import SecretService
 from tests.support.screens import text_screen
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, make_server
 
 from .cli import jarvis
 
@@ -30,6 +31,16 @@ def clean_keyring(secret_service: SecretService) -> None:
             keyring.delete_password("jarvis", entry)
 
 
+@pytest.fixture(scope="module")
+def search_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of this module's own, reading text: on the sync tests' shared server this
+    test's capture would wait behind the OCR of every capture the other tests uploaded."""
+    server = make_server(tmp_path_factory.mktemp("search-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
 def _read(server: LiveServer) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -39,16 +50,16 @@ def _read(server: LiveServer) -> None:
     raise AssertionError("the server did not read the capture's text")
 
 
-def test_search_prints_hits_and_opens_one(sync_server: LiveServer, device: str) -> None:
+def test_search_prints_hits_and_opens_one(search_server: LiveServer, device: str) -> None:
     """Hits show the app, the window title and the snippet with the match marked; `--open 1`
     without a viewer saves the very image, readable by the user only; no hit says so."""
-    token = sync_server.create_token(device)
-    assert jarvis("login", "--server", sync_server.url, stdin=token + "\n").returncode == 0
+    token = search_server.create_token(device)
+    assert jarvis("login", "--server", search_server.url, stdin=token + "\n").returncode == 0
     image = text_screen(["meeting agenda for the warehouse inventory"]).encode("PNG")
     capture = make_capture(image, mime="image/png", app_name="Thunderbird", window_title="Inbox")
-    with sync_server.client(token) as client:
+    with search_server.client(token) as client:
         assert upload(client, capture).status_code == 201
-    _read(sync_server)
+    _read(search_server)
 
     done = jarvis("search", "warehouse", env=_NO_VIEWER)
     assert done.returncode == 0, done.stderr
@@ -70,10 +81,10 @@ def test_search_prints_hits_and_opens_one(sync_server: LiveServer, device: str) 
     assert 'No captures match "nosuchwordanywhere"' in none.stdout
 
 
-def test_bad_query_is_explained(sync_server: LiveServer, device: str) -> None:
+def test_bad_query_is_explained(search_server: LiveServer, device: str) -> None:
     """A query the server refuses prints its reason and exits 1."""
-    token = sync_server.create_token(device)
-    assert jarvis("login", "--server", sync_server.url, stdin=token + "\n").returncode == 0
+    token = search_server.create_token(device)
+    assert jarvis("login", "--server", search_server.url, stdin=token + "\n").returncode == 0
     done = jarvis("search", '"unclosed', env=_NO_VIEWER)
     assert done.returncode == 1
     assert "search failed" in done.stderr
