@@ -86,11 +86,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def session_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[SessionBus]:
+    """A private session bus for the test. It has no unlocked Secret Service: a keyring read
+    there would activate a locked gnome-keyring that waits for a password prompt no one
+    answers, and hold a thread of Qt's pool forever. So the test's keyring is "none" (keyring's
+    own fail backend: every read says there is no keyring) until the bus is gone."""
+    import keyring
+    from keyring.backends import fail
+
     bus = start_session_bus()
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
+    saved = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
     try:
         yield bus
     finally:
+        keyring.set_keyring(saved)
         stop(bus.process)
         shutil.rmtree(bus.home, ignore_errors=True)
 
