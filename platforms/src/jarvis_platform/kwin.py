@@ -33,10 +33,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jeepney import DBusAddress  # type: ignore[import-untyped]  # jeepney ships no type hints
 
+from jarvis_platform.compositor_idle import CompositorIdle
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.kwin_bus import KWinBus
 from jarvis_platform.kwin_layout import window_id, windows_from_report
@@ -47,9 +48,6 @@ from jarvis_platform.private_facts import PrivateFacts
 from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.sway_layout import layout_outputs
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
-
-if TYPE_CHECKING:
-    from jarvis_platform.wlr_idle import IdleWatch
 
 __all__ = ["KWinPlatform", "KWinWindowWatch"]
 
@@ -97,8 +95,7 @@ class KWinPlatform:
         self._reports = ResidentReport(self._bus)
         self._outputs: WaylandOutputs | None = None
         self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
-        self._idle: IdleWatch | None = None
-        self._idle_unsupported = False
+        self._idle = CompositorIdle(self._wayland)
         self._focused_x11 = False
         self._private = PrivateFacts(by_place=False, bus=bus_address or "SESSION")
 
@@ -132,18 +129,7 @@ class KWinPlatform:
         return next((w for w in self.windows() if w.active and not w.popup), None)
 
     def idle_seconds(self) -> float | None:
-        if self._idle_unsupported:
-            return None
-        if self._idle is None:
-            from jarvis_platform import wlr_idle  # pywayland only when asked
-
-            try:
-                self._idle = wlr_idle.IdleWatch(self._wayland)
-            except wlr_idle.IdleUnsupportedError as exc:
-                log.warning("%s; the idle threshold does not apply", exc)
-                self._idle_unsupported = True
-                return None
-        return self._idle.idle_seconds()
+        return self._idle.seconds()
 
     def is_locked(self) -> bool:
         locked = self._lock_probe.answer(time.monotonic())
@@ -165,9 +151,7 @@ class KWinPlatform:
         return KWinWindowWatch(on_change, on_error, self._address)
 
     def close(self) -> None:
-        if self._idle is not None:
-            self._idle.close()
-            self._idle = None
+        self._idle.close()
         if self._outputs is not None:
             self._outputs.close()
             self._outputs = None

@@ -24,17 +24,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from jarvis_platform.compositor_idle import CompositorIdle
 from jarvis_platform.errors import PlatformError, UnsupportedSessionError
 from jarvis_platform.private_facts import PrivateFacts
 from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.sway_ipc import GET_OUTPUTS, GET_TREE, SwayIPC
 from jarvis_platform.sway_layout import layout_outputs, windows_from_tree
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
-
-if TYPE_CHECKING:
-    from jarvis_platform.wlr_idle import IdleWatch
 
 __all__ = ["SwayPlatform", "SwayWindowWatch"]
 
@@ -77,8 +75,7 @@ class SwayPlatform:
             raise UnsupportedSessionError(str(exc)) from exc
         self._sway_uid = self._ipc.peer()[1]
         self._lock_probe = lock_probe if lock_probe is not None else SessionLockProbe()
-        self._idle: IdleWatch | None = None
-        self._idle_unsupported = False
+        self._idle = CompositorIdle(self._wayland)
         self._private = PrivateFacts(by_place=False)
 
     def _tree_and_outputs(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -93,18 +90,7 @@ class SwayPlatform:
         return next((w for w in self.windows() if w.active), None)
 
     def idle_seconds(self) -> float | None:
-        if self._idle_unsupported:
-            return None
-        if self._idle is None:
-            from jarvis_platform import wlr_idle  # pywayland only when asked
-
-            try:
-                self._idle = wlr_idle.IdleWatch(self._wayland)
-            except wlr_idle.IdleUnsupportedError as exc:
-                log.warning("%s; the idle threshold does not apply", exc)
-                self._idle_unsupported = True
-                return None
-        return self._idle.idle_seconds()
+        return self._idle.seconds()
 
     def is_locked(self) -> bool:
         return self._locker_running() or self._lock_probe.locked(time.monotonic())
@@ -139,9 +125,7 @@ class SwayPlatform:
         return SwayWindowWatch(self._ipc_path, on_change, on_error)
 
     def close(self) -> None:
-        if self._idle is not None:
-            self._idle.close()
-            self._idle = None
+        self._idle.close()
         self._private.close()
         self._ipc.close()
 
