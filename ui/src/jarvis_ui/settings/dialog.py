@@ -124,22 +124,25 @@ class SettingsDialog(QDialog):
         # an apply meanwhile leaves the login item alone.
         self.general.autostart.setEnabled(False)
 
-        def read_outside() -> tuple[bool | None, bool | None, str | None]:
-            stored = _quietly(token_stored)
-            return stored, _quietly(autostart), _quietly(hotkey_status)
+        # Three jobs, not one: a keyring that waits for its password prompt must not hold back
+        # the hotkey line or the login-item box.
+        self.worker.submit(lambda: _quietly(hotkey_status), self._hotkey_read)
+        self.worker.submit(lambda: _quietly(autostart), self._autostart_read)
+        self.worker.submit(lambda: _quietly(token_stored), self._token_read)
 
-        self.worker.submit(read_outside, self._read_outside)
-
-    def _read_outside(self, result: object) -> None:
-        stored, autostart, hotkey = result if isinstance(result, tuple) else (None, None, None)
+    def _hotkey_read(self, hotkey: object) -> None:
         if hotkey is not None:
             self.hotkey.set_mechanism(str(hotkey))
-        if stored is not None:
-            self.server.set_token_stored(bool(stored))
+
+    def _autostart_read(self, autostart: object) -> None:
         if autostart is not None:
             self._autostart = bool(autostart)
             self.general.set_autostart(bool(autostart))
         self.general.autostart.setEnabled(self.backend.set_autostart is not None)
+
+    def _token_read(self, stored: object) -> None:
+        if stored is not None:
+            self.server.set_token_stored(bool(stored))
 
     # validating
 
