@@ -160,3 +160,17 @@ class RateBucket(Base):
     tokens: Mapped[float] = mapped_column(Float)
     updated: Mapped[float] = mapped_column(Float)
     granted: Mapped[bool] = mapped_column(Boolean)
+
+
+class ImageRemoval(Base):
+    """The image of a deleted capture, until its object is gone from storage.
+
+    Written in the transaction that deletes the capture's row, removed once the object is:
+    a crash or a storage refusal in between leaves this row, and the image is removed at the
+    next delete request or start (see removal.py), never kept in quarantine as an orphan.
+    """
+
+    __tablename__ = "image_removals"
+
+    storage_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -3,7 +3,8 @@
 The decisions are made by `storage_plan.plan_reconciliation` from what the database and the
 directory hold; this module reads both, refuses a directory that looks wrong as a whole, and
 applies the plan. Nothing here deletes a capture: only `purge_missing` and `purge_quarantine`,
-run by an operator who asked for them, remove rows or files.
+run by an operator who asked for them, remove rows or files, and start-up removes the images of
+captures a user deleted whose removal a crash or a storage refusal interrupted (removal.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.filemodes import describe_fixed, tighten
 from jarvis_server.models import Capture
+from jarvis_server.removal import finish_removals
 from jarvis_server.storage import FilesystemStorage, Storage, StorageError, StorageScan
 from jarvis_server.storage_plan import Plan, Refusal, Row, plan_reconciliation
 
@@ -131,9 +133,12 @@ async def reconcile(
         )
     await storage.probe()
     temp = await storage.purge_temp()
+    # Images of deleted captures go for good; only true orphans are kept in quarantine.
+    removed = await finish_removals(sessions, storage)
     for key in plan.restore:
         await storage.restore(key)
-    for key in plan.quarantine:
+    quarantine = [key for key in plan.quarantine if key not in removed]
+    for key in quarantine:
         await storage.quarantine(key)
     now = clock()
     async with sessions() as session:
@@ -156,7 +161,7 @@ async def reconcile(
             unfinished_uploads_removed=temp,
             captures_marked_missing=len(plan.mark_missing),
             captures_found_again=len(plan.found_again) + len(plan.restore),
-            files_quarantined=len(plan.quarantine),
+            files_quarantined=len(quarantine),
             quarantine=storage.quarantine_location,
         )
     if plan.recent_orphans:
