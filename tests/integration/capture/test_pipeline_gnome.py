@@ -304,6 +304,33 @@ def test_excluded_window_mapped_between_check_and_grab_drops_the_frame(
     assert count(image, GREEN) > 0
 
 
+def test_excluded_window_raised_between_check_and_grab_drops_the_frame(
+    granted: Gnome, platform: GnomePlatform
+) -> None:
+    """An excluded Xwayland window partly under another window (only its uncovered part needs
+    blacking out) takes the focus after the policy ran, which raises it: the part that was
+    covered is on the frame, the re-read after the grab sees it, the frame is dropped."""
+    gnome = granted
+    gnome.spawn_xterm("KeePassXC", VAULT, geometry="40x10+50+50")
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    notes = gnome.focused("notes")
+    x, y, width, height = notes["rect"]
+    gnome.move_xterm(VAULT, x + width - 120, y + height - 70)  # its top left under the notes
+    [before] = [w for w in platform.windows() if w.title == VAULT]
+    [over] = [w for w in platform.windows() if w.title == "notes"]
+    assert over.stacking > before.stacking
+    assert before.rect.intersect(over.rect) is not None
+    racing = AfterPolicy(platform, lambda: gnome.activate_xterm(VAULT))
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
+    sink, result = capture(racing, vault)
+    assert_dropped(sink, result)
+    sink, result = capture(platform, vault)
+    assert not result.dropped, result
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 0
+
+
 def test_skip_rule_skips_the_frame(granted: Gnome, platform: GnomePlatform) -> None:
     """A skip rule on the focused window takes no frame at all, and says which rule."""
     gnome = granted
