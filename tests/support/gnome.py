@@ -343,6 +343,18 @@ class Gnome:
 
         return wait_for(there, f"{title!r} to move to {x}, {y}", STARTUP_TIMEOUT)
 
+    def activate_xterm(self, title: str) -> dict[str, Any]:
+        """Give an Xwayland window the focus as a pager or taskbar asks for it
+        (_NET_ACTIVE_WINDOW, which GNOME honours and which raises the window), and wait until the
+        Shell reports it focused."""
+        display, auth = self.xwayland()
+        env = {**self.env, "DISPLAY": display, "XAUTHORITY": auth}
+        search = ["xdotool", "search", "--name", f"^{re.escape(title)}$"]
+        found = subprocess.run(search, env=env, capture_output=True, text=True, timeout=60)
+        [window] = found.stdout.split()
+        subprocess.run(["xdotool", "windowactivate", window], env=env, check=True, timeout=60)
+        return self.focused(title)
+
     def close(self, client: Client) -> None:
         if client.process.poll() is None:
             client.process.terminate()

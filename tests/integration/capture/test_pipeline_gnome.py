@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from jarvis_platform import (
 )
 from jarvis_platform.gnome import GnomePlatform
 from jarvis_platform.gnome_screencast import screencast_token_file
-from jarvis_platform.types import Platform
+from jarvis_platform.types import FrameSource, Platform, WindowInfo
 from tests.support.file_watch import IMAGE_SUFFIXES, files_written
 from tests.support.gnome import Gnome
 from tests.support.wayland import wait_for
@@ -214,6 +214,121 @@ def test_popup_of_an_excluded_window_is_black(granted: Gnome, platform: GnomePla
     assert count(image, RED) == 0
     assert count(image, GREEN) > 0
     assert any("a popup of a window" in reason for reason in result.reasons)
+
+
+@dataclass
+class AfterPolicy:
+    """A GNOME platform that runs `act` right after the pipeline's first window read, so the
+    change lands between the policy check and the grab (GNOME's grab opens the screen cast and
+    takes its frame later, in gst-launch, from the window list's point of view)."""
+
+    inner: GnomePlatform
+    act: Callable[[], object]
+    reads: int = 0
+    lists_popups = True
+
+    def windows(self) -> list[WindowInfo]:
+        found = self.inner.windows()
+        self.reads += 1
+        if self.reads == 1:
+            self.act()
+        return found
+
+    def active_window(self) -> WindowInfo | None:
+        return self.inner.active_window()
+
+    def idle_seconds(self) -> float | None:
+        return None
+
+    def is_locked(self) -> bool:
+        return False
+
+    def frame_source(self) -> FrameSource:
+        return self.inner.frame_source()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def assert_dropped(sink: Sink, result: TickResult) -> None:
+    """Nothing of the racing tick reached the sink (no red pixel first: that is what would
+    leak), and the tick is reported dropped for the change, as on sway and KWin."""
+    assert [count(image, RED) for image in sink.images()] == []
+    assert sink.items == []
+    assert result.dropped
+    assert "between the policy check and the grab" in result.reasons[0]
+
+
+def test_window_moved_between_check_and_grab_drops_the_frame(
+    granted: Gnome, platform: GnomePlatform
+) -> None:
+    """An excluded window (an Xwayland xterm of class KeePassXC, moved as its program moves it)
+    that GNOME moves after the policy ran, before the screen cast's frame is taken: the re-read
+    after the grab sees it elsewhere, the frame is dropped and nothing is stored; the next tick
+    blacks it out where it is now."""
+    gnome = granted
+    gnome.spawn_xterm("KeePassXC", VAULT, geometry="40x10+50+50")
+    gnome.move_xterm(VAULT, 60, 60)  # undecorated from now on: the race only moves it
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.focused("notes")
+    # To an empty corner of the screen: no other window covers it there.
+    racing = AfterPolicy(platform, lambda: gnome.move_xterm(VAULT, 1500, 800))
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
+    sink, result = capture(racing, vault)
+    assert racing.reads >= 2
+    assert_dropped(sink, result)
+    sink, result = capture(platform, vault)  # the next tick sees where it is now
+    assert not result.dropped, result
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 100_000
+
+
+def test_excluded_window_mapped_between_check_and_grab_drops_the_frame(
+    granted: Gnome, platform: GnomePlatform
+) -> None:
+    """A native Wayland password manager that opens after the policy ran, before the frame is
+    taken (it is drawn on the frame, absent from the window list the policy read): the re-read
+    after the grab lists it, the frame is dropped; the next tick blacks it out."""
+    gnome = granted
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    gnome.focused("notes")
+    racing = AfterPolicy(platform, lambda: gnome.spawn_foot("KeePassXC", VAULT))
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
+    sink, result = capture(racing, vault)
+    assert_dropped(sink, result)
+    sink, result = capture(platform, vault)
+    assert not result.dropped, result
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 0
+
+
+def test_excluded_window_raised_between_check_and_grab_drops_the_frame(
+    granted: Gnome, platform: GnomePlatform
+) -> None:
+    """An excluded Xwayland window partly under another window (only its uncovered part needs
+    blacking out) takes the focus after the policy ran, which raises it: the part that was
+    covered is on the frame, the re-read after the grab sees it, the frame is dropped."""
+    gnome = granted
+    gnome.spawn_xterm("KeePassXC", VAULT, geometry="40x10+50+50")
+    gnome.spawn_foot("notes", "notes", background="00ff00")
+    notes = gnome.focused("notes")
+    x, y, width, height = notes["rect"]
+    gnome.move_xterm(VAULT, x + width - 120, y + height - 70)  # its top left under the notes
+    [before] = [w for w in platform.windows() if w.title == VAULT]
+    [over] = [w for w in platform.windows() if w.title == "notes"]
+    assert over.stacking > before.stacking
+    assert before.rect.intersect(over.rect) is not None
+    racing = AfterPolicy(platform, lambda: gnome.activate_xterm(VAULT))
+    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
+    sink, result = capture(racing, vault)
+    assert_dropped(sink, result)
+    sink, result = capture(platform, vault)
+    assert not result.dropped, result
+    [image] = sink.images()
+    assert count(image, RED) == 0
+    assert count(image, GREEN) > 0
 
 
 def test_skip_rule_skips_the_frame(granted: Gnome, platform: GnomePlatform) -> None:
