@@ -33,7 +33,6 @@ import pytest
 from jarvis_platform.kwin import KWinPlatform
 from jarvis_platform.kwin_bus import KWinBus
 from jarvis_platform.kwin_shot import KWinFrames, authorization_file, authorize
-from tests.support.portal import start_kde_backend, start_portal
 from tests.support.wayland import QT_CLIENT, Client, wait_for
 
 KWIN = "/usr/bin/kwin_wayland"
@@ -392,35 +391,6 @@ def authorized(kwin: KWin) -> Iterator[KWin]:
         finally:
             kwin.close_clients()
             authorization_file().unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def kde_portal(kwin: KWin) -> Iterator[subprocess.Popen[bytes]]:
-    """xdg-desktop-portal with KDE's backend (GlobalShortcuts, over KWin's kglobalaccel) on
-    `kwin`'s bus, as in a Plasma session; stopped afterwards. Yields the portal's process."""
-    runtime = kwin.base / "portal-runtime"
-    backend = start_kde_backend(kwin.bus_address, runtime, kwin.base / "portal-kde.log")
-    try:
-        portal = start_portal(
-            kwin.bus_address, runtime, "KDE", kwin.base / "portal.log", 30.0,
-            WAYLAND_DISPLAY=str(kwin.wayland_socket),
-        )  # fmt: skip
-        try:
-            yield portal
-        finally:
-            _stop(portal)
-    finally:
-        _stop(backend)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

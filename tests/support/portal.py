@@ -8,10 +8,13 @@ backend's `UseIn=`), falling back to any backend that has the interface.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.session_bus import stop
 from tests.support.wayland import wait_for
 
 PORTAL = "/usr/libexec/xdg-desktop-portal"
@@ -82,3 +85,20 @@ def start_kde_backend(bus_address: str, runtime: Path, log: Path) -> subprocess.
         "xdg-desktop-portal-kde",
     )
     return process
+
+
+@contextlib.contextmanager
+def kde_portal(bus_address: str, base: Path, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """xdg-desktop-portal with KDE's backend (GlobalShortcuts, over the bus's kglobalaccel) on
+    `bus_address`, as in a Plasma session, logging under `base`; stopped afterwards. Yields the
+    frontend's process. `extra` adds to the frontend's environment (WAYLAND_DISPLAY)."""
+    runtime = base / "portal-runtime"
+    backend = start_kde_backend(bus_address, runtime, base / "portal-kde.log")
+    try:
+        portal = start_portal(bus_address, runtime, "KDE", base / "portal.log", 30.0, **extra)
+        try:
+            yield portal
+        finally:
+            stop(portal)
+    finally:
+        stop(backend)

@@ -20,8 +20,8 @@ from jarvis_agent.config import ConfigStore
 from jarvis_ui.hotkey import HotkeyBridge, hotkey_mechanism, portal_trigger, qt_key_code
 from jarvis_ui.settings import SettingsDialog, default_backend
 from tests.support.desktop import Desktop
-from tests.support.kwin import KWin, kde_portal
-from tests.support.portal import start_portal
+from tests.support.kwin import KWin
+from tests.support.portal import kde_portal, start_portal
 from tests.support.session_bus import SessionBus, no_keyring, running_kglobalaccel, stop
 from tests.support.wayland import CONFIG, Sway, start_sway
 
@@ -258,7 +258,11 @@ def kde_session(
     afterwards, so each test starts from a component with no saved keys."""
     bus = SessionBus(kwin_session.bus_address, kwin_session.bus_process, kwin_session.home)
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", kwin_session.bus_address)
-    with no_keyring(), kde_portal(kwin_session) as portal:
+    wayland = str(kwin_session.wayland_socket)
+    with (
+        no_keyring(),
+        kde_portal(kwin_session.bus_address, kwin_session.base, WAYLAND_DISPLAY=wayland) as portal,
+    ):
         try:
             yield KdeSession(kwin_session, bus, portal)
         finally:
@@ -294,6 +298,32 @@ def test_portal_under_kde_binds_and_a_press_reaches_the_tray(
         "org.kde.kglobalaccel.Component.invokeShortcut", "string:pause-toggle",
     )  # fmt: skip
     qtbot.waitUntil(lambda: len(presses) == 1, timeout=60_000)
+
+
+def test_portal_key_press_grabbed_by_kglobalaccel_reaches_the_tray(
+    qtbot: QtBot, session_bus: SessionBus, x_desktop: Desktop, tmp_path: Path, bridge: MakeBridge
+) -> None:
+    """A real key press through the portal: KDE's backend binds the combination in a
+    kglobalaccel grabbing its keys on a real X server (as KWin does on Wayland); pressing it
+    (xdotool) reaches the tray through the portal's Activated signal, another combination
+    does not."""
+    with (
+        running_kglobalaccel(session_bus, x_desktop.env["DISPLAY"]),
+        kde_portal(session_bus.address, tmp_path),
+    ):
+        hotkey = bridge(WAYLAND, "portal")
+        assert hotkey.bind("<ctrl>+<alt>+k")
+        assert settings_line(qtbot, hotkey, "<ctrl>+<alt>+k").startswith(
+            "Pause hotkey: Ctrl+Alt+K, by the desktop portal"
+        )
+        presses: list[None] = []
+        hotkey.activated.connect(lambda: presses.append(None))
+        x_desktop.run("xdotool", "key", "ctrl+alt+l")
+        x_desktop.run("xdotool", "key", "ctrl+alt+k")
+        qtbot.waitUntil(lambda: len(presses) == 1, timeout=60_000)
+        qtbot.wait(500)
+        assert len(presses) == 1
+        hotkey.unbind()
 
 
 def test_portal_that_goes_away_is_reported(
