@@ -13,6 +13,11 @@ win over the preferred trigger) and its BindShortcuts only opens System Settings
 So the shortcut goes into CreateSession's options too, and BindShortcuts is called only when
 CreateSession's results do not already list it: later backends (KDE 6, GNOME 48) ignore the
 option and bind in BindShortcuts, after asking the user the first time.
+
+xdg-desktop-portal 1.21 and later refuse a session to an app without an app id, which a program
+not started from its .desktop file (nor sandboxed) lacks: such a host app names itself first,
+through org.freedesktop.host.portal.Registry.Register (from 1.19; before it, the call fails and
+is ignored). Register must be the connection's first call to the portal.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ PORTAL = "org.freedesktop.portal.Desktop"
 _PATH = "/org/freedesktop/portal/desktop"
 _IFACE = "org.freedesktop.portal.GlobalShortcuts"
 _SHORTCUTS = DBusAddress(_PATH, bus_name=PORTAL, interface=_IFACE)
+_REGISTRY = DBusAddress(_PATH, bus_name=PORTAL, interface="org.freedesktop.host.portal.Registry")
 # Starting the portal on demand (bus activation) takes a few seconds on a cold session.
 _CALL_TIMEOUT = 30.0
 _MEMBER, _OBJECT_PATH = HeaderFields.member, HeaderFields.path
@@ -92,8 +98,10 @@ class PortalShortcut:
         description: str,
         preferred_trigger: str | None,
         session_token: str,
+        app_id: str | None = None,
     ) -> None:
         self.shortcut_id = shortcut_id
+        self._app_id = app_id
         options: dict[str, tuple[str, str]] = {"description": ("s", description)}
         if preferred_trigger:
             options["preferred_trigger"] = ("s", preferred_trigger)
@@ -146,6 +154,11 @@ class PortalShortcut:
         conn = open_dbus_connection(bus="SESSION", auth_timeout=2.0)
         session: str | None = None
         try:
+            if self._app_id:
+                register = new_method_call(_REGISTRY, "Register", "sa{sv}", (self._app_id, {}))
+                reply = conn.send_and_get_reply(register, timeout=_CALL_TIMEOUT)
+                if reply.header.message_type is MessageType.error:
+                    log.debug("portal has no host app registry: %s", reply.body)
             if _get_version(conn) is None:
                 raise PortalShortcutError(NO_GLOBAL_SHORTCUTS)
             # Every signal reaches one local queue; the bus delivers only those matched below.

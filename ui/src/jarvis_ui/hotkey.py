@@ -36,6 +36,7 @@ KDE_COMPONENT, KDE_ACTION = "jarvis", "pause"
 # The portal's shortcut id and session token (KDE 5.27 names its kglobalaccel component after
 # the token: a fixed one keeps the keys a user gave it there across restarts).
 PORTAL_SHORTCUT, PORTAL_SESSION = "pause-toggle", "jarvis_pause"
+PORTAL_APP_ID = "jarvis"  # packaging/linux/jarvis.desktop: newer portals need the app's id
 _PORTAL_MODIFIERS = {"Ctrl": "CTRL", "Alt": "ALT", "Shift": "SHIFT", "Mod4": "LOGO"}
 
 
@@ -211,6 +212,7 @@ class HotkeyBridge(QObject):
             description="Pause or resume Jarvis",
             preferred_trigger=portal_trigger(combo),
             session_token=PORTAL_SESSION,
+            app_id=PORTAL_APP_ID,
         )
         box = inbox()
         self._key = box.register(lambda _: self.activated.emit())
