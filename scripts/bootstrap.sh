@@ -13,6 +13,7 @@ packages=(
     sway xwayland foot weston haproxy
     kwin-wayland qdbus-qt5 libgl1-mesa-dri chromium chromium-l10n at-spi2-core
     libkf5globalaccel-bin xdg-desktop-portal waybar swaylock  # Wayland hotkey, tray (SNI), lock
+    xdg-desktop-portal-kde  # the portal's GlobalShortcuts (KDE's backend) for the hotkey tests
     gnome-shell xdg-desktop-portal xdg-desktop-portal-gnome xdg-desktop-portal-gtk libglib2.0-bin
     tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
     pipewire wireplumber gstreamer1.0-pipewire gstreamer1.0-tools  # GNOME frames: screen cast

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from jarvis_platform.gnome_setup import EXTENSION_UUID, install_extension
+from tests.support.portal import start_portal
 from tests.support.wayland import QT_CLIENT, SWAY_UID, Client, _ensure_user, wait_for
 
 GNOME_UID = SWAY_UID
@@ -596,56 +597,18 @@ def _start_pipewire(gnome: Gnome, env: dict[str, str]) -> list[subprocess.Popen[
 
 
 def _start_portal(gnome: Gnome) -> subprocess.Popen[bytes]:
-    """xdg-desktop-portal on the session bus, run as the tests' own uid (root).
-
-    The portal identifies its caller through /proc/PID/root, which it may open only for
-    processes of its own uid: on a desktop the portal and Jarvis are the same user; here the
-    tests (root) call it, so the tests run it too. Its backends (xdg-desktop-portal-gnome, the
-    permission store) are activated by the bus as the desktop's user, as on a desktop.
-    """
-    runtime = gnome.base / "portal-runtime"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(runtime),
-        "XDG_RUNTIME_DIR": str(runtime),
-        "DBUS_SESSION_BUS_ADDRESS": gnome.session_bus,
-        "XDG_CURRENT_DESKTOP": "GNOME",
-        "WAYLAND_DISPLAY": str(gnome.wayland_socket),
-        "PIPEWIRE_RUNTIME_DIR": str(gnome.runtime_dir),  # the desktop user's pipewire
-    }
-    process = subprocess.Popen(
-        ["/usr/libexec/xdg-desktop-portal", "--replace"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=(gnome.base / "portal.log").open("wb"),
+    """xdg-desktop-portal on the session bus, run as the tests' own uid (root; see portal.py).
+    Its backends (xdg-desktop-portal-gnome, the permission store) are activated by the bus as
+    the desktop's user, as on a desktop."""
+    return start_portal(
+        gnome.session_bus,
+        gnome.base / "portal-runtime",
+        "GNOME",
+        gnome.base / "portal.log",
+        STARTUP_TIMEOUT,
+        WAYLAND_DISPLAY=str(gnome.wayland_socket),
+        PIPEWIRE_RUNTIME_DIR=str(gnome.runtime_dir),  # the desktop user's pipewire
     )
-
-    def owned() -> bool:
-        done = subprocess.run(
-            [
-                "gdbus",
-                "call",
-                "--session",
-                "--dest",
-                "org.freedesktop.DBus",
-                "--object-path",
-                "/org/freedesktop/DBus",
-                "--method",
-                "org.freedesktop.DBus.GetNameOwner",
-                "org.freedesktop.portal.Desktop",
-            ],
-            env=gnome.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        return done.returncode == 0
-
-    wait_for(owned, "the screenshot portal on the bus", STARTUP_TIMEOUT)
-    return process
 
 
 def _answers(gnome: Gnome) -> Any:

@@ -90,19 +90,29 @@ def session_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[SessionBus]:
     there would activate a locked gnome-keyring that waits for a password prompt no one
     answers, and hold a thread of Qt's pool forever. So the test's keyring is "none" (keyring's
     own fail backend: every read says there is no keyring) until the bus is gone."""
+    bus = start_session_bus()
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
+    try:
+        with no_keyring():
+            yield bus
+    finally:
+        stop(bus.process)
+        shutil.rmtree(bus.home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def no_keyring() -> Iterator[None]:
+    """keyring's fail backend while a test talks to a session bus with no unlocked Secret
+    Service (see `session_bus`)."""
     import keyring
     from keyring.backends import fail
 
-    bus = start_session_bus()
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
     saved = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
     try:
-        yield bus
+        yield
     finally:
         keyring.set_keyring(saved)
-        stop(bus.process)
-        shutil.rmtree(bus.home, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -1,11 +1,9 @@
-"""Desktop global shortcuts over D-Bus: KDE's kglobalaccel, and whether the portal offers any.
+"""Desktop global shortcuts over D-Bus: KDE's kglobalaccel.
 
 On Wayland no client sees keys meant for another window, so the pause hotkey must be the
 desktop's own: KDE registers it with kglobalaccel (org.kde.KGlobalAccel, served by KWin in a
-Plasma session) and signals each press to the component's object; xdg-desktop-portal has a
-GlobalShortcuts interface only where its desktop backend implements one (none in Debian 12:
-xdg-desktop-portal 1.16 has the frontend, but neither its GNOME 43 nor its GTK backend serves it,
-so the interface is absent from the portal's object and `portal_offers_global_shortcuts` is False).
+Plasma session) and signals each press to the component's object. xdg-desktop-portal's
+GlobalShortcuts, the way for other desktops, is in portal_shortcuts.
 
 Keys are Qt's combined key codes (modifiers | key), as kglobalaccel stores them.
 """
@@ -33,7 +31,6 @@ __all__ = [
     "GlobalShortcutError",
     "KGlobalAccel",
     "kglobalaccel_running",
-    "portal_offers_global_shortcuts",
 ]
 
 log = logging.getLogger(__name__)
@@ -41,11 +38,6 @@ log = logging.getLogger(__name__)
 KGLOBALACCEL = "org.kde.kglobalaccel"
 _ACCEL = DBusAddress("/kglobalaccel", bus_name=KGLOBALACCEL, interface="org.kde.KGlobalAccel")
 _COMPONENT_IFACE = "org.kde.kglobalaccel.Component"
-_PORTAL = DBusAddress(
-    "/org/freedesktop/portal/desktop",
-    bus_name="org.freedesktop.portal.Desktop",
-    interface="org.freedesktop.DBus.Introspectable",
-)
 # kglobalaccel's setShortcut flags: take these keys now (SetPresent) and do not replace them
 # with keys saved earlier (NoAutoloading): Jarvis's config holds the combination.
 _SET_PRESENT, _NO_AUTOLOADING = 2, 4
@@ -82,16 +74,6 @@ def kglobalaccel_running() -> bool:
     except Exception as exc:  # no session bus at all: no kglobalaccel either
         log.debug("session bus unavailable: %s", exc)
         return False
-
-
-def portal_offers_global_shortcuts() -> bool:
-    """True when xdg-desktop-portal serves org.freedesktop.portal.GlobalShortcuts here."""
-    try:
-        (xml,) = _call(_PORTAL, "Introspect")
-    except Exception as exc:  # no bus, no portal: no portal shortcuts
-        log.debug("portal unavailable: %s", exc)
-        return False
-    return 'name="org.freedesktop.portal.GlobalShortcuts"' in str(xml)
 
 
 class KGlobalAccel:

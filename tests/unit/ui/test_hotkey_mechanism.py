@@ -1,29 +1,36 @@
 """The pause hotkey by the desktop's own mechanism, and the line Settings shows about it: pynput
-on a real X server, a sway binding on a real headless sway, KDE's real kglobalaccel daemon, and a
+on a real X server, a sway binding on a real headless sway, KDE's real kglobalaccel daemon,
+xdg-desktop-portal's GlobalShortcuts with KDE's real backend in a real headless KWin, and a
 Wayland desktop that offers none (its real xdg-desktop-portal has no GlobalShortcuts)."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from jarvis_agent.config import ConfigStore
-from jarvis_ui.hotkey import HotkeyBridge, hotkey_mechanism, qt_key_code
+from jarvis_ui.hotkey import HotkeyBridge, hotkey_mechanism, portal_trigger, qt_key_code
 from jarvis_ui.settings import SettingsDialog, default_backend
 from tests.support.desktop import Desktop
-from tests.support.session_bus import SessionBus, running_kglobalaccel
+from tests.support.kwin import KWin
+from tests.support.portal import kde_portal, start_portal
+from tests.support.session_bus import SessionBus, no_keyring, running_kglobalaccel, stop
 from tests.support.wayland import CONFIG, Sway, start_sway
 
 JARVIS = str(Path(sys.executable).with_name("jarvis"))
 WAYLAND = {"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-77"}
 
 
-MakeBridge = Callable[[dict[str, str]], HotkeyBridge]
+class MakeBridge(Protocol):
+    def __call__(self, environ: dict[str, str], mechanism: str | None = None) -> HotkeyBridge: ...
 
 
 @pytest.fixture
@@ -31,8 +38,8 @@ def bridge(qtbot: QtBot) -> Iterator[MakeBridge]:
     """Makes hotkey bridges for a given session environment; unbinds them after the test."""
     made: list[HotkeyBridge] = []
 
-    def make(environ: dict[str, str]) -> HotkeyBridge:
-        hotkey = HotkeyBridge(environ=environ)
+    def make(environ: dict[str, str], mechanism: str | None = None) -> HotkeyBridge:
+        hotkey = HotkeyBridge(environ=environ, mechanism=mechanism)
         made.append(hotkey)
         return hotkey
 
@@ -187,17 +194,153 @@ def test_kde_combination_held_by_another_component_is_reported(
     assert settings_line(qtbot, hotkey).startswith("Pause hotkey Ctrl+Alt+P not active: KDE gave")
 
 
+@pytest.fixture
+def gnome43_portal(session_bus: SessionBus, tmp_path: Path) -> Iterator[None]:
+    """Debian 12's xdg-desktop-portal 1.16 on the private bus with only GNOME 43's backends
+    (xdg-desktop-portal-gnome and -gtk), which have no GlobalShortcuts. Its backend directory is
+    its own (XDG_DESKTOP_PORTAL_DIR): with every installed backend, 1.16 falls back to KDE's for
+    GlobalShortcuts on any desktop."""
+    portals = tmp_path / "portals"
+    portals.mkdir()
+    for name in ("gnome.portal", "gtk.portal"):
+        shutil.copy(Path("/usr/share/xdg-desktop-portal/portals") / name, portals)
+    portal = start_portal(
+        session_bus.address, tmp_path / "portal-runtime", "GNOME", tmp_path / "portal.log", 30.0,
+        XDG_DESKTOP_PORTAL_DIR=str(portals),
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        stop(portal)
+
+
 def test_wayland_desktop_without_global_shortcuts_says_what_to_do(
-    qtbot: QtBot, session_bus: SessionBus, jarvis_home: Path, bridge: MakeBridge
+    qtbot: QtBot, gnome43_portal: None, jarvis_home: Path, bridge: MakeBridge
 ) -> None:
-    """A Wayland desktop that is neither sway nor KDE, whose xdg-desktop-portal (Debian 12's
-    1.16, started on demand by the bus) offers no GlobalShortcuts: no hotkey is bound, and
-    Settings says so and how to bind the toggle command in the desktop's own settings."""
+    """A Wayland desktop that is neither sway nor KDE, whose xdg-desktop-portal offers no
+    GlobalShortcuts (GNOME 43's): the portal is asked and has none, so the tray is told (its
+    notice), and Settings says no hotkey is active and how to bind the toggle command in the
+    desktop's own settings."""
     hotkey = bridge(WAYLAND)
-    assert hotkey_mechanism(WAYLAND) == "none"
-    assert not hotkey.bind("<ctrl>+<alt>+p")
-    assert settings_line(qtbot, hotkey) == (
+    assert hotkey_mechanism(WAYLAND) == "portal"
+    expected = (
         "Pause hotkey not available: on Wayland Jarvis cannot hear keys, and this desktop offers "
         "no global shortcuts to apps (no kglobalaccel, no portal GlobalShortcuts). Bind jarvis "
         "pause --toggle to Ctrl+Alt+P in your desktop's keyboard settings."
     )
+    with qtbot.waitSignal(hotkey.failed, timeout=60_000) as failed:
+        assert hotkey.bind("<ctrl>+<alt>+p")
+    assert failed.args == [expected]
+    assert settings_line(qtbot, hotkey) == expected
+
+
+def test_portal_trigger_is_the_shortcuts_spec_form() -> None:
+    """The combination the portal is offered is written as the shortcuts spec has it: CTRL,
+    ALT, SHIFT, LOGO and the xkb key name; one it cannot name is offered as no preference."""
+    assert portal_trigger("<ctrl>+<alt>+p") == "CTRL+ALT+p"
+    assert portal_trigger("<cmd>+<shift>+<page_up>") == "SHIFT+LOGO+Prior"
+    assert portal_trigger("<ctrl>+<alt>+.") == "CTRL+ALT+period"
+    assert portal_trigger("<ctrl>+<alt>+é") is None
+
+
+class KdeSession(NamedTuple):
+    kwin: KWin
+    bus: SessionBus
+    portal: subprocess.Popen[bytes]
+
+
+@pytest.fixture
+def kde_session(
+    kwin_session: KWin, jarvis_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[KdeSession]:
+    """The shared headless KWin with xdg-desktop-portal and KDE's backend on its bus (and this
+    test's D-Bus calls going there); the portal's shortcut is removed from KWin's kglobalaccel
+    afterwards, so each test starts from a component with no saved keys."""
+    bus = SessionBus(kwin_session.bus_address, kwin_session.bus_process, kwin_session.home)
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", kwin_session.bus_address)
+    wayland = str(kwin_session.wayland_socket)
+    with (
+        no_keyring(),
+        kde_portal(kwin_session.bus_address, kwin_session.base, WAYLAND_DISPLAY=wayland) as portal,
+    ):
+        try:
+            yield KdeSession(kwin_session, bus, portal)
+        finally:
+            with contextlib.suppress(RuntimeError):
+                bus.call(
+                    "org.kde.kglobalaccel", "/kglobalaccel", "org.kde.KGlobalAccel.unregister",
+                    "string:jarvis_pause", "string:pause-toggle",
+                )  # fmt: skip
+
+
+def test_portal_under_kde_binds_and_a_press_reaches_the_tray(
+    qtbot: QtBot, kde_session: KdeSession, bridge: MakeBridge
+) -> None:
+    """Through xdg-desktop-portal's GlobalShortcuts (KDE's backend in a real KWin session):
+    the portal binds the configured combination in KDE's kglobalaccel (KWin's own reports the
+    key), a press there reaches the tray, and Settings names the desktop portal and the key."""
+    kwin, bus, _ = kde_session
+    hotkey = bridge(kwin.env, "portal")
+    assert hotkey.bind("<ctrl>+<alt>+j")
+    assert settings_line(qtbot, hotkey, "<ctrl>+<alt>+j") == (
+        "Pause hotkey: Ctrl+Alt+J, by the desktop portal (GlobalShortcuts); change it in your "
+        "desktop's shortcut settings"
+    )
+    keys = bus.call(
+        "org.kde.kglobalaccel", "/kglobalaccel", "org.kde.KGlobalAccel.shortcut",
+        "array:string:jarvis_pause,pause-toggle,jarvis_pause,Pause or resume Jarvis",
+    )  # fmt: skip
+    assert keys.split() == ["array", "[", "int32", str(qt_key_code("<ctrl>+<alt>+j")), "]"]
+    presses: list[None] = []
+    hotkey.activated.connect(lambda: presses.append(None))
+    bus.call(
+        "org.kde.kglobalaccel", "/component/jarvis_pause",
+        "org.kde.kglobalaccel.Component.invokeShortcut", "string:pause-toggle",
+    )  # fmt: skip
+    qtbot.waitUntil(lambda: len(presses) == 1, timeout=60_000)
+
+
+def test_portal_key_press_grabbed_by_kglobalaccel_reaches_the_tray(
+    qtbot: QtBot, session_bus: SessionBus, x_desktop: Desktop, tmp_path: Path, bridge: MakeBridge
+) -> None:
+    """A real key press through the portal: KDE's backend binds the combination in a
+    kglobalaccel grabbing its keys on a real X server (as KWin does on Wayland); pressing it
+    (xdotool) reaches the tray through the portal's Activated signal, another combination
+    does not."""
+    with (
+        running_kglobalaccel(session_bus, x_desktop.env["DISPLAY"]),
+        kde_portal(session_bus.address, tmp_path),
+    ):
+        hotkey = bridge(WAYLAND, "portal")
+        assert hotkey.bind("<ctrl>+<alt>+k")
+        assert settings_line(qtbot, hotkey, "<ctrl>+<alt>+k").startswith(
+            "Pause hotkey: Ctrl+Alt+K, by the desktop portal"
+        )
+        presses: list[None] = []
+        hotkey.activated.connect(lambda: presses.append(None))
+        x_desktop.run("xdotool", "key", "ctrl+alt+l")
+        x_desktop.run("xdotool", "key", "ctrl+alt+k")
+        qtbot.waitUntil(lambda: len(presses) == 1, timeout=60_000)
+        qtbot.wait(500)
+        assert len(presses) == 1
+        hotkey.unbind()
+
+
+def test_portal_that_goes_away_is_reported(
+    qtbot: QtBot, kde_session: KdeSession, bridge: MakeBridge
+) -> None:
+    """When the desktop portal exits after binding, the tray is told the hotkey stopped and
+    why, and Settings says it is not active instead of naming a key that no longer works."""
+    kwin, _, portal = kde_session
+    hotkey = bridge(kwin.env, "portal")
+    assert hotkey.bind("<ctrl>+<alt>+p")
+    assert settings_line(qtbot, hotkey).startswith("Pause hotkey: Ctrl+Alt+P, by the desktop")
+    expected = (
+        "Pause hotkey Ctrl+Alt+P not active: the desktop portal stopped (xdg-desktop-portal "
+        "exited). Restart Jarvis to ask again, or bind jarvis pause --toggle in your desktop's "
+        "keyboard settings."
+    )
+    with qtbot.waitSignal(hotkey.failed, timeout=60_000) as failed:
+        portal.terminate()
+    assert failed.args == [expected]
+    assert settings_line(qtbot, hotkey) == expected

@@ -1,13 +1,17 @@
 """The global pause hotkey, by the desktop's own mechanism, reaching Qt through the inbox.
 
 - X11 (and macOS, Windows): pynput listens on its own thread.
-- KDE Plasma on Wayland: the combination is registered with kglobalaccel, which signals each
-  press over D-Bus (pynput sees no keys on Wayland).
 - sway: a `bindsym` in sway's config runs `jarvis pause --toggle` (`jarvis hotkey sway`); the
-  tray listens for nothing and Settings says whether sway has the binding.
-- Any other Wayland desktop: xdg-desktop-portal's GlobalShortcuts, where the portal offers it, is
-  reported by `describe()` (Jarvis does not use it yet: no portal in Debian 12 offers it to test
-  against); else the user is told to bind `jarvis pause --toggle` in the desktop's settings.
+  tray listens for nothing and Settings says whether sway has the binding (sway's portal has no
+  GlobalShortcuts).
+- KDE Plasma on Wayland: the combination is registered with kglobalaccel, which signals each
+  press over D-Bus (pynput sees no keys on Wayland). Preferred there to KDE's portal, which is
+  kglobalaccel underneath too: directly, Jarvis's own combination applies (through the 5.27
+  portal keys saved once win over it) and a combination held elsewhere is reported; this way
+  is also the one tested with real key presses. If kglobalaccel fails, the portal is next.
+- Any other Wayland desktop: xdg-desktop-portal's GlobalShortcuts (GNOME 48+, Hyprland, ...),
+  bound on a thread of its own since the desktop may ask the user first; where the portal has
+  no GlobalShortcuts the user is told to bind `jarvis pause --toggle` in the desktop's settings.
 `describe()` is the line Settings shows: which mechanism, which combination, or what to do.
 """
 
@@ -29,6 +33,11 @@ log = logging.getLogger(__name__)
 
 TOGGLE_COMMAND = "jarvis pause --toggle"
 KDE_COMPONENT, KDE_ACTION = "jarvis", "pause"
+# The portal's shortcut id and session token (KDE 5.27 names its kglobalaccel component after
+# the token: a fixed one keeps the keys a user gave it there across restarts).
+PORTAL_SHORTCUT, PORTAL_SESSION = "pause-toggle", "jarvis_pause"
+PORTAL_APP_ID = "jarvis"  # packaging/linux/jarvis.desktop: newer portals need the app's id
+_PORTAL_MODIFIERS = {"Ctrl": "CTRL", "Alt": "ALT", "Shift": "SHIFT", "Mod4": "LOGO"}
 
 
 def qt_key_code(spec: str) -> int:
@@ -53,10 +62,22 @@ def qt_key_code(spec: str) -> int:
     return code
 
 
+def portal_trigger(spec: str) -> str | None:
+    """A pynput combination in the shortcuts spec's form the portal takes as preferred trigger
+    (`<ctrl>+<alt>+p` is `CTRL+ALT+p`: xkb key names, as sway's), or None if it has none."""
+    from jarvis_agent.sway_hotkey import SwayHotkeyError, sway_combo
+
+    try:
+        *modifiers, key = sway_combo(spec).split("+")
+    except SwayHotkeyError:
+        return None
+    return "+".join([*(_PORTAL_MODIFIERS[m] for m in modifiers), key])
+
+
 def hotkey_mechanism(environ: Mapping[str, str] | None = None) -> str:
-    """How this session can have a global hotkey: "pynput", "sway", "kglobalaccel" or "none".
-    Cheap enough for the GUI thread (at most one NameHasOwner on the session bus); whether the
-    portal offers GlobalShortcuts is asked only by `describe()`, off the GUI thread."""
+    """How this session can have a global hotkey: "pynput", "sway", "kglobalaccel" or "portal"
+    (xdg-desktop-portal's GlobalShortcuts, if the portal has it: found out when binding).
+    Cheap enough for the GUI thread (at most one NameHasOwner on the session bus)."""
     env = os.environ if environ is None else environ
     wayland = env.get("XDG_SESSION_TYPE", "").lower() == "wayland" or bool(
         env.get("WAYLAND_DISPLAY")
@@ -67,7 +88,7 @@ def hotkey_mechanism(environ: Mapping[str, str] | None = None) -> str:
         return "sway"
     from jarvis_platform.global_shortcuts import kglobalaccel_running
 
-    return "kglobalaccel" if kglobalaccel_running() else "none"
+    return "kglobalaccel" if kglobalaccel_running() else "portal"
 
 
 class HotkeyBridge(QObject):
@@ -75,19 +96,26 @@ class HotkeyBridge(QObject):
 
     `failed` carries a message for the user when the hotkey cannot be bound (no X RECORD
     extension, Wayland, an invalid combination): the tray shows it and keeps working without it.
+    `mechanism` forces one ("portal" on KDE, say) instead of the session's best.
     """
 
     activated = Signal()
     failed = Signal(str)
 
     def __init__(
-        self, parent: QObject | None = None, *, environ: Mapping[str, str] | None = None
+        self,
+        parent: QObject | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        mechanism: str | None = None,
     ) -> None:
         super().__init__(parent)
         self._environ = environ
-        self._mechanism: str | None = None
+        self._mechanism = mechanism
         self._listener: Any = None
         self._accel: Any = None
+        self._portal: Any = None
+        self._failed_key: int | None = None
         self._spec: str | None = None
         self._key: int | None = None
         self._problem: str | None = None
@@ -111,9 +139,10 @@ class HotkeyBridge(QObject):
         mechanism = self.mechanism
         if mechanism == "kglobalaccel":
             return self._bind_kde(spec)
+        if mechanism == "portal":
+            return self._bind_portal(spec)
         if mechanism != "pynput":
-            # sway runs `jarvis pause --toggle` itself; elsewhere describe() says what to do.
-            return False
+            return False  # sway runs `jarvis pause --toggle` itself
         try:
             combo = normalize_hotkey(spec)
             # pynput picks its backend at import and needs a display: import it only here.
@@ -152,12 +181,11 @@ class HotkeyBridge(QObject):
             accel.listen(partial(box.post, self._key, None))
             self._accel = accel
             taken = accel.register(wanted)
-        except Exception as exc:  # kglobalaccel gone or refusing: the tray works without it
+        except Exception as exc:  # kglobalaccel gone or refusing: the portal is the next way
             log.warning("pause hotkey %r not registered with kglobalaccel: %s", spec, exc)
             self.unbind()
-            self._problem = str(exc)
-            self.failed.emit(f"The pause hotkey {spec} could not be set up: {exc}")
-            return False
+            self._mechanism = "portal"
+            return self._bind_portal(spec)
         if wanted not in taken:
             self._problem = (
                 f"KDE gave {display_hotkey(combo)} to another shortcut: choose another "
@@ -168,13 +196,51 @@ class HotkeyBridge(QObject):
         log.info("pause hotkey %s registered with kglobalaccel", display_hotkey(combo))
         return wanted in taken
 
+    def _bind_portal(self, spec: str) -> bool:
+        """Ask the desktop portal for the shortcut, on the portal's own thread (the desktop may
+        ask the user first): True once asked; `failed` says later if it refused."""
+        from jarvis_platform.portal_shortcuts import PortalShortcut
+
+        try:
+            combo = normalize_hotkey(spec)
+        except ValueError as exc:
+            self._problem = str(exc)
+            self.failed.emit(f"The pause hotkey {spec} could not be set up: {exc}")
+            return False
+        portal = PortalShortcut(
+            PORTAL_SHORTCUT,
+            description="Pause or resume Jarvis",
+            preferred_trigger=portal_trigger(combo),
+            session_token=PORTAL_SESSION,
+            app_id=PORTAL_APP_ID,
+        )
+        box = inbox()
+        self._key = box.register(lambda _: self.activated.emit())
+        shown = display_hotkey(combo)
+        failed_key = box.register(lambda why: self.failed.emit(_portal_failure(shown, str(why))))
+        self._failed_key = failed_key
+        portal.start(
+            pressed=partial(box.post, self._key, None),
+            bound=lambda trigger: log.info("pause hotkey %s bound by the desktop portal", trigger),
+            failed=partial(box.post, failed_key),
+        )
+        self._portal = portal
+        self._spec = combo
+        return True
+
     def unbind(self) -> None:
         """Stop listening (idempotent)."""
         listener, self._listener, self._spec = self._listener, None, None
         accel, self._accel = self._accel, None
+        portal, self._portal = self._portal, None
         key, self._key = self._key, None
+        failed_key, self._failed_key = self._failed_key, None
         if accel is not None:
             accel.stop()
+        if portal is not None:
+            portal.stop()
+        if failed_key is not None:
+            inbox().unregister(failed_key)
         if key is not None:
             inbox().unregister(key)
         if listener is not None:
@@ -198,18 +264,33 @@ class HotkeyBridge(QObject):
             return _describe_sway(spec, self._environ)
         if mechanism == "kglobalaccel":
             return self._describe_kde(combo)
-        from jarvis_platform.global_shortcuts import portal_offers_global_shortcuts
+        return self._describe_portal(combo)
 
-        if portal_offers_global_shortcuts():
+    def _describe_portal(self, combo: str) -> str:
+        portal = self._portal
+        if portal is None:
+            from jarvis_platform.portal_shortcuts import portal_global_shortcuts_version
+
+            if portal_global_shortcuts_version() is None:
+                return _no_global_shortcuts(combo)
+            return f"Pause hotkey {combo} not active: it is not bound (is the tray running?)"
+        # The portal answers within moments unless the desktop is asking the user.
+        portal.settled.wait(10)
+        if portal.state == "bound":
+            if not portal.trigger:
+                return (
+                    "Pause hotkey bound by the desktop portal, but without keys: give it a "
+                    "combination in your desktop's shortcut settings"
+                )
             return (
-                f"Pause hotkey not set up: this desktop's portal offers global shortcuts, which "
-                f"Jarvis does not use yet. Bind {TOGGLE_COMMAND} to {combo} in your desktop's "
-                "keyboard settings."
+                f"Pause hotkey: {portal.trigger}, by the desktop portal (GlobalShortcuts); "
+                "change it in your desktop's shortcut settings"
             )
+        if portal.state == "failed":
+            return _portal_failure(combo, str(portal.problem))
         return (
-            "Pause hotkey not available: on Wayland Jarvis cannot hear keys, and this desktop "
-            f"offers no global shortcuts to apps (no kglobalaccel, no portal GlobalShortcuts). "
-            f"Bind {TOGGLE_COMMAND} to {combo} in your desktop's keyboard settings."
+            f"Pause hotkey {combo}: waiting for the desktop portal to grant it (your desktop "
+            "may be asking you)"
         )
 
     def _describe_kde(self, combo: str) -> str:
@@ -229,6 +310,26 @@ class HotkeyBridge(QObject):
 
         shown = QKeySequence(keys[0]).toString()
         return f"Pause hotkey: KDE global shortcut {shown} (kglobalaccel)"
+
+
+def _no_global_shortcuts(combo: str) -> str:
+    return (
+        "Pause hotkey not available: on Wayland Jarvis cannot hear keys, and this desktop "
+        f"offers no global shortcuts to apps (no kglobalaccel, no portal GlobalShortcuts). "
+        f"Bind {TOGGLE_COMMAND} to {combo} in your desktop's keyboard settings."
+    )
+
+
+def _portal_failure(combo: str, why: str) -> str:
+    """What to tell the user when the portal did not give (or stopped giving) the hotkey."""
+    from jarvis_platform.portal_shortcuts import NO_GLOBAL_SHORTCUTS
+
+    if why == NO_GLOBAL_SHORTCUTS:
+        return _no_global_shortcuts(combo)
+    return (
+        f"Pause hotkey {combo} not active: {why}. Restart Jarvis to ask again, or bind "
+        f"{TOGGLE_COMMAND} in your desktop's keyboard settings."
+    )
 
 
 def _describe_sway(spec: str, environ: Mapping[str, str] | None) -> str:
