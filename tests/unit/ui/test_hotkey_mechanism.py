@@ -218,9 +218,9 @@ def test_wayland_desktop_without_global_shortcuts_says_what_to_do(
     qtbot: QtBot, gnome43_portal: None, jarvis_home: Path, bridge: MakeBridge
 ) -> None:
     """A Wayland desktop that is neither sway nor KDE, whose xdg-desktop-portal offers no
-    GlobalShortcuts (GNOME 43's): the portal is asked and has none, so the tray is told (its
-    notice), and Settings says no hotkey is active and how to bind the toggle command in the
-    desktop's own settings."""
+    GlobalShortcuts (GNOME 43's): the portal is asked and has none; Settings says no hotkey is
+    active and how to bind the toggle command in the desktop's own settings, and the tray shows
+    no notice (it would come at every start, also for a user who has bound the command)."""
     hotkey = bridge(WAYLAND)
     assert hotkey_mechanism(WAYLAND) == "portal"
     expected = (
@@ -228,10 +228,12 @@ def test_wayland_desktop_without_global_shortcuts_says_what_to_do(
         "no global shortcuts to apps (no kglobalaccel, no portal GlobalShortcuts). Bind jarvis "
         "pause --toggle to Ctrl+Alt+P in your desktop's keyboard settings."
     )
-    with qtbot.waitSignal(hotkey.failed, timeout=60_000) as failed:
-        assert hotkey.bind("<ctrl>+<alt>+p")
-    assert failed.args == [expected]
+    notices: list[str] = []
+    hotkey.failed.connect(notices.append)
+    assert hotkey.bind("<ctrl>+<alt>+p")
     assert settings_line(qtbot, hotkey) == expected
+    qtbot.wait(1000)  # the portal's answer reaches Qt through the inbox
+    assert notices == []
 
 
 def test_portal_trigger_is_the_shortcuts_spec_form() -> None:

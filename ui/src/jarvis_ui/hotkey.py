@@ -217,7 +217,7 @@ class HotkeyBridge(QObject):
         box = inbox()
         self._key = box.register(lambda _: self.activated.emit())
         shown = display_hotkey(combo)
-        failed_key = box.register(lambda why: self.failed.emit(_portal_failure(shown, str(why))))
+        failed_key = box.register(partial(self._portal_failed, shown))
         self._failed_key = failed_key
         portal.start(
             pressed=partial(box.post, self._key, None),
@@ -227,6 +227,17 @@ class HotkeyBridge(QObject):
         self._portal = portal
         self._spec = combo
         return True
+
+    def _portal_failed(self, shown: str, why: object) -> None:
+        from jarvis_platform.portal_shortcuts import NO_GLOBAL_SHORTCUTS
+
+        if str(why) == NO_GLOBAL_SHORTCUTS:
+            # The desktop has no way to give apps a hotkey: Settings says how to bind the
+            # toggle command there. No notice: it would repeat at every start, even for a
+            # user who has long since bound it.
+            log.info("pause hotkey: the desktop portal offers no global shortcuts")
+            return
+        self.failed.emit(_portal_failure(shown, str(why)))
 
     def unbind(self) -> None:
         """Stop listening (idempotent)."""
