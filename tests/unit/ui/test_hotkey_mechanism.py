@@ -346,3 +346,20 @@ def test_portal_that_goes_away_is_reported(
         portal.terminate()
     assert failed.args == [expected]
     assert settings_line(qtbot, hotkey) == expected
+
+
+def test_keys_the_desktop_kept_are_the_keys_jarvis_shows(
+    qtbot: QtBot, kde_session: KdeSession, bridge: MakeBridge
+) -> None:
+    """KDE's portal keeps the keys a shortcut was first given over the combination Jarvis asks
+    for later: after Ctrl+Alt+J was bound once, asking for Ctrl+Alt+M leaves Ctrl+Alt+J, and
+    that is what the tray's notice quotes (`shown`) and what Settings names, not Ctrl+Alt+M."""
+    kwin, _, _ = kde_session
+    first = bridge(kwin.env, "portal")
+    assert first.bind("<ctrl>+<alt>+j")
+    assert settings_line(qtbot, first, "<ctrl>+<alt>+j").startswith("Pause hotkey: Ctrl+Alt+J,")
+    first.unbind()
+    again = bridge(kwin.env, "portal")
+    assert again.bind("<ctrl>+<alt>+m")
+    assert settings_line(qtbot, again, "<ctrl>+<alt>+m").startswith("Pause hotkey: Ctrl+Alt+J,")
+    assert again.shown == "Ctrl+Alt+J"

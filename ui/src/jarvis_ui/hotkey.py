@@ -132,6 +132,16 @@ class HotkeyBridge(QObject):
         """The combination currently listened for, or None."""
         return self._spec
 
+    @property
+    def shown(self) -> str | None:
+        """The keys as the user presses them: where the desktop portal bound the shortcut, its
+        own description (a desktop keeps keys the user gave it over Jarvis's combination),
+        else the combination listened for; None when nothing is."""
+        portal = self._portal
+        if portal is not None and portal.state == "bound" and portal.trigger:
+            return str(portal.trigger)
+        return display_hotkey(self._spec) if self._spec else None
+
     def bind(self, spec: str) -> bool:
         """Listen for `spec` (pynput syntax) instead of any previous combination."""
         self.unbind()

@@ -25,7 +25,6 @@ from jarvis_ui.agent import AgentControl
 from jarvis_ui.hotkey import HotkeyBridge
 from jarvis_ui.icons import TrayState, state_icon
 from jarvis_ui.presentation import headline, tooltip, transport_warning, tray_state
-from jarvis_ui.shortcut import display_hotkey
 from jarvis_ui.status_window import StatusWindow
 from jarvis_ui.workers import Worker, inbox
 
@@ -280,7 +279,7 @@ class TrayController(QObject):
 
     def hotkey_pressed(self) -> None:
         """The global hotkey: toggle, and confirm briefly (the user may not see the icon)."""
-        combo = display_hotkey(self.hotkey.spec) if self.hotkey.spec else "the hotkey"
+        combo = self.hotkey.shown or "the hotkey"
         # The notice announces the state the press leads to, so it carries that state's icon
         # (the status still shows the state before the press).
         if self._status.paused:
