@@ -103,6 +103,11 @@ class S3Server:
         (self.bucket_dir(bucket) / key).unlink()
         time.sleep(0.3)
 
+    def remove_bucket(self, bucket: str) -> None:
+        """The bucket and everything in it gone (an operator's mistake)."""
+        shutil.rmtree(self.bucket_dir(bucket))
+        time.sleep(0.3)
+
     def start(self) -> None:
         log = (self.root.parent / "rclone.log").open("ab")
         self.process = subprocess.Popen(
@@ -164,6 +169,7 @@ class S3Service(Protocol):
     def objects(self, bucket: str, prefix: str = "") -> dict[str, bytes]: ...
     def put_object(self, bucket: str, key: str, data: bytes) -> None: ...
     def delete_object(self, bucket: str, key: str) -> None: ...
+    def remove_bucket(self, bucket: str) -> None: ...
 
 
 def _s3_env(endpoint: str, bucket: str, prefix: str) -> dict[str, str]:
@@ -285,6 +291,11 @@ class MotoServer:
 
     def delete_object(self, bucket: str, key: str) -> None:
         obstore.delete(self._store(bucket), key)
+
+    def remove_bucket(self, bucket: str) -> None:
+        for key in self.objects(bucket):
+            self.delete_object(bucket, key)
+        httpx.delete(f"{self.endpoint}/{bucket}", timeout=30).raise_for_status()
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,30 @@ def test_captures_are_stored_once_under_dated_keys_and_read_back(
     assert everything[key] == capture.data, "a probe or a refused upload left an object behind"
 
 
+def test_a_bucket_removed_under_a_running_server_is_not_reported_as_lost_images(
+    s3_service: S3Service, tmp_path: Path, made: list[LiveServer]
+) -> None:
+    """The bucket deleted while the server runs: an image request answers 503 (the store is
+    unavailable, retry later), not 404 "image file missing" (a HEAD's 404 has no body to say
+    whether the object or the bucket is missing), and the capture's row is kept unmarked;
+    /health/storage answers 503 naming the bucket setting. On rclone and moto."""
+    bucket = s3_service.new_bucket()
+    server = _server(made, tmp_path / "home", s3_service, bucket)
+    server.start()
+    token = server.create_token("laptop")
+    capture = make_capture(make_image(seed=1))
+    with server.client(token) as client:
+        assert upload(client, capture).status_code == 201
+        s3_service.remove_bucket(bucket)
+        response = client.get(f"{CAPTURES_PATH}/{capture.id}/image")
+        assert_problem(response, 503, ProblemType.UNAVAILABLE)
+        health = client.get("/health/storage")
+    assert health.status_code == 503
+    assert "JARVIS_STORAGE_URL" in health.json()["detail"]
+    [record] = server.captures()
+    assert record.image_missing_since is None
+
+
 def _serve_refusal(server: LiveServer) -> tuple[int, str]:
     done = subprocess.run(
         [sys.executable, "-m", "jarvis_server", "serve", "--port", str(server.port)],
