@@ -222,10 +222,9 @@ def test_a_replica_killed_mid_upload_while_the_agent_sends_loses_nothing(
             worker.stop()
         stats = box.stats()
         assert (stats.queued, stats.dead, stats.dead_total) == (0, 0, 0)
-        failed = [r.getMessage() for r in caplog.records if "upload failed" in r.getMessage()]
-        assert failed, "the kill interrupted no upload: nothing was retried"
-        assert all("will retry" in m for m in failed if "refused" not in m), failed
-        assert not [r for r in caplog.records if "refused" in r.getMessage()]
+        said = [r.getMessage() for r in caplog.records]
+        assert any("upload failed, will retry" in m for m in said), "nothing was retried"
+        assert not [m for m in said if "refused" in m], said  # no capture given up on
 
         survivor = replicas[1]
         records = survivor.captures()
