@@ -65,12 +65,13 @@ class LiveServer:
     @property
     def storage_setting(self) -> str:
         """The variable that chooses this server's storage (named in its messages)."""
-        return "JARVIS_STORAGE_URL" if self.object_dir is not None else "JARVIS_STORAGE_DIR"
+        # From the settings, not object_dir: a bucket on moto has no folder to name.
+        return "JARVIS_STORAGE_URL" if self.env.get("JARVIS_STORAGE_URL") else "JARVIS_STORAGE_DIR"
 
     @property
     def storage_location(self) -> str:
         """How the server names its storage in messages."""
-        if self.object_dir is not None:
+        if self.env.get("JARVIS_STORAGE_URL"):
             return self.env["JARVIS_STORAGE_URL"].rstrip("/")
         return str(self.storage_dir)
 

@@ -229,13 +229,24 @@ class S3Storage:
     async def exists(self, key: str) -> bool:
         try:
             await obstore.head_async(self._store, key)
-        except FileNotFoundError as exc:
-            if _no_bucket(exc):
-                raise _classify(exc, self.location_info, "looking up an image") from exc
+        except FileNotFoundError:
+            # A HEAD's 404 has no body, so it cannot say NoSuchBucket: a bucket removed under a
+            # running server would read as every image lost. A listing's error can say it.
+            await self._bucket_answers(key, "looking up an image")
             return False
         except _FAILURES as exc:
             raise _classify(exc, self.location_info, "looking up an image") from exc
         return True
+
+    async def _bucket_answers(self, prefix: str, doing: str) -> None:
+        """Raise StorageError unless the bucket can be listed (one request: the prefix is a
+        key that was just not found, so next to nothing is listed)."""
+        try:
+            await obstore.list(self._store, prefix, chunk_size=1).__anext__()
+        except StopAsyncIteration:
+            pass
+        except _FAILURES as exc:
+            raise _classify(exc, self.location_info, doing) from exc
 
     async def delete(self, key: str) -> None:
         try:

@@ -1,7 +1,8 @@
 """Trust review items 1 and 4: storage that looks empty never turns into deletions, and the
 server's files are private to its user.
 
-Replayed against the real `jarvis-server serve` over loopback, on SQLite and PostgreSQL: a start
+Replayed against the real `jarvis-server serve` over loopback, on SQLite and PostgreSQL, and with
+the images in an S3 bucket (rclone's, and moto's for the cases that need no old object): a start
 with the storage volume missing (or a database that lists none of the files) refuses with one
 clear line and changes nothing; a lost file marks its capture missing (API, health, log) and only
 `storage purge-missing` removes it; an old file without a row is quarantined, not deleted; every
@@ -26,7 +27,7 @@ from jarvis_contract import CAPTURES_PATH, ProblemType
 from tests.integration.server.problems import assert_problem
 from tests.integration.server.uploads import Capture, make_capture, make_image, upload
 from tests.support.postgres import PostgresCluster
-from tests.support.s3 import S3Server
+from tests.support.s3 import MotoServer, S3Server
 from tests.support.server import LiveServer, make_server
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -35,25 +36,115 @@ STORAGES = [
     *BACKENDS,
     pytest.param("postgres-s3", marks=pytest.mark.postgres),
 ]
+# And on moto's S3, reached only through the protocol; not for the cases that need an object
+# older than the crash window: moto stamps Last-Modified at the PUT and nothing backdates it.
+WITH_MOTO = [*STORAGES, pytest.param("postgres-moto", marks=pytest.mark.postgres)]
 TWO_HOURS = 2 * 3600  # past the crash window (1 h): an orphan this old is not an upload in flight
 
-Factory = Callable[[], LiveServer]
+
+class Hands:
+    """What a test does to the stored images behind the server's back: on a folder (the
+    storage directory, or rclone's bucket) with file operations."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+
+    def key_of(self, capture: Capture) -> str:
+        root = self.server.storage_dir
+        [path] = [p for p in self.server.stored_files() if p.name.startswith(capture.id)]
+        return str(path.relative_to(root))
+
+    def take(self, key: str) -> bytes:
+        """Remove one image, returning its bytes."""
+        path = self.server.storage_dir / key
+        data = path.read_bytes()
+        path.unlink()
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        (self.server.storage_dir / key).write_bytes(data)
+
+    def unmount(self) -> None:
+        """The volume (or bucket) gone, with everything on it."""
+        self.server.storage_dir.rename(self.server.storage_dir.with_name("volume"))
+
+    def present(self) -> bool:
+        return self.server.storage_dir.exists()
+
+    def mount_empty(self) -> None:
+        """An empty volume (an unmounted one's mount point) or bucket in its place."""
+        self.server.storage_dir.mkdir()
+
+    def remount(self) -> None:
+        """The volume back as it was."""
+        self.server.storage_dir.rmdir()
+        self.server.storage_dir.with_name("volume").rename(self.server.storage_dir)
+
+    def quarantined(self) -> list[str]:
+        return [p.name for p in self.server.quarantined_files()]
 
 
-@pytest.fixture(params=STORAGES)
+class MotoHands(Hands):
+    """The same on moto, through the S3 API."""
+
+    def __init__(self, server: LiveServer, moto: MotoServer, bucket: str) -> None:
+        super().__init__(server)
+        self.moto, self.bucket = moto, bucket
+        self.aside: dict[str, bytes] = {}
+
+    def key_of(self, capture: Capture) -> str:
+        [key] = [k for k in self.moto.objects(self.bucket) if f"/{capture.id}." in k]
+        return key
+
+    def take(self, key: str) -> bytes:
+        data = self.moto.objects(self.bucket)[key]
+        self.moto.delete_object(self.bucket, key)
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        self.moto.put_object(self.bucket, key, data)
+
+    def unmount(self) -> None:
+        self.aside = self.moto.objects(self.bucket)
+        self.moto.remove_bucket(self.bucket)
+
+    def present(self) -> bool:
+        return httpx.head(f"{self.moto.endpoint}/{self.bucket}", timeout=30).status_code == 200
+
+    def mount_empty(self) -> None:
+        httpx.put(f"{self.moto.endpoint}/{self.bucket}", timeout=30).raise_for_status()
+
+    def remount(self) -> None:
+        for key, data in self.aside.items():
+            self.put(key, data)
+
+    def quarantined(self) -> list[str]:
+        return [k for k in self.moto.objects(self.bucket) if k.startswith(".quarantine/")]
+
+
+Factory = Callable[[], tuple[LiveServer, Hands]]
+
+
+@pytest.fixture(params=WITH_MOTO)
 def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
     """A (not started) server of this test's own, on SQLite or a fresh PostgreSQL database,
-    with a storage directory, or (postgres-s3) a fresh bucket of the session's S3 server."""
+    with a storage directory, or a fresh bucket of the session's rclone (postgres-s3) or moto
+    (postgres-moto) server; and the hands that reach its images."""
     made: list[LiveServer] = []
 
-    def factory() -> LiveServer:
+    def factory() -> tuple[LiveServer, Hands]:
         database_url = None
         env: dict[str, str] = {}
         object_dir: Path | None = None
+        moto: tuple[MotoServer, str] | None = None
         if request.param == "postgres-s3":
             s3: S3Server = request.getfixturevalue("s3_server")
             bucket = s3.new_bucket()
             env, object_dir = s3.env(bucket), s3.bucket_dir(bucket)
+        if request.param == "postgres-moto":
+            moto_server: MotoServer = request.getfixturevalue("moto_server")
+            moto = moto_server, moto_server.new_bucket()
+            env = moto_server.env(moto[1])
         if request.param.startswith("postgres"):
             cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
             name = cluster.create_database()
@@ -63,7 +154,7 @@ def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
             tmp_path / f"home-{len(made)}", env, database_url=database_url, object_dir=object_dir
         )
         made.append(server)
-        return server
+        return server, (MotoHands(server, *moto) if moto else Hands(server))
 
     yield factory
     for server in made:
@@ -132,37 +223,36 @@ def test_a_start_with_the_storage_volume_missing_deletes_nothing(make: Factory) 
     directory gone and then with it empty (an unmounted volume). Each start refuses with one
     line naming the directory and JARVIS_STORAGE_DIR and asking whether the volume is mounted,
     exit code 1. With the volume back the server starts and every row and file is there."""
-    server = make()
+    server, hands = make()
     server.start()
     _token, captures = _store(server, 3)
     server.stop()
-    volume = server.storage_dir.with_name("volume")
-    server.storage_dir.rename(volume)
+    hands.unmount()
 
     _assert_refused(server, "is the volume mounted?", "does not exist")
-    assert not server.storage_dir.exists(), "a refused start creates nothing"
-    server.storage_dir.mkdir()  # the mount point of an unmounted volume: empty
+    assert not hands.present(), "a refused start creates nothing"
+    hands.mount_empty()  # the mount point of an unmounted volume: empty
     _assert_refused(server, "is the volume mounted?", "holds only 0 of the 3")
     check = server.cli("storage", "check", check=False)
     assert check.returncode == 1
     assert "serve would refuse" in check.stdout
 
-    server.storage_dir.rmdir()
-    volume.rename(server.storage_dir)
+    hands.remount()
     server.start()
     records = server.captures()
     assert sorted(str(r.id) for r in records) == sorted(c.id for c in captures)
     assert all(r.image_missing_since is None for r in records)
     for capture in captures:
         assert server.image_bytes(capture.id) == capture.data
-    assert server.quarantined_files() == []
+    assert hands.quarantined() == []
 
 
+@pytest.mark.parametrize("make", STORAGES, indirect=True)
 def test_a_database_that_lists_none_of_the_files_is_refused(make: Factory) -> None:
     """The second half of the attack: a database that does not know the directory's files
     (a new, emptied or wrong database) meets a full storage directory. `serve` refuses with one
     line naming both settings; no file is deleted or moved."""
-    server = make()
+    server, _hands = make()
     day = server.storage_dir / "2026" / "03" / "04"
     day.mkdir(parents=True)
     old = time.time() - TWO_HOURS
@@ -183,14 +273,14 @@ def test_a_capture_whose_file_is_gone_is_marked_not_deleted(make: Factory) -> No
     the count, the log counts it in one line. A file that comes back is re-linked by
     `storage repair`. Only `storage purge-missing` deletes a row, and only with --yes (without a
     terminal it refuses and changes nothing)."""
-    server = make()
+    server, hands = make()
     server.start()
     token, captures = _store(server, 4)
     server.stop()
     lost, back = captures[1], captures[2]
-    _file_of(server, lost).unlink()
-    back_file = _file_of(server, back)
-    back_file.rename(aside := server.home / "aside.jpg")
+    hands.take(hands.key_of(lost))
+    back_key = hands.key_of(back)
+    aside = hands.take(back_key)
 
     server.start()
     records = {str(r.id): r for r in server.captures()}
@@ -214,7 +304,7 @@ def test_a_capture_whose_file_is_gone_is_marked_not_deleted(make: Factory) -> No
     assert "captures_marked_missing=2" in log
     assert "captures marked missing:  2" in server.cli("storage", "check").stdout
 
-    aside.rename(back_file)
+    hands.put(back_key, aside)
     server.cli("storage", "repair")
     assert server.image_bytes(back.id) == back.data
     assert [str(r.id) for r in server.captures() if r.image_missing_since] == [lost.id]
@@ -239,11 +329,12 @@ def test_a_capture_whose_file_is_gone_is_marked_not_deleted(make: Factory) -> No
         assert client.get("/health/storage").json()["status"] == "ok"
 
 
+@pytest.mark.parametrize("make", STORAGES, indirect=True)
 def test_an_old_orphan_is_quarantined_and_a_fresh_one_left_alone(make: Factory) -> None:
     """A file no row lists and older than the crash window is moved to quarantine with its
     bytes (not deleted); one inside the crash window (maybe an upload about to commit) is left
     where it is. `storage purge-quarantine --yes` deletes the quarantined file on request."""
-    server = make()
+    server, _hands = make()
     server.start()
     _token, captures = _store(server, 2)
     server.stop()

@@ -1,7 +1,7 @@
-"""Captures kept in an S3-compatible bucket (the session's `rclone serve s3`): stored once under
-date-partitioned keys below the configured prefix, read back whole, refused settings named in
-one line at start, a store that goes away answered with 503 and nothing half-written, and a
-filesystem store copied into a bucket with every object verified by sha256."""
+"""Captures kept in an S3-compatible bucket (the session's `rclone serve s3` and moto's server):
+stored once under date-partitioned keys below the configured prefix, read back whole, refused
+settings named in one line at start, a store that goes away answered with 503 and nothing
+half-written, and a filesystem store copied into a bucket with every object verified by sha256."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from jarvis_contract import CAPTURES_PATH, ProblemType
 from tests.integration.server.problems import assert_problem
 from tests.integration.server.uploads import Capture, make_capture, make_image, upload
 from tests.support.postgres import free_port
-from tests.support.s3 import S3Server, stop_s3_server
+from tests.support.s3 import S3Server, S3Service, stop_s3_server
 from tests.support.server import LiveServer, make_server
 
 PREFIX = "jarvis/captures"
@@ -34,9 +34,10 @@ def made(tmp_path: Path) -> Iterator[list[LiveServer]]:
 
 
 def _server(
-    made: list[LiveServer], home: Path, s3: S3Server, bucket: str, prefix: str = PREFIX
+    made: list[LiveServer], home: Path, s3: S3Service, bucket: str, prefix: str = PREFIX
 ) -> LiveServer:
-    server = make_server(home, s3.env(bucket, prefix), object_dir=s3.bucket_dir(bucket) / prefix)
+    folder = s3.bucket_dir(bucket) / prefix if isinstance(s3, S3Server) else None
+    server = make_server(home, s3.env(bucket, prefix), object_dir=folder)
     made.append(server)
     return server
 
@@ -46,13 +47,14 @@ def _objects(server: LiveServer, capture: Capture) -> list[Path]:
 
 
 def test_captures_are_stored_once_under_dated_keys_and_read_back(
-    s3_server: S3Server, s3_bucket: str, tmp_path: Path, made: list[LiveServer]
+    s3_service: S3Service, tmp_path: Path, made: list[LiveServer]
 ) -> None:
     """An upload to a server on a bucket answers 201 and leaves one object at
     PREFIX/YYYY/MM/DD/<id>.*.jpg; a replay answers 200 and a reuse of the id with other bytes
     422, neither adding an object; the image reads back byte for byte; /health/storage is ok and
-    its probe leaves nothing in the bucket."""
-    server = _server(made, tmp_path / "home", s3_server, s3_bucket)
+    its probe leaves nothing in the bucket. On rclone and moto."""
+    bucket = s3_service.new_bucket()
+    server = _server(made, tmp_path / "home", s3_service, bucket)
     server.start()
     token = server.create_token("laptop")
     when = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -68,11 +70,34 @@ def test_captures_are_stored_once_under_dated_keys_and_read_back(
     assert image.content == capture.data
     assert health.status_code == 200, health.text
     assert health.json()["status"] == "ok"
-    [stored] = _objects(server, capture)
-    assert stored.relative_to(server.storage_dir).parts[:3] == ("2026", "03", "04")
-    assert stored.read_bytes() == capture.data
-    everything = [p for p in s3_server.bucket_dir(s3_bucket).rglob("*") if p.is_file()]
-    assert everything == [stored], "a probe or a refused upload left an object behind"
+    everything = s3_service.objects(bucket)
+    [key] = everything
+    assert key.startswith(f"{PREFIX}/2026/03/04/{capture.id}."), key
+    assert everything[key] == capture.data, "a probe or a refused upload left an object behind"
+
+
+def test_a_bucket_removed_under_a_running_server_is_not_reported_as_lost_images(
+    s3_service: S3Service, tmp_path: Path, made: list[LiveServer]
+) -> None:
+    """The bucket deleted while the server runs: an image request answers 503 (the store is
+    unavailable, retry later), not 404 "image file missing" (a HEAD's 404 has no body to say
+    whether the object or the bucket is missing), and the capture's row is kept unmarked;
+    /health/storage answers 503 naming the bucket setting. On rclone and moto."""
+    bucket = s3_service.new_bucket()
+    server = _server(made, tmp_path / "home", s3_service, bucket)
+    server.start()
+    token = server.create_token("laptop")
+    capture = make_capture(make_image(seed=1))
+    with server.client(token) as client:
+        assert upload(client, capture).status_code == 201
+        s3_service.remove_bucket(bucket)
+        response = client.get(f"{CAPTURES_PATH}/{capture.id}/image")
+        assert_problem(response, 503, ProblemType.UNAVAILABLE)
+        health = client.get("/health/storage")
+    assert health.status_code == 503
+    assert "JARVIS_STORAGE_URL" in health.json()["detail"]
+    [record] = server.captures()
+    assert record.image_missing_since is None
 
 
 def _serve_refusal(server: LiveServer) -> tuple[int, str]:
@@ -88,20 +113,23 @@ def _serve_refusal(server: LiveServer) -> tuple[int, str]:
 
 
 def test_wrong_endpoint_bucket_or_credentials_stop_serve_with_one_line(
-    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+    s3_service: S3Service, tmp_path: Path
 ) -> None:
     """`serve` with a wrong endpoint, a bucket that does not exist, an unknown access key or a
     wrong secret exits 1 with one line naming the setting to fix, and never prints the
-    secret."""
+    secret. The credential cases run on rclone only: moto's server accepts any key and any
+    signature (it checks them only once its IAM emulation is set up with users and policies)."""
+    bucket = s3_service.new_bucket()
     wrong_secret = "not-the-secret-0123456789-abcdef"
     cases = {
         "JARVIS_S3_ENDPOINT_URL": {"JARVIS_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"},
         "JARVIS_STORAGE_URL": {"JARVIS_STORAGE_URL": "s3://no-such-bucket/x"},
-        "JARVIS_S3_ACCESS_KEY_ID": {"JARVIS_S3_ACCESS_KEY_ID": "nobody-knows-this-key"},
-        "JARVIS_S3_SECRET_ACCESS_KEY": {"JARVIS_S3_SECRET_ACCESS_KEY": wrong_secret},
     }
+    if s3_service.name == "rclone":
+        cases["JARVIS_S3_ACCESS_KEY_ID"] = {"JARVIS_S3_ACCESS_KEY_ID": "nobody-knows-this-key"}
+        cases["JARVIS_S3_SECRET_ACCESS_KEY"] = {"JARVIS_S3_SECRET_ACCESS_KEY": wrong_secret}
     for setting, change in cases.items():
-        server = make_server(tmp_path / setting, {**s3_server.env(s3_bucket), **change})
+        server = make_server(tmp_path / setting, {**s3_service.env(bucket), **change})
         code, stderr = _serve_refusal(server)
         assert code == 1, stderr
         assert "Traceback" not in stderr
@@ -109,7 +137,7 @@ def test_wrong_endpoint_bucket_or_credentials_stop_serve_with_one_line(
         assert line.startswith(f"jarvis-server: {setting}: "), stderr
         assert wrong_secret not in stderr
         assert server.env["JARVIS_S3_SECRET_ACCESS_KEY"] not in stderr
-    assert not any(s3_server.bucket_dir(s3_bucket).iterdir()), "a refused start wrote objects"
+    assert s3_service.objects(bucket) == {}, "a refused start wrote objects"
 
 
 def test_an_unreachable_store_answers_503_and_everything_arrives_after(
@@ -117,7 +145,8 @@ def test_an_unreachable_store_answers_503_and_everything_arrives_after(
 ) -> None:
     """While the S3 server is down an upload answers 503 with Retry-After and keeps no row
     (and /health/storage says 503 naming JARVIS_S3_ENDPOINT_URL); once it is back, the same
-    uploads are stored, each exactly once."""
+    uploads are stored, each exactly once. On rclone only: moto keeps its objects in memory, so
+    a stopped and restarted moto has lost the bucket and the capture stored before."""
     (tmp_path / "s3" / "buckets").mkdir(parents=True)
     s3 = S3Server(root=tmp_path / "s3" / "buckets", port=free_port())
     s3.start()
@@ -155,13 +184,14 @@ def test_an_unreachable_store_answers_503_and_everything_arrives_after(
 
 
 def test_a_filesystem_store_is_copied_into_a_bucket_and_verified(
-    s3_server: S3Server, s3_bucket: str, tmp_path: Path, made: list[LiveServer]
+    s3_service: S3Service, tmp_path: Path, made: list[LiveServer]
 ) -> None:
     """`storage migrate-to s3://...` copies every image file under its key, verifies each by
     sha256 and removes nothing; the server started on the bucket serves every image. A re-run
     skips what is there; an object in the bucket with other bytes is reported and not
-    replaced (exit 1)."""
-    server = make_server(tmp_path / "home", s3_server.env(s3_bucket, PREFIX))
+    replaced (exit 1). On rclone and moto."""
+    s3_bucket = s3_service.new_bucket()
+    server = make_server(tmp_path / "home", s3_service.env(s3_bucket, PREFIX))
     server.env.pop("JARVIS_STORAGE_URL")  # the filesystem, with the bucket's credentials set
     made.append(server)
     server.start()
@@ -177,24 +207,26 @@ def test_a_filesystem_store_is_copied_into_a_bucket_and_verified(
     done = server.cli("storage", "migrate-to", url)
     assert "all 3 verified by sha256" in done.stderr, done.stderr
     assert server.stored_files(), "the source was emptied"
-    bucket = s3_server.bucket_dir(s3_bucket) / PREFIX
+    copied = s3_service.objects(s3_bucket, PREFIX)
+    assert copied.keys() == {str(key) for key in files}
     for key, data in files.items():
-        assert hashlib.sha256((bucket / key).read_bytes()).digest() == hashlib.sha256(data).digest()
+        assert hashlib.sha256(copied[str(key)]).digest() == hashlib.sha256(data).digest()
 
     again = server.cli("storage", "migrate-to", url)
     assert "copied 0 objects" in again.stderr
     assert "3 were already there" in again.stderr
-    damaged = bucket / next(iter(files))
-    damaged.write_bytes(b"not the image")
-    time.sleep(0.3)  # rclone's directory cache (100 ms)
+    first = next(iter(files))
+    damaged = f"{PREFIX}/{first}"
+    s3_service.put_object(s3_bucket, damaged, b"not the image")
     refused = server.cli("storage", "migrate-to", url, check=False)
     assert refused.returncode == 1
     assert "holds other bytes; not replaced" in refused.stderr
-    assert damaged.read_bytes() == b"not the image"
-    damaged.write_bytes(files[next(iter(files))])
+    assert s3_service.objects(s3_bucket, PREFIX)[str(first)] == b"not the image"
+    s3_service.put_object(s3_bucket, damaged, files[first])
 
     server.env["JARVIS_STORAGE_URL"] = url
-    server.object_dir = bucket
+    if isinstance(s3_service, S3Server):
+        server.object_dir = s3_service.bucket_dir(s3_bucket) / PREFIX
     server.start()
     for capture in captures:
         assert server.image_bytes(capture.id) == capture.data

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from jarvis_sync import Outbox, RetryPolicy, SyncStatus, SyncWorker, Uploader
+from jarvis_sync import Outbox, SyncStatus, SyncWorker
 from jarvis_sync.cipher import new_key
 from tests.support.faultproxy import FaultProxy
 from tests.support.server import LiveServer, make_server
-
-# Fast backoff so retry paths run in milliseconds; Retry-After from the server still counts.
-FAST_RETRY = RetryPolicy(base=0.02, cap=0.2)
-HANG_GUARD = 90.0  # a bound for a hung test, not a performance expectation
-
-
-def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    """Poll `predicate` until true; fail with `what` if the system never gets there."""
-    deadline = time.monotonic() + HANG_GUARD
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(0.02)
+from tests.support.syncworker import start_worker
+from tests.support.syncworker import wait_until as wait_until
 
 
 @pytest.fixture(scope="package")
@@ -80,17 +67,14 @@ def worker_factory() -> Iterator[WorkerFactory]:
         read_timeout: float = 30.0,
         **kwargs: object,
     ) -> SyncWorker:
-        timeout = httpx.Timeout(5.0, read=read_timeout)
-        worker = SyncWorker(
+        worker = start_worker(
             box,
-            server_url=url,
-            token_provider=token_provider,
-            retry=kwargs.pop("retry", FAST_RETRY),  # type: ignore[arg-type]
+            url,
+            token_provider,
+            read_timeout=read_timeout,
             on_status=statuses.append,
-            uploader_factory=lambda u, n: Uploader(u, max_connections=n, timeout=timeout),
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
-        worker.start()
         made.append(worker)
         return worker
 
