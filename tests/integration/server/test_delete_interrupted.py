@@ -31,9 +31,7 @@ def s3(tmp_path: Path) -> Iterator[S3Server]:
 
 def _leftovers(s3: S3Server, bucket: str, capture: Capture) -> list[Path]:
     """Every object in the whole bucket (quarantine included) that holds this capture."""
-    return [
-        p for p in s3.bucket_dir(bucket).rglob("*") if p.is_file() and capture.id in p.name
-    ]
+    return [p for p in s3.bucket_dir(bucket).rglob("*") if p.is_file() and capture.id in p.name]
 
 
 def _wait_for_store(client: httpx.Client) -> None:
