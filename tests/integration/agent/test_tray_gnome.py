@@ -1,6 +1,7 @@
 """The tray on GNOME: with the AppIndicator extension (Debian's gnome-shell-extension-appindicator,
 enabled in the test's real GNOME Shell 43) the real tray app (`jarvis run`) is a StatusNotifierItem
-that the Shell itself watches and draws in its top bar, red while capturing, amber once paused."""
+that the Shell itself watches and draws in its top bar, red while capturing, amber once paused;
+without it, the tray app shows its status window."""
 
 from __future__ import annotations
 
@@ -64,14 +65,12 @@ def appindicator(gnome: Gnome) -> Iterator[Gnome]:
 
 
 @pytest.fixture
-def tray_env(
-    appindicator: Gnome, jarvis_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
+def tray_env(gnome: Gnome, jarvis_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The GNOME session's environment (screens shared, so the agent has its frames); secrets
     in a private file (the session bus holds no keyring), no scheduled capture. A runtime dir of
     its own as a desktop gives every program: Qt's GTK theme, loaded on GNOME, opens GTK's
     Wayland display, which GTK refuses without one, and GTK then ends the process."""
-    for name, value in appindicator.env.items():
+    for name, value in gnome.env.items():
         if name != "PATH":
             monkeypatch.setenv(name, value)
     runtime = jarvis_home / "runtime"
@@ -83,7 +82,7 @@ def tray_env(
     store = ConfigStore()
     store.set_value("capture.interval_seconds", "3600")
     store.set_value("capture.window_change_trigger", "false")
-    appindicator.grant_screencast(screencast_token_file())
+    gnome.grant_screencast(screencast_token_file())
     return dict(os.environ)
 
 
@@ -156,4 +155,25 @@ def test_gnome_top_bar_shows_the_tray_icon_and_its_state(
     wait_for(lambda: not registered_items(gnome.session_bus), "the item to go with the app")
     wait_for(
         lambda: not near(top_bar(gnome)[icon], PAUSED_AMBER).any(), "the icon to leave the bar"
+    )
+
+
+def test_without_the_extension_the_status_window_is_shown(
+    gnome: Gnome, tray_env: dict[str, str], tmp_path: Path
+) -> None:
+    """GNOME without the AppIndicator extension has no StatusNotifierWatcher: the tray app gives
+    up waiting for a tray and shows its status window, titled "Jarvis", on GNOME."""
+    assert not has_watcher(gnome.session_bus)
+    log = (tmp_path / "tray.log").open("wb")
+    process = subprocess.Popen([JARVIS, "run"], env=tray_env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        gnome.window("Jarvis")  # waits (the tray app waits 10 s for a tray host first)
+        assert registered_items(gnome.session_bus) == []
+        assert process.poll() is None
+    finally:
+        stop(process)
+    wait_for(
+        lambda: not any(w["title"] == "Jarvis" for w in gnome.snapshot()["windows"]),
+        "the status window to close with the app",
     )
