@@ -15,6 +15,7 @@ packages=(
     libkf5globalaccel-bin xdg-desktop-portal waybar swaylock  # Wayland hotkey, tray (SNI), lock
     xdg-desktop-portal-kde  # the portal's GlobalShortcuts (KDE's backend) for the hotkey tests
     gnome-shell xdg-desktop-portal xdg-desktop-portal-gnome xdg-desktop-portal-gtk libglib2.0-bin
+    gnome-shell-extension-appindicator  # GNOME's tray host (SNI) for the GNOME tray test
     tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
     pipewire wireplumber gstreamer1.0-pipewire gstreamer1.0-tools  # GNOME frames: screen cast
     nodejs  # parses the GNOME 45+ extension (an ES module) in the tests; no gjs binary ships

@@ -1,4 +1,5 @@
-"""A real StatusNotifierItem host on Wayland: waybar's tray module on the test's sway.
+"""A real StatusNotifierItem host on Wayland: waybar's tray module on the test's sway
+(GNOME Shell's AppIndicator extension is the other host tested, in test_tray_gnome.py).
 
 waybar (Debian's 0.9.17) serves org.kde.StatusNotifierWatcher itself and registers as its host,
 which is what Qt 6 waits for before QSystemTrayIcon registers an item (instead of reporting no
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jeepney import DBusAddress, Properties  # type: ignore[import-untyped]
+from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
 from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
 
 from tests.support.session_bus import SessionBus, stop
@@ -58,8 +60,8 @@ def start_waybar(sway: Sway, bus: SessionBus, workdir: Path) -> subprocess.Popen
     return process
 
 
-def _get(bus: SessionBus, address: DBusAddress, name: str | None) -> Any:
-    with contextlib.closing(open_dbus_connection(bus=bus.address)) as conn:
+def _get(bus: str, address: DBusAddress, name: str | None) -> Any:
+    with contextlib.closing(open_dbus_connection(bus=bus)) as conn:
         message = Properties(address).get_all() if name is None else Properties(address).get(name)
         reply = conn.send_and_get_reply(message, timeout=10)
     if reply.header.message_type.name == "error":
@@ -70,16 +72,27 @@ def _get(bus: SessionBus, address: DBusAddress, name: str | None) -> Any:
     return value[1]
 
 
-def registered_items(bus: SessionBus) -> list[str]:
-    """The items the watcher holds ("service/path"), or [] when there is no watcher."""
-    if not bus.has_owner(WATCHER.bus_name):
+def has_watcher(bus: str) -> bool:
+    """Whether a StatusNotifierWatcher holds its name on the bus at address `bus`."""
+    with contextlib.closing(open_dbus_connection(bus=bus)) as conn:
+        reply = conn.send_and_get_reply(message_bus.NameHasOwner(WATCHER.bus_name), timeout=10)
+    return bool(reply.body[0])
+
+
+def registered_items(bus: str) -> list[str]:
+    """The items the watcher on the bus at address `bus` holds (as it names them), or [] when
+    there is no watcher."""
+    if not has_watcher(bus):
         return []
     return list(_get(bus, WATCHER, "RegisteredStatusNotifierItems"))
 
 
-def item_properties(bus: SessionBus, item: str) -> dict[str, Any]:
-    """Every org.kde.StatusNotifierItem property of `item` ("service/path")."""
-    service, _, path = item.partition("/")
+def item_properties(bus: str, item: str) -> dict[str, Any]:
+    """Every org.kde.StatusNotifierItem property of `item` ("service/path") on the bus at
+    address `bus`; GNOME's AppIndicator extension lists it as "service@/path"."""
+    service, at, path = item.partition("@/")
+    if not at:
+        service, _, path = item.partition("/")
     address = DBusAddress("/" + path, bus_name=service, interface="org.kde.StatusNotifierItem")
     return dict(_get(bus, address, None))
 

@@ -70,9 +70,9 @@ def test_tray_registers_its_item_with_the_watcher_and_shows_the_state(
             [JARVIS, "run"], env=tray_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            (item,) = wait_for(lambda: registered_items(session_bus), "the Jarvis item")
+            (item,) = wait_for(lambda: registered_items(session_bus.address), "the Jarvis item")
             props = wait_for(
-                lambda: (p := item_properties(session_bus, item))["IconPixmap"] and p,
+                lambda: (p := item_properties(session_bus.address, item))["IconPixmap"] and p,
                 "the item's icon",
             )
             assert (props["Id"], props["Title"], props["Status"]) == ("Jarvis", "Jarvis", "Active")
@@ -84,18 +84,22 @@ def test_tray_registers_its_item_with_the_watcher_and_shows_the_state(
             wait_for(
                 lambda: (
                     count_near(
-                        largest_pixmap_rgb(item_properties(session_bus, item)["IconPixmap"]),
+                        largest_pixmap_rgb(
+                            item_properties(session_bus.address, item)["IconPixmap"]
+                        ),
                         PAUSED_AMBER,
                     )
                     > 20
                 ),
                 "the amber paused icon",
             )
-            assert item_properties(session_bus, item)["ToolTip"][2].startswith("Jarvis — Paused")
+            assert item_properties(session_bus.address, item)["ToolTip"][2].startswith(
+                "Jarvis — Paused"
+            )
             assert not any(v.get("name") == "Jarvis" for v in sway.views())
         finally:
             stop(process)
-        wait_for(lambda: not registered_items(session_bus), "the item to go with the app")
+        wait_for(lambda: not registered_items(session_bus.address), "the item to go with the app")
     finally:
         stop(waybar)
 
@@ -107,5 +111,5 @@ def test_without_a_tray_host_the_status_window_is_shown(
     shows its status window, a native Wayland window titled "Jarvis" on sway."""
     window = sway.view("Jarvis")  # waits (the tray app waits 10 s for a tray host first)
     assert window["visible"]
-    assert registered_items(session_bus) == []
+    assert registered_items(session_bus.address) == []
     assert tray_app.poll() is None
