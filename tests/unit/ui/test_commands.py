@@ -45,6 +45,20 @@ def test_no_display_points_to_headless_mode(args: tuple[str, ...]) -> None:
     assert "Server:" not in done.stderr  # `up` starts nothing it cannot use
 
 
+@pytest.mark.parametrize("args", [(), ("tray",), ("up",)])
+def test_wayland_without_a_runtime_dir_is_explained(args: tuple[str, ...]) -> None:
+    """A Wayland session's shell without XDG_RUNTIME_DIR (sudo, su, ssh) gets the reason and
+    the way forward from every tray entry point, not GTK's bare "cannot open display:"."""
+    env = _env(XDG_SESSION_TYPE="wayland", WAYLAND_DISPLAY="wayland-0")
+    env.pop("XDG_RUNTIME_DIR", None)
+    done = _jarvis(env, *args)
+    assert done.returncode == 1
+    assert "XDG_RUNTIME_DIR is not set" in done.stderr
+    assert "jarvis run --headless" in done.stderr
+    assert "cannot open display" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_up_speaks_before_its_slow_imports() -> None:
     """`jarvis up` says what it is about to do before loading the config, HTTP client and Qt (a
     second or so), so its first line comes at once, even when it then stops for lack of a

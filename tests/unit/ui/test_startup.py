@@ -27,7 +27,11 @@ def test_wayland_session_without_its_display_is_explained() -> None:
 def test_wayland_session_runs_the_tray() -> None:
     """A Wayland session with its display may run the tray (StatusNotifierItem or the status
     window); the capture backend's own verdict says whether this compositor can be captured."""
-    env = {"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-1"}
+    env = {
+        "XDG_SESSION_TYPE": "wayland",
+        "WAYLAND_DISPLAY": "wayland-1",
+        "XDG_RUNTIME_DIR": "/run/user/1000",
+    }
     assert display_problem(env, "linux") is None
 
 

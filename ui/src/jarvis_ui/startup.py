@@ -39,6 +39,16 @@ def display_problem(
     if qpa.startswith(("offscreen", "minimal")):
         return None
     wayland = env.get("XDG_SESSION_TYPE", "").lower() == "wayland" or qpa.startswith("wayland")
+    socket = env.get("WAYLAND_DISPLAY", "")
+    if wayland and socket and not socket.startswith("/") and not env.get("XDG_RUNTIME_DIR"):
+        # A socket's name is relative to that folder; without it nothing can reach the desktop,
+        # and GTK (which Qt loads for its theme on GNOME) ends the process with only "cannot
+        # open display:". It is missing where a shell did not come from the desktop's login.
+        return (
+            "This is a Wayland session, but XDG_RUNTIME_DIR is not set, so the desktop's "
+            "sockets cannot be found (this happens in a shell opened with sudo, su or ssh): "
+            f"start Jarvis from inside your desktop session as yourself, or {HEADLESS_HINT}."
+        )
     if wayland and env.get("WAYLAND_DISPLAY"):
         # The tray shows through StatusNotifierItem (or its fallback window); whether this
         # compositor can be captured is the platform backend's verdict, told by the agent.
