@@ -3,7 +3,7 @@ the xdg-desktop-portal's screen cast (in memory, no file), idle time from mutter
 lock from GNOME's screensaver.
 
 GNOME gives programs no window list of its own (Shell's Eval is disabled, and stays so), so Jarvis
-ships a small Shell extension (gnome_extension/jarvis@jarvis.local, installed by `jarvis setup
+ships a small Shell extension (made from gnome_extension/*.in, installed by `jarvis setup
 gnome`) that answers on the session bus as local.jarvis.Shell, a name of Jarvis's own: every window
 actor bottom to top with its WM class / app id, title, frame rect in stage pixels, pid, focus,
 minimized state, and menus and tooltips with the window they belong to (so an excluded window's
