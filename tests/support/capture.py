@@ -27,6 +27,7 @@ __all__ = [
     "VAULT",
     "AfterPolicy",
     "AfterPolicyFrames",
+    "BarePlatform",
     "Sink",
     "after_policy",
     "assert_race_drops_the_tick",
@@ -75,7 +76,30 @@ def capture(
     return sink, result
 
 
-class AfterPolicy:
+class BarePlatform:
+    """A real platform through the Platform protocol alone: none of its optional capabilities
+    (active-window events, damage, frames of its own), as on a desktop that has none."""
+
+    def __init__(self, inner: Platform) -> None:
+        self.inner = inner
+
+    def windows(self) -> list[WindowInfo]:
+        return self.inner.windows()
+
+    def active_window(self) -> WindowInfo | None:
+        return self.inner.active_window()
+
+    def idle_seconds(self) -> float | None:
+        return self.inner.idle_seconds()
+
+    def is_locked(self) -> bool:
+        return self.inner.is_locked()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AfterPolicy(BarePlatform):
     """A real platform that runs `act` right after the pipeline's first window read (then
     `settle`, when given, so the desktop has drawn the change); everything else is the inner
     platform's. Set `lists_popups` to measure what the policy alone would let out."""
@@ -86,7 +110,8 @@ class AfterPolicy:
         act: Callable[[], object],
         settle: Callable[[], object] | None = None,
     ) -> None:
-        self.inner, self.act, self.settle = inner, act, settle
+        super().__init__(inner)
+        self.act, self.settle = act, settle
         self.reads = 0
         self._lists_popups: bool | None = None
 
@@ -108,18 +133,6 @@ class AfterPolicy:
             if self.settle is not None:
                 self.settle()
         return found
-
-    def active_window(self) -> WindowInfo | None:
-        return self.inner.active_window()
-
-    def idle_seconds(self) -> float | None:
-        return self.inner.idle_seconds()
-
-    def is_locked(self) -> bool:
-        return self.inner.is_locked()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class AfterPolicyFrames(AfterPolicy):
