@@ -25,6 +25,7 @@ import pytest
 from Xlib import X, display, protocol
 
 from tests.support.desktop import Desktop, DesktopError
+from tests.support.processes import start_process, stop_processes
 
 STARTUP_TIMEOUT = 60.0  # a cold Chromium on a loaded 2-core box takes a while
 WORK_RGB = (255, 0, 255)  # the normal window's page
@@ -156,45 +157,43 @@ class ChromiumSession:
         _wait(lambda: window not in self.windows_named(".*"), "a Chromium window to close")
 
     def stop(self) -> None:
-        for process in reversed(self._processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        self._processes.clear()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_session(self.workdir, self._processes)
 
 
-def _start(session: ChromiumSession, *args: str, profile: str) -> subprocess.Popen[bytes]:
-    log = (session.workdir / f"{profile}.log").open("wb")
-    process = subprocess.Popen(
-        [
-            "chromium",
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={session.workdir / profile}",
-            *args,
-        ],
-        env=session.env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-    )
-    session._processes.append(process)
+def start_chromium(
+    workdir: Path,
+    env: dict[str, str],
+    processes: list[subprocess.Popen[bytes]],
+    *args: str,
+    profile: str,
+) -> subprocess.Popen[bytes]:
+    """Chromium with this profile (a directory in `workdir`, its output appended to
+    <profile>.log there), added to `processes`. A second start with a running profile's directory
+    hands its arguments to that process (as a desktop launcher does) and exits."""
+    with (workdir / f"{profile}.log").open("ab") as log:
+        process = start_process(
+            ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={workdir / profile}", *args],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    processes.append(process)
     return process
+
+
+def stop_session(workdir: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the browsers and the bus (last started first) and remove their profiles."""
+    stop_processes(processes)
+    processes.clear()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _accessibility_bus(env: dict[str, str], workdir: Path, processes: list[Any]) -> str:
     """A private session bus with the AT-SPI bus on it, accessibility switched on; its address.
 
     The processes started are appended to `processes` (stopped last to first by the caller)."""
-    bus_daemon = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+    bus_daemon = start_process(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE
     )
     processes.append(bus_daemon)
     assert bus_daemon.stdout is not None
@@ -202,12 +201,9 @@ def _accessibility_bus(env: dict[str, str], workdir: Path, processes: list[Any])
     if not bus:
         raise DesktopError("dbus-daemon printed no address")
     env = {**env, "DBUS_SESSION_BUS_ADDRESS": bus}
-    launcher = subprocess.Popen(
+    launcher = start_process(
         ["/usr/libexec/at-spi-bus-launcher", "--launch-immediately"],
         env={**env, "HOME": str(workdir)},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
     processes.append(launcher)
 
@@ -235,13 +231,21 @@ def start_chromium_session(desktop: Desktop) -> ChromiumSession:
     try:
         session.bus = _accessibility_bus(desktop.env, workdir, session._processes)
         work = session.page("work", "Work notes", WORK_RGB)
-        session.normal = _start(
-            session, "--window-position=0,0", "--window-size=900,650", work, profile="normal"
+        session.normal = start_chromium(
+            workdir,
+            session.env,
+            session._processes,
+            "--window-position=0,0",
+            "--window-size=900,650",
+            work,
+            profile="normal",
         )
         session.wait_window("Work notes - Chromium", session.normal.pid)
         bank = session.page("bank", "Bank statement", BANK_RGB)
-        session.private = _start(
-            session,
+        session.private = start_chromium(
+            workdir,
+            session.env,
+            session._processes,
             "--incognito",
             "--window-position=1000,380",
             "--window-size=900,650",

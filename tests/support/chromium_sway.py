@@ -23,11 +23,12 @@ import pytest
 
 from tests.support.chromium import (
     BANK_RGB,
-    CHROMIUM_FLAGS,
     STARTUP_TIMEOUT,
     WORK_RGB,
     _accessibility_bus,
     _page,
+    start_chromium,
+    stop_session,
 )
 from tests.support.wayland import Sway, SwayError, wait_for
 
@@ -55,24 +56,9 @@ class SwayChromium:
         return _page(self.workdir, name, title, rgb)
 
     def start(self, *args: str, profile: str) -> subprocess.Popen[bytes]:
-        """Chromium with this profile; a second start with a running profile's directory hands
-        its arguments to that process (as a desktop launcher does) and exits."""
-        log = (self.workdir / f"{profile}.log").open("ab")
-        process = subprocess.Popen(
-            [
-                "chromium",
-                *CHROMIUM_FLAGS,
-                "--ozone-platform=wayland",
-                f"--user-data-dir={self.workdir / profile}",
-                *args,
-            ],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-        )
-        self._processes.append(process)
-        return process
+        """Chromium with this profile, on sway as a native Wayland client (`start_chromium`)."""
+        args = ("--ozone-platform=wayland", *args)
+        return start_chromium(self.workdir, self.env, self._processes, *args, profile=profile)
 
     def wait_view(self, title: str, pid: int | None = None) -> dict[str, Any]:
         """sway's node of the visible window with exactly this title (of this process)."""
@@ -94,16 +80,7 @@ class SwayChromium:
         )
 
     def stop(self) -> None:
-        for process in reversed(self._processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        self._processes.clear()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_session(self.workdir, self._processes)
 
 
 def start_sway_chromium(sway: Sway) -> SwayChromium:

@@ -36,6 +36,7 @@ import pytest
 
 from jarvis_platform.gnome_setup import EXTENSION_UUID, install_extension
 from tests.support.portal import start_portal
+from tests.support.processes import start_process, stop_process, stop_processes
 from tests.support.wayland import QT_CLIENT, SWAY_UID, Client, _ensure_user, wait_for
 
 GNOME_UID = SWAY_UID
@@ -83,7 +84,7 @@ class Gnome:
 
     @property
     def shell(self) -> subprocess.Popen[bytes]:
-        """The gnome-shell process (setpriv execs it in place)."""
+        """The gnome-shell process (started after the two buses)."""
         return self.processes[2]
 
     @property
@@ -357,13 +358,7 @@ class Gnome:
         return self.focused(title)
 
     def close(self, client: Client) -> None:
-        if client.process.poll() is None:
-            client.process.terminate()
-            try:
-                client.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                client.process.kill()
-                client.process.wait()
+        stop_process(client.process, timeout=10)
         with contextlib.suppress(ValueError):
             self._clients.remove(client)
         wait_for(
@@ -376,18 +371,8 @@ class Gnome:
             self.close(client)
 
     def stop(self) -> None:
-        for client in list(self._clients):
-            if client.process.poll() is None:
-                client.process.kill()
-                client.process.wait()
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop_processes((client.process for client in self._clients), sig=signal.SIGKILL)
+        stop_processes(self.processes)
         # What the buses activated (portal backends, dconf, the permission store) is not our
         # child: end the processes whose environment names this run's own directory.
         marker = str(self.base).encode()
@@ -414,12 +399,10 @@ def _bus(base: Path, kind: str, uid: int | None) -> tuple[str, subprocess.Popen[
     config = base / f"{kind}-bus.conf"
     servicedirs = "<standard_session_servicedirs/>" if kind == "session" else ""
     config.write_text(_BUS_CONFIG.format(kind=kind, path=path, servicedirs=servicedirs))
-    command = ["dbus-daemon", "--nofork", "--nopidfile", f"--config-file={config}"]
-    process = subprocess.Popen(
-        _as_user(command) if uid is not None else command,
+    process = start_process(
+        ["dbus-daemon", "--nofork", "--nopidfile", f"--config-file={config}"],
+        uid=uid,
         env=None if uid is None else _user_env_for(base),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
         stderr=(base / f"{kind}-bus.log").open("wb"),
     )
     wait_for(lambda: path.exists(), f"the {kind} bus socket", STARTUP_TIMEOUT)
@@ -505,19 +488,17 @@ def start_gnome(
                 timeout=60,
             )
         log = (base / "gnome-shell.log").open("wb")
-        process = subprocess.Popen(
-            _as_user(
-                [
-                    "gnome-shell",
-                    "--headless",
-                    "--wayland",
-                    *["--virtual-monitor", "1920x1080"] * monitors,
-                    "--wayland-display",
-                    "wayland-jarvis",
-                ]
-            ),
+        process = start_process(
+            [
+                "gnome-shell",
+                "--headless",
+                "--wayland",
+                *["--virtual-monitor", "1920x1080"] * monitors,
+                "--wayland-display",
+                "wayland-jarvis",
+            ],
+            uid=GNOME_UID,
             env=env,
-            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -568,9 +549,7 @@ def start_gnome(
 
             wait_for(left, "the overview to close", STARTUP_TIMEOUT)
     except BaseException:
-        for process in processes:
-            process.kill()
-            process.wait()
+        stop_processes(processes, sig=signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
         raise
     return gnome
@@ -582,12 +561,8 @@ def _start_pipewire(gnome: Gnome, env: dict[str, str]) -> list[subprocess.Popen[
     started: list[subprocess.Popen[bytes]] = []
     for name in ("pipewire", "wireplumber"):
         started.append(
-            subprocess.Popen(
-                _as_user([name]),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=(gnome.base / f"{name}.log").open("wb"),
+            start_process(
+                [name], uid=GNOME_UID, env=env, stderr=(gnome.base / f"{name}.log").open("wb")
             )
         )
         if name == "pipewire":

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.processes import start_process
 from tests.support.session_bus import stop
 from tests.support.wayland import wait_for
 
@@ -46,13 +47,7 @@ def start_portal(
         **extra,
     }
     with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [PORTAL, "--replace"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+        process = start_process([PORTAL, "--replace"], env=env, stderr=stderr)
     wait_for(lambda: _owned(bus_address, "org.freedesktop.portal.Desktop"), "the portal", timeout)
     return process
 
@@ -73,13 +68,7 @@ def start_kde_backend(bus_address: str, runtime: Path, log: Path) -> subprocess.
         "QT_QPA_PLATFORM": "offscreen",
     }
     with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [KDE_BACKEND],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+        process = start_process([KDE_BACKEND], env=env, stderr=stderr)
     wait_for(
         lambda: _owned(bus_address, "org.freedesktop.impl.portal.desktop.kde"),
         "xdg-desktop-portal-kde",

@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.processes import start_process, stop_process, stop_processes
+
 SWAY_UID = 4242
 STARTUP_TIMEOUT = 30.0  # seconds; a loaded 2-core CI box can be slow to start clients
 QT_CLIENT = Path(__file__).with_name("wayland_client.py")
@@ -264,13 +266,7 @@ class Sway:
         )
 
     def close(self, client: Client) -> None:
-        if client.process.poll() is None:
-            client.process.terminate()
-            try:
-                client.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                client.process.kill()
-                client.process.wait()
+        stop_process(client.process, timeout=10)
         with contextlib.suppress(ValueError):
             self._clients.remove(client)
         wait_for(
@@ -288,17 +284,8 @@ class Sway:
         time.sleep(0.15)
 
     def stop(self) -> None:
-        for client in list(self._clients):
-            if client.process.poll() is None:
-                client.process.kill()
-                client.process.wait()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_processes((client.process for client in self._clients), sig=signal.SIGKILL)
+        stop_process(self.process)
         shutil.rmtree(self.runtime_dir.parent, ignore_errors=True)
 
 
@@ -328,18 +315,10 @@ def start_sway(config: str = CONFIG) -> Sway:
         "WLR_XWAYLAND": str(wrapper),
     }
     log = (base / "sway.log").open("wb")
-    process = subprocess.Popen(
-        [
-            "setpriv",
-            f"--reuid={SWAY_UID}",
-            f"--regid={SWAY_UID}",
-            "--clear-groups",
-            "sway",
-            "-c",
-            str(config_file),
-        ],
+    process = start_process(
+        ["sway", "-c", str(config_file)],
+        uid=SWAY_UID,
         env=env,
-        stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -358,8 +337,7 @@ def start_sway(config: str = CONFIG) -> Sway:
         sway = Sway(runtime, wayland_socket, ipc_socket, process)
         wait_for(lambda: sway.outputs(), "sway's first output")
     except BaseException:
-        process.kill()
-        process.wait()
+        stop_process(process, sig=signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
         raise
     return sway

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.session_bus import stop
+from tests.support.processes import start_process, stop_process
 from tests.support.wayland import SWAY_UID, _ensure_user, wait_for
 
 
@@ -52,19 +52,18 @@ def weston() -> Iterator[Weston]:
     os.chown(runtime, SWAY_UID, SWAY_UID)
     log_path = base / "weston.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
+        process = start_process(
             [
-                "setpriv", f"--reuid={SWAY_UID}", f"--regid={SWAY_UID}", "--clear-groups",
                 "weston", "--backend=headless-backend.so", "--use-pixman", "--xwayland",
                 "--debug", "--socket=wayland-w",
             ],
+            uid=SWAY_UID,
             env={
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "HOME": str(runtime),
                 "XDG_RUNTIME_DIR": str(runtime),
             },
             cwd=base,
-            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -80,5 +79,5 @@ def weston() -> Iterator[Weston]:
         display = wait_for(ready, "weston's sockets")
         yield Weston(base, runtime / "wayland-w", display, process)
     finally:
-        stop(process)
+        stop_process(process, timeout=10)
         shutil.rmtree(base, ignore_errors=True)

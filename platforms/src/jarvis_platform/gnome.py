@@ -3,7 +3,7 @@ the xdg-desktop-portal's screen cast (in memory, no file), idle time from mutter
 lock from GNOME's screensaver.
 
 GNOME gives programs no window list of its own (Shell's Eval is disabled, and stays so), so Jarvis
-ships a small Shell extension (gnome_extension/jarvis@jarvis.local, installed by `jarvis setup
+ships a small Shell extension (made from gnome_extension/*.in, installed by `jarvis setup
 gnome`) that answers on the session bus as local.jarvis.Shell, a name of Jarvis's own: every window
 actor bottom to top with its WM class / app id, title, frame rect in stage pixels, pid, focus,
 minimized state, and menus and tooltips with the window they belong to (so an excluded window's
@@ -21,9 +21,8 @@ import contextlib
 import json
 import logging
 import socket
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from jarvis_platform.gnome_layout import active_from_json, outputs_from_state, w
 from jarvis_platform.private_facts import PrivateFacts
 from jarvis_platform.sway_layout import Output
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
+from jarvis_platform.watch_thread import WatchThread
 
 __all__ = ["EXTENSION_MISSING", "GnomePlatform", "GnomeWindowWatch", "display_state"]
 
@@ -156,7 +156,7 @@ def display_state(bus: Bus) -> tuple[Any, ...]:
         ) from exc
 
 
-class GnomeWindowWatch:
+class GnomeWindowWatch(WatchThread):
     """Focus and title changes from the extension's FocusChanged signal, on a thread.
 
     Blocks in the socket between signals: no CPU while nothing changes.
@@ -192,40 +192,23 @@ class GnomeWindowWatch:
             raise PlatformError(f"{EXTENSION_MISSING} ({exc})") from exc
         self._owner = extension.bus_name  # GNOME Shell's unique name
         self._first = active_from_json(first)
-        self._on_change, self._on_error = on_change, on_error
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gnome-window-watch", daemon=True)
-        self._thread.start()
+        self._start_thread("gnome-window-watch", on_change, on_error)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+    def _changes(self) -> Iterator[ActiveWindow]:
+        yield self._first
+        while True:
+            try:
+                message = self._bus.conn.recv_until_filtered(self._queue)
+            except Exception as exc:
+                raise PlatformError(f"lost GNOME Shell's session bus: {exc}") from exc
+            if message.header.fields.get(HeaderFields.sender) != self._owner:
+                continue  # any client may send a signal with our path: only GNOME Shell counts
+            yield active_from_json(json.loads(message.body[0]))
 
-    def _run(self) -> None:
-        last = self._first
-        try:
-            self._on_change(last)
-            while True:
-                try:
-                    message = self._bus.conn.recv_until_filtered(self._queue)
-                except Exception as exc:
-                    raise PlatformError(f"lost GNOME Shell's session bus: {exc}") from exc
-                if message.header.fields.get(HeaderFields.sender) != self._owner:
-                    continue  # any client may send a signal with our path: only GNOME Shell counts
-                current = active_from_json(json.loads(message.body[0]))
-                if current != last:
-                    last = current
-                    self._on_change(current)
-        except PlatformError as exc:
-            if not self._stopping.is_set():
-                self._on_error(exc)
-        finally:
-            self._filter.__exit__(None, None, None)
-            self._bus.close()
-
-    def stop(self) -> None:
-        self._stopping.set()
+    def _interrupt(self) -> None:
         with contextlib.suppress(OSError):
             self._bus.conn.sock.shutdown(socket.SHUT_RDWR)
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+
+    def _release(self) -> None:
+        self._filter.__exit__(None, None, None)
+        self._bus.close()

@@ -1,7 +1,7 @@
 """What Jarvis's Shell extension reports, as monitors and windows in frame pixels: pure functions
 over its JSON and mutter's display state.
 
-The extension (gnome_extension/jarvis@jarvis.local/extension.js) lists every window actor in
+The extension (gnome_extension/extension.js.in) lists every window actor in
 stacking order, bottom to top, with its frame rect in stage coordinates, and each monitor's rect
 and scale there. Menus, drop-downs and tooltips are windows of their own (xdg_popups and Xwayland
 override-redirect windows), flagged `popup` with the window they belong to as `owner`.

@@ -1,10 +1,12 @@
 """Installing and enabling Jarvis's GNOME Shell extension (what `jarvis setup gnome` does).
 
-The extension ships as package data in two copies with the same D-Bus interface and behaviour:
-gnome_extension/jarvis@jarvis.local for GNOME Shell 43/44 (a script using `imports`) and
-gnome_extension_esm/jarvis@jarvis.local for 45-49, whose extensions are ES modules (a 43/44
-extension does not load there). The copy for `gnome-shell --version` is copied into the
-user's ~/.local/share/gnome-shell/extensions and added to org.gnome.shell enabled-extensions with
+The extension ships as package data in one source, gnome_extension/*.in, made into one of two
+variants with the same D-Bus interface and behaviour: for GNOME Shell 43/44 a script using
+`imports`, for 45-49 an ES module (their extensions are ES modules; a 43/44 extension does not
+load there). A template line marked `//@script` is only in the script, one marked `//@module`
+only in the module, one marked `//@` in neither (a note on the template); every other line is in
+both. The variant for `gnome-shell --version` is written into the user's
+~/.local/share/gnome-shell/extensions and added to org.gnome.shell enabled-extensions with
 gsettings, which works whether or not GNOME Shell runs yet. On Wayland, GNOME Shell loads a new
 extension only when it starts: the user logs out and back in once.
 """
@@ -23,7 +25,8 @@ from jarvis_platform.errors import PlatformError
 __all__ = [
     "EXTENSION_UUID",
     "enable_extension",
-    "extension_source",
+    "extension_files",
+    "extension_variant",
     "install_extension",
     "shell_major_version",
     "user_extensions_dir",
@@ -35,6 +38,9 @@ _SCHEMA, _KEY = "org.gnome.shell", "enabled-extensions"
 
 SCRIPT_VERSIONS = range(43, 45)  # extensions are scripts using `imports`
 MODULE_VERSIONS = range(45, 50)  # extensions are ES modules
+_VARIANTS = ("script", "module")
+_TEMPLATES = Path(__file__).with_name("gnome_extension")
+_MARKER = re.compile(r"//@(\w*)(?: (.*))?")
 
 
 def shell_major_version() -> int:
@@ -53,20 +59,45 @@ def shell_major_version() -> int:
     return int(found.group(1))
 
 
-def extension_source(shell_version: int | None = None) -> Path:
-    """The extension's files as shipped with Jarvis, for this GNOME Shell (the running one's
-    version when not given)."""
+def extension_variant(shell_version: int | None = None) -> str:
+    """Which extension this GNOME Shell loads: "script" (43/44) or "module" (45-49); the running
+    shell's when no version is given."""
     version = shell_major_version() if shell_version is None else shell_version
     if version in SCRIPT_VERSIONS:
-        folder = "gnome_extension"
-    elif version in MODULE_VERSIONS:
-        folder = "gnome_extension_esm"
-    else:
-        raise PlatformError(
-            f"GNOME Shell {version} is not one Jarvis's extension is made for (43 to 49), so "
-            "Jarvis cannot see GNOME's windows: install a Jarvis release that supports it"
-        )
-    return Path(__file__).with_name(folder) / EXTENSION_UUID
+        return "script"
+    if version in MODULE_VERSIONS:
+        return "module"
+    raise PlatformError(
+        f"GNOME Shell {version} is not one Jarvis's extension is made for (43 to 49), so "
+        "Jarvis cannot see GNOME's windows: install a Jarvis release that supports it"
+    )
+
+
+def _render(text: str, variant: str) -> str:
+    """The lines of a template for `variant`: unmarked lines, and marked ones for it without
+    their marker."""
+    kept: list[str] = []
+    for line in text.splitlines(keepends=True):
+        marked = _MARKER.fullmatch(line.rstrip("\n"))
+        if marked is None:
+            kept.append(line)
+            continue
+        name, rest = marked.group(1), marked.group(2) or ""
+        if name not in ("", *_VARIANTS):
+            raise ValueError(f"unknown template marker //@{name} in line {line!r}")
+        if name == variant:
+            kept.append(rest + "\n")
+    return "".join(kept)
+
+
+def extension_files(shell_version: int | None = None) -> dict[str, str]:
+    """The extension's files (name: text) for this GNOME Shell, made from the templates shipped
+    with Jarvis."""
+    variant = extension_variant(shell_version)
+    return {
+        template.name.removesuffix(".in"): _render(template.read_text("utf-8"), variant)
+        for template in sorted(_TEMPLATES.glob("*.in"))
+    }
 
 
 def user_extensions_dir(environ: dict[str, str] | None = None) -> Path:
@@ -76,14 +107,16 @@ def user_extensions_dir(environ: dict[str, str] | None = None) -> Path:
 
 
 def install_extension(extensions_dir: Path | None = None, shell_version: int | None = None) -> Path:
-    """Copy the extension for this GNOME Shell into `extensions_dir` (the user's by default),
+    """Write the extension for this GNOME Shell into `extensions_dir` (the user's by default),
     replacing any older one."""
-    source = extension_source(shell_version)
+    files = extension_files(shell_version)
     target = (extensions_dir or user_extensions_dir()) / EXTENSION_UUID
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(EXTENSION_UUID + ".new")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
+    staging.mkdir()
+    for name, text in files.items():
+        (staging / name).write_text(text, "utf-8")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target

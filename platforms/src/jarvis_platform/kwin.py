@@ -28,10 +28,9 @@ import contextlib
 import json
 import logging
 import os
-import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,7 @@ from jarvis_platform.private_facts import PrivateFacts
 from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.sway_layout import layout_outputs
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
+from jarvis_platform.watch_thread import WatchThread
 
 __all__ = ["KWinPlatform", "KWinWindowWatch"]
 
@@ -160,7 +160,7 @@ class KWinPlatform:
         self._bus.close()
 
 
-class KWinWindowWatch:
+class KWinWindowWatch(WatchThread):
     """Focus and title changes pushed by a resident KWin script, read on a thread."""
 
     def __init__(
@@ -190,54 +190,30 @@ class KWinWindowWatch:
         except BaseException:
             self._bus.close()
             raise
-        self._on_change, self._on_error = on_change, on_error
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kwin-window-watch", daemon=True)
-        self._thread.start()
+        self._start_thread("kwin-window-watch", on_change, on_error)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
+    def _changes(self) -> Iterator[ActiveWindow]:
         from jeepney import HeaderFields, MessageType
 
-        last: ActiveWindow | None = None
-        try:
-            while True:
-                try:
-                    message = self._bus.conn.recv_until_filtered(self._queue)
-                except (OSError, ValueError, EOFError) as exc:
-                    raise PlatformError(f"lost the D-Bus connection to KWin ({exc})") from exc
-                kind = message.header.message_type
-                fields = message.header.fields
-                if kind is MessageType.signal:
-                    if fields.get(HeaderFields.member) == "NameOwnerChanged":
-                        raise PlatformError("KWin left the session bus (did it exit?)")
-                    continue
-                if kind is not MessageType.method_call or fields.get(HeaderFields.path) != (
-                    WATCH_PATH
-                ):
-                    continue
-                if not self._bus.accept(message, self._owner):
-                    continue
-                uuid_text, caption = (str(v) for v in message.body[:2])
-                current = ActiveWindow(window_id(uuid_text) if uuid_text else None, caption or None)
-                if current != last:
-                    last = current
-                    self._on_change(current)
-        except PlatformError as exc:
-            if not self._stopping.is_set():
-                self._on_error(exc)
-        finally:
-            self._bus.close()
+        while True:
+            try:
+                message = self._bus.conn.recv_until_filtered(self._queue)
+            except (OSError, ValueError, EOFError) as exc:
+                raise PlatformError(f"lost the D-Bus connection to KWin ({exc})") from exc
+            kind = message.header.message_type
+            fields = message.header.fields
+            if kind is MessageType.signal:
+                if fields.get(HeaderFields.member) == "NameOwnerChanged":
+                    raise PlatformError("KWin left the session bus (did it exit?)")
+                continue
+            if kind is not MessageType.method_call or fields.get(HeaderFields.path) != WATCH_PATH:
+                continue
+            if not self._bus.accept(message, self._owner):
+                continue
+            uuid_text, caption = (str(v) for v in message.body[:2])
+            yield ActiveWindow(window_id(uuid_text) if uuid_text else None, caption or None)
 
-    def stop(self) -> None:
-        if self._stopping.is_set():
-            if self._thread is not threading.current_thread():
-                self._thread.join()
-            return
-        self._stopping.set()
+    def _interrupt(self) -> None:
         with contextlib.suppress(PlatformError, UnsupportedSessionError):
             unloader = KWinBus(address=self._address)
             try:
@@ -245,5 +221,6 @@ class KWinWindowWatch:
             finally:
                 unloader.close()
         self._bus.shutdown()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+
+    def _release(self) -> None:
+        self._bus.close()

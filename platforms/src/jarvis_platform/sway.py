@@ -20,9 +20,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from jarvis_platform.screen_lock import SessionLockProbe
 from jarvis_platform.sway_ipc import GET_OUTPUTS, GET_TREE, SwayIPC
 from jarvis_platform.sway_layout import layout_outputs, windows_from_tree
 from jarvis_platform.types import ActiveWindow, FrameSource, WindowInfo
+from jarvis_platform.watch_thread import WatchThread
 
 __all__ = ["SwayPlatform", "SwayWindowWatch"]
 
@@ -141,7 +141,7 @@ def _focused(tree: dict[str, Any]) -> ActiveWindow:
     return ActiveWindow(None, None)
 
 
-class SwayWindowWatch:
+class SwayWindowWatch(WatchThread):
     """Focus and title changes from sway's `window` and `workspace` events, on a thread.
 
     Blocks in the socket between events: no CPU while nothing changes.
@@ -156,33 +156,16 @@ class SwayWindowWatch:
         self._events = SwayIPC(ipc_path, timeout=None)
         self._query = SwayIPC(ipc_path)
         self._events.subscribe(["window", "workspace"])
-        self._on_change, self._on_error = on_change, on_error
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sway-window-watch", daemon=True)
-        self._thread.start()
+        self._start_thread("sway-window-watch", on_change, on_error)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+    def _changes(self) -> Iterator[ActiveWindow]:
+        while True:
+            yield _focused(self._query.request(GET_TREE))
+            self._events.receive()  # wait for the next window or workspace event
 
-    def _run(self) -> None:
-        last: ActiveWindow | None = None
-        try:
-            while True:
-                current = _focused(self._query.request(GET_TREE))
-                if current != last:
-                    last = current
-                    self._on_change(current)
-                self._events.receive()  # wait for the next window or workspace event
-        except PlatformError as exc:
-            if not self._stopping.is_set():
-                self._on_error(exc)
-        finally:
-            self._events.close()
-            self._query.close()
-
-    def stop(self) -> None:
-        self._stopping.set()
+    def _interrupt(self) -> None:
         self._events.shutdown()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+
+    def _release(self) -> None:
+        self._events.close()
+        self._query.close()

@@ -23,9 +23,10 @@ from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
 from jarvis_agent.runtime.service import AgentService
 from jarvis_agent.runtime.state import AgentState
-from jarvis_platform import Platform, WindowInfo
+from jarvis_platform import Platform
 from jarvis_platform.x11 import X11Platform
 from tests.integration.agent.conftest import BASE_SETTINGS, wait_for
+from tests.support.capture import BarePlatform
 from tests.support.desktop import Desktop, Window
 from tests.support.keyring import SecretService
 
@@ -196,28 +197,6 @@ def test_turning_the_trigger_off_and_on_live(
     wait_for(lambda: window_change_captures() == ["Editor"], "a window-change capture")
 
 
-class WithoutWindowEvents:
-    """The real X11 platform minus its active-window events, as on macOS and Windows."""
-
-    def __init__(self, inner: X11Platform) -> None:
-        self.inner = inner
-
-    def windows(self) -> list[WindowInfo]:
-        return self.inner.windows()
-
-    def active_window(self) -> WindowInfo | None:
-        return self.inner.active_window()
-
-    def idle_seconds(self) -> float | None:
-        return self.inner.idle_seconds()
-
-    def is_locked(self) -> bool:
-        return self.inner.is_locked()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def test_without_window_events_the_active_window_is_polled(
     x_windows: Desktop,
     start_service: Callable[..., AgentService],
@@ -227,7 +206,7 @@ def test_without_window_events_the_active_window_is_polled(
     (and says so in its log): focusing another window is still captured, no event thread runs."""
     editor = x_windows.spawn_xterm("Editor", "XTerm", "60x20+100+100")
     x_windows.spawn_xterm("Browser", "XTerm", "60x20+800+400")
-    platform = WithoutWindowEvents(X11Platform(x_windows.display))
+    platform = BarePlatform(X11Platform(x_windows.display))  # no events, as on macOS, Windows
     caplog.set_level(logging.INFO, logger="jarvis.service")
     start_service(platform)
     wait_for(lambda: "polling the active window once a second" in caplog.text, "the poll")

@@ -8,20 +8,14 @@ pixels in the encoded (lossless PNG) images the pipeline hands on.
 
 from __future__ import annotations
 
-import io
 import subprocess
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions, TickResult
-from jarvis_agent.capture.rules import ExclusionRule, RuleAction, default_rules
-from jarvis_contract import CaptureMetadata
+from jarvis_agent.capture.rules import ExclusionRule, RuleAction
 from jarvis_platform import (
     ActiveWindow,
     PlatformError,
@@ -31,32 +25,20 @@ from jarvis_platform import (
 )
 from jarvis_platform.gnome import GnomePlatform
 from jarvis_platform.gnome_screencast import screencast_token_file
-from jarvis_platform.types import FrameSource, Platform, WindowInfo
+from tests.support.capture import (
+    GREEN,
+    RED,
+    VAULT,
+    after_policy,
+    assert_race_drops_the_tick,
+    capture,
+    count,
+)
 from tests.support.file_watch import IMAGE_SUFFIXES, files_written
 from tests.support.gnome import Gnome
 from tests.support.wayland import wait_for
 
 pytestmark = pytest.mark.gnome
-
-RED = (255, 0, 0)
-GREEN = (0, 255, 0)
-LOSSLESS = PipelineOptions(image_format="png", agent_version="test")
-VAULT = "Passwords.kdbx - KeePassXC"  # matches the default rule for KeePassXC
-
-
-@dataclass
-class Sink:
-    items: list[tuple[CaptureMetadata, bytes, bytes | None]] = field(default_factory=list)
-
-    def __call__(self, metadata: CaptureMetadata, data: bytes, thumbnail: bytes | None) -> None:
-        self.items.append((metadata, data, thumbnail))
-
-    def images(self) -> list[np.ndarray]:
-        return [np.asarray(Image.open(io.BytesIO(d)).convert("RGB")) for _, d, _ in self.items]
-
-
-def count(image: np.ndarray, rgb: tuple[int, int, int]) -> int:
-    return int(np.all(image == rgb, axis=2).sum())
 
 
 @pytest.fixture
@@ -74,19 +56,6 @@ def platform(granted: Gnome) -> Iterator[GnomePlatform]:
         yield gnome_platform
     finally:
         gnome_platform.close()
-
-
-def capture(
-    platform: Platform, rules: Sequence[ExclusionRule] | None = None
-) -> tuple[Sink, TickResult]:
-    sink = Sink()
-    chosen = default_rules() if rules is None else rules
-    pipeline = CapturePipeline(platform, sink, rules=chosen, options=LOSSLESS)
-    try:
-        result = pipeline.capture()
-    finally:
-        pipeline.close()
-    return sink, result
 
 
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"RIFF", b"BM", b"P6", b"II*\x00", b"MM\x00*")
@@ -216,49 +185,6 @@ def test_popup_of_an_excluded_window_is_black(granted: Gnome, platform: GnomePla
     assert any("a popup of a window" in reason for reason in result.reasons)
 
 
-@dataclass
-class AfterPolicy:
-    """A GNOME platform that runs `act` right after the pipeline's first window read, so the
-    change lands between the policy check and the grab (GNOME's grab opens the screen cast and
-    takes its frame later, in gst-launch, from the window list's point of view)."""
-
-    inner: GnomePlatform
-    act: Callable[[], object]
-    reads: int = 0
-    lists_popups = True
-
-    def windows(self) -> list[WindowInfo]:
-        found = self.inner.windows()
-        self.reads += 1
-        if self.reads == 1:
-            self.act()
-        return found
-
-    def active_window(self) -> WindowInfo | None:
-        return self.inner.active_window()
-
-    def idle_seconds(self) -> float | None:
-        return None
-
-    def is_locked(self) -> bool:
-        return False
-
-    def frame_source(self) -> FrameSource:
-        return self.inner.frame_source()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def assert_dropped(sink: Sink, result: TickResult) -> None:
-    """Nothing of the racing tick reached the sink (no red pixel first: that is what would
-    leak), and the tick is reported dropped for the change, as on sway and KWin."""
-    assert [count(image, RED) for image in sink.images()] == []
-    assert sink.items == []
-    assert result.dropped
-    assert "between the policy check and the grab" in result.reasons[0]
-
-
 def test_window_moved_between_check_and_grab_drops_the_frame(
     granted: Gnome, platform: GnomePlatform
 ) -> None:
@@ -272,15 +198,9 @@ def test_window_moved_between_check_and_grab_drops_the_frame(
     gnome.spawn_foot("notes", "notes", background="00ff00")
     gnome.focused("notes")
     # To an empty corner of the screen: no other window covers it there.
-    racing = AfterPolicy(platform, lambda: gnome.move_xterm(VAULT, 1500, 800))
-    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
-    sink, result = capture(racing, vault)
+    racing = after_policy(platform, lambda: gnome.move_xterm(VAULT, 1500, 800))
+    [image] = assert_race_drops_the_tick(racing, [ExclusionRule(name="Vault", app="KeePassXC")])
     assert racing.reads >= 2
-    assert_dropped(sink, result)
-    sink, result = capture(platform, vault)  # the next tick sees where it is now
-    assert not result.dropped, result
-    [image] = sink.images()
-    assert count(image, RED) == 0
     assert count(image, GREEN) > 100_000
 
 
@@ -293,14 +213,8 @@ def test_excluded_window_mapped_between_check_and_grab_drops_the_frame(
     gnome = granted
     gnome.spawn_foot("notes", "notes", background="00ff00")
     gnome.focused("notes")
-    racing = AfterPolicy(platform, lambda: gnome.spawn_foot("KeePassXC", VAULT))
-    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
-    sink, result = capture(racing, vault)
-    assert_dropped(sink, result)
-    sink, result = capture(platform, vault)
-    assert not result.dropped, result
-    [image] = sink.images()
-    assert count(image, RED) == 0
+    racing = after_policy(platform, lambda: gnome.spawn_foot("KeePassXC", VAULT))
+    [image] = assert_race_drops_the_tick(racing, [ExclusionRule(name="Vault", app="KeePassXC")])
     assert count(image, GREEN) > 0
 
 
@@ -320,14 +234,8 @@ def test_excluded_window_raised_between_check_and_grab_drops_the_frame(
     [over] = [w for w in platform.windows() if w.title == "notes"]
     assert over.stacking > before.stacking
     assert before.rect.intersect(over.rect) is not None
-    racing = AfterPolicy(platform, lambda: gnome.activate_xterm(VAULT))
-    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
-    sink, result = capture(racing, vault)
-    assert_dropped(sink, result)
-    sink, result = capture(platform, vault)
-    assert not result.dropped, result
-    [image] = sink.images()
-    assert count(image, RED) == 0
+    racing = after_policy(platform, lambda: gnome.activate_xterm(VAULT))
+    [image] = assert_race_drops_the_tick(racing, [ExclusionRule(name="Vault", app="KeePassXC")])
     assert count(image, GREEN) > 0
 
 

@@ -20,7 +20,7 @@ from jarvis_agent.capture.rules import ExclusionRule
 from jarvis_platform import PlatformError
 from jarvis_platform.gnome import GnomePlatform
 from jarvis_platform.gnome_screencast import screencast_token_file
-from tests.integration.capture.test_pipeline_gnome import GREEN, RED, VAULT, capture, count
+from tests.support.capture import GREEN, RED, VAULT, capture, count
 from tests.support.gnome import Gnome, start_gnome
 
 pytestmark = pytest.mark.gnome

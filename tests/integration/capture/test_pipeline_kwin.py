@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +23,21 @@ from jarvis_platform.kwin import KWinPlatform
 from jarvis_platform.kwin_bus import KWinBus
 from jarvis_platform.kwin_shot import authorization_file
 from jarvis_platform.sway_layout import Output
-from jarvis_platform.types import Frame, FrameSource, Monitor, WindowInfo
-from tests.integration.capture.test_pipeline_sway import RED, VAULT, capture, count
+from jarvis_platform.types import Frame, Monitor
+from tests.support.capture import (
+    GREEN,
+    RED,
+    VAULT,
+    after_policy,
+    assert_race_drops_the_tick,
+    capture,
+    count,
+)
 from tests.support.kwin import KWin, authorized, start_kwin
 from tests.support.wayland import wait_for
 
 pytestmark = pytest.mark.kwin
 
-GREEN = (0, 255, 0)
 JARVIS = Path(__file__).parents[3] / ".venv" / "bin" / "jarvis"
 
 
@@ -339,38 +345,6 @@ def _outputs(kwin: KWin) -> list[Output]:
     return layout_outputs(read_outputs(str(kwin.wayland_socket)))
 
 
-@dataclass
-class AfterPolicy:
-    """A KWin platform that runs `act` right after the pipeline's first window read."""
-
-    inner: KWinPlatform
-    act: Callable[[], None]
-    reads: int = 0
-    lists_popups = True
-
-    def windows(self) -> list[WindowInfo]:
-        found = self.inner.windows()
-        self.reads += 1
-        if self.reads == 1:
-            self.act()
-        return found
-
-    def active_window(self) -> WindowInfo | None:
-        return self.inner.active_window()
-
-    def idle_seconds(self) -> float | None:
-        return None
-
-    def is_locked(self) -> bool:
-        return False
-
-    def frame_source(self) -> FrameSource:
-        return self.inner.frame_source()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def test_window_moved_between_check_and_grab_drops_the_frame(
     kwin: KWin, platform: KWinPlatform
 ) -> None:
@@ -383,16 +357,9 @@ def test_window_moved_between_check_and_grab_drops_the_frame(
     kwin.place(VAULT, 50, 50, 300, 200)
     kwin.focus("notes")
     # To an empty part of the screen: no other window covers it there.
-    racing = AfterPolicy(platform, lambda: kwin.place(VAULT, 1200, 600, 300, 200))
-    vault = [ExclusionRule(name="Vault", app="KeePassXC")]
-    sink, result = capture(racing, vault)
+    racing = after_policy(platform, lambda: kwin.place(VAULT, 1200, 600, 300, 200))
+    [image] = assert_race_drops_the_tick(racing, [ExclusionRule(name="Vault", app="KeePassXC")])
     assert racing.reads >= 2
-    assert result.dropped
-    assert sink.items == []
-    sink, result = capture(platform, vault)  # the next tick sees where it is now
-    assert not result.dropped
-    [image] = sink.images()
-    assert count(image, RED) == 0
     assert count(image, GREEN) > 500 * 300
 
 

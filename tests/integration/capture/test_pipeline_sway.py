@@ -7,45 +7,28 @@ output and on scaled and two-output layouts.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions, TickResult
-from jarvis_agent.capture.rules import ExclusionRule, default_rules
-from jarvis_contract import CaptureMetadata
+from jarvis_agent.capture.rules import ExclusionRule
 from jarvis_platform import ActiveWindow, PlatformError, UnsupportedSessionError, check_session
 from jarvis_platform.sway import SwayPlatform
-from jarvis_platform.types import Platform, WindowInfo
+from tests.support.capture import (
+    GREEN,
+    RED,
+    VAULT,
+    after_policy,
+    assert_race_drops_the_tick,
+    capture,
+    count,
+)
 from tests.support.wayland import Sway, wait_for
 
 pytestmark = pytest.mark.wayland
-
-RED = (255, 0, 0)
-GREEN = (0, 255, 0)
-LOSSLESS = PipelineOptions(image_format="png", agent_version="test")
-VAULT = "Passwords.kdbx - KeePassXC"  # matches the default rule for KeePassXC
-
-
-@dataclass
-class Sink:
-    items: list[tuple[CaptureMetadata, bytes, bytes | None]] = field(default_factory=list)
-
-    def __call__(self, metadata: CaptureMetadata, data: bytes, thumbnail: bytes | None) -> None:
-        self.items.append((metadata, data, thumbnail))
-
-    def images(self) -> list[np.ndarray]:
-        return [np.asarray(Image.open(io.BytesIO(d)).convert("RGB")) for _, d, _ in self.items]
-
-
-def count(image: np.ndarray, rgb: tuple[int, int, int]) -> int:
-    return int(np.all(image == rgb, axis=2).sum())
 
 
 @pytest.fixture
@@ -55,19 +38,6 @@ def platform(sway: Sway) -> Iterator[SwayPlatform]:
         yield sway_platform
     finally:
         sway_platform.close()
-
-
-def capture(
-    platform: Platform, rules: Sequence[ExclusionRule] | None = None
-) -> tuple[Sink, TickResult]:
-    sink = Sink()
-    chosen = default_rules() if rules is None else rules
-    pipeline = CapturePipeline(platform, sink, rules=chosen, options=LOSSLESS)
-    try:
-        result = pipeline.capture()
-    finally:
-        pipeline.close()
-    return sink, result
 
 
 def focus(sway: Sway, title: str) -> None:
@@ -221,40 +191,6 @@ def test_two_scales_black_out_the_whole_window_on_each_output(own_sway: Sway) ->
         platform.close()
 
 
-@dataclass
-class AfterPolicy:
-    """A platform that does `act` right after the pipeline's first window read."""
-
-    inner: SwayPlatform
-    sway: Sway
-    act: Callable[[], None]
-    reads: int = 0
-    lists_popups = False
-
-    def windows(self) -> list[WindowInfo]:
-        found = self.inner.windows()
-        self.reads += 1
-        if self.reads == 1:
-            self.act()
-            self.sway.settle()
-        return found
-
-    def active_window(self) -> WindowInfo | None:
-        return self.inner.active_window()
-
-    def idle_seconds(self) -> float | None:
-        return None
-
-    def is_locked(self) -> bool:
-        return False
-
-    def frame_source(self) -> object:
-        return self.inner.frame_source()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def test_window_moved_between_check_and_grab_drops_the_frame(
     sway: Sway, platform: SwayPlatform
 ) -> None:
@@ -263,16 +199,12 @@ def test_window_moved_between_check_and_grab_drops_the_frame(
     sway.spawn_foot("KeePassXC", "float: " + VAULT)
     sway.command(f'[title="^float: {VAULT}$"]', "resize set 300 200, move absolute position 50 50")
     focus(sway, "notes")
-    racing = AfterPolicy(
+    racing = after_policy(
         platform,
-        sway,
         lambda: sway.command(f'[title="^float: {VAULT}$"]', "move absolute position 900 500"),
+        sway.settle,
     )
-    sink, result = capture(racing)  # type: ignore[arg-type]
-    assert result.dropped
-    assert sink.items == []
-    sink, result = capture(platform)  # the next tick sees where it is now
-    assert count(sink.images()[0], RED) == 0
+    assert_race_drops_the_tick(racing)
 
 
 def test_focused_excluded_window_with_a_popup_skips_the_tick(
@@ -296,9 +228,9 @@ def test_focused_excluded_window_with_a_popup_skips_the_tick(
     assert "does not list its menus and popups" in result.skipped[0][1]
 
     # The measurement: what the policy alone (as on a desktop that lists popups) would let out.
-    leaky = AfterPolicy(platform, sway, lambda: None)
-    leaky.lists_popups = True  # type: ignore[misc]
-    sink, _ = capture(leaky, vault)  # type: ignore[arg-type]
+    leaky = after_policy(platform, lambda: None, sway.settle)
+    leaky.lists_popups = True
+    sink, _ = capture(leaky, vault)
     leaked = count(sink.images()[0], RED)
     print(f"popup of a focused excluded window, without the skip: {leaked} red pixels")
     assert leaked > 0

@@ -7,8 +7,7 @@ assert that not one red pixel reaches the encoded image (lossless PNG, so no cod
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -18,28 +17,12 @@ from PIL import Image
 from jarvis_agent.capture.audit import AuditLog
 from jarvis_agent.capture.pipeline import CapturePipeline, PipelineOptions
 from jarvis_agent.capture.rules import ExclusionRule, RuleAction, default_rules
-from jarvis_contract import CaptureMetadata
-from jarvis_platform import Monitor, Platform, Rect, WindowInfo
+from jarvis_platform import Monitor, Rect, WindowInfo
 from jarvis_platform.x11 import X11Platform
+from tests.support.capture import GREEN, LOSSLESS, RED, Sink, after_policy, count
 from tests.support.desktop import Desktop, Window
 
 pytestmark = pytest.mark.x11
-
-RED = (255, 0, 0)
-LOSSLESS = PipelineOptions(image_format="png", agent_version="test")
-
-
-@dataclass
-class Sink:
-    """Collects what the pipeline hands to the outbox."""
-
-    items: list[tuple[CaptureMetadata, bytes, bytes | None]] = field(default_factory=list)
-
-    def __call__(self, metadata: CaptureMetadata, data: bytes, thumbnail: bytes | None) -> None:
-        self.items.append((metadata, data, thumbnail))
-
-    def image(self, n: int = -1) -> np.ndarray:
-        return np.asarray(Image.open(io.BytesIO(self.items[n][1])).convert("RGB"))
 
 
 @pytest.fixture
@@ -49,10 +32,6 @@ def platform(x_windows: Desktop) -> Iterator[X11Platform]:
         yield x11
     finally:
         x11.close()
-
-
-def red_pixels(image: np.ndarray) -> int:
-    return int(np.all(image == RED, axis=2).sum())
 
 
 def region(image: np.ndarray, rect: Rect) -> np.ndarray:
@@ -98,7 +77,7 @@ def test_focused_private_window_is_blacked_out_and_unnamed(
     assert (metadata.app_name, metadata.window_title) == (None, None)
     assert metadata.redacted_regions == 1
     image = sink.image()
-    assert red_pixels(image) == 0
+    assert count(image, RED) == 0
     assert (region(image, info(platform, private).rect) == 0).all()
 
 
@@ -142,7 +121,7 @@ def test_background_window_partly_covered_is_black_and_the_cover_intact(
     (metadata,) = result.captured
     assert (metadata.app_name, metadata.window_title) == ("XTerm", "Notes")
     image = sink.image()
-    assert red_pixels(image) == 0
+    assert count(image, RED) == 0
     vault_rect, notes_rect = info(platform, hidden).rect, info(platform, notes).rect
     # The vault's uncovered top-left corner, frame and title bar included, is pure black...
     corner = Rect(vault_rect.x, vault_rect.y, notes_rect.x - vault_rect.x, 40)
@@ -183,36 +162,6 @@ def test_minimized_excluded_window_redacts_nothing(
     assert result.captured[0].redacted_regions == 0
 
 
-class AfterPolicy:
-    """The real X11 platform, plus a real change to the desktop right after the policy's window
-    read: a browser switching to a private window, a menu opening, between the check and the grab.
-    """
-
-    def __init__(self, inner: X11Platform, desktop: Desktop, act: Callable[[], object]) -> None:
-        self.inner, self.desktop, self.act = inner, desktop, act
-        self.reads = 0
-
-    def windows(self) -> list[WindowInfo]:
-        found = self.inner.windows()
-        self.reads += 1
-        if self.reads == 1:
-            self.act()
-            self.desktop.settle()
-        return found
-
-    def active_window(self) -> WindowInfo | None:
-        return self.inner.active_window()
-
-    def idle_seconds(self) -> float | None:
-        return self.inner.idle_seconds()
-
-    def is_locked(self) -> bool:
-        return self.inner.is_locked()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def test_window_retitled_to_private_between_check_and_grab_drops_the_frame(
     x_windows: Desktop, platform: X11Platform
 ) -> None:
@@ -220,10 +169,10 @@ def test_window_retitled_to_private_between_check_and_grab_drops_the_frame(
     browser = x_windows.spawn_xterm(
         "Bank — Mozilla Firefox", "firefox", "60x15+200+150", background="red"
     )
-    racing: Platform = AfterPolicy(
+    racing = after_policy(
         platform,
-        x_windows,
         lambda: x_windows.retitle(browser, "Bank — Mozilla Firefox Private Browsing"),
+        x_windows.settle,
     )
     sink = Sink()
     result = CapturePipeline(racing, sink, rules=default_rules(), options=LOSSLESS).capture()
@@ -234,10 +183,7 @@ def test_window_retitled_to_private_between_check_and_grab_drops_the_frame(
     # The next tick sees the private title from the start and blacks the window out.
     again = CapturePipeline(platform, sink, rules=default_rules(), options=LOSSLESS).capture()
     assert not again.dropped
-    assert red_pixels(sink.image()) == 0
-
-
-GREEN = (0, 255, 0)
+    assert count(sink.image(), RED) == 0
 
 
 def test_menu_of_an_excluded_window_is_black_also_where_it_hangs_outside_it(
@@ -258,7 +204,7 @@ def test_menu_of_an_excluded_window_is_black_also_where_it_hangs_outside_it(
     assert metadata.redacted_regions == 2
     assert any("popup of a window matching rule" in reason for reason in result.reasons)
     image = sink.image()
-    assert red_pixels(image) == 0
+    assert count(image, RED) == 0
     assert (region(image, menu) == 0).all()
     assert (region(image, rect) == 0).all()
     assert (region(image, Rect(1100, 700, 150, 120)) == GREEN).all()
@@ -274,7 +220,7 @@ def test_popup_of_an_excluded_app_that_names_no_owner_is_black(
     result = CapturePipeline(platform, sink, rules=default_rules(), options=LOSSLESS).capture()
     assert result.captured[0].redacted_regions == 1
     image = sink.image()
-    assert red_pixels(image) == 0
+    assert count(image, RED) == 0
     assert (region(image, Rect(1500, 700, 200, 240)) == 0).all()
 
 
@@ -285,10 +231,10 @@ def test_menu_opened_between_check_and_grab_drops_the_frame(
     box = vault(x_windows)
     x_windows.activate(x_windows.spawn_xterm("Notes", "XTerm", "60x15+1000+300"))
     rect = info(platform, box).rect
-    racing: Platform = AfterPolicy(
+    racing = after_policy(
         platform,
-        x_windows,
         lambda: x_windows.spawn_popup(f"200x200+{rect.right - 50}+{rect.bottom - 50}", owner=box),
+        x_windows.settle,
     )
     sink = Sink()
     result = CapturePipeline(racing, sink, rules=default_rules(), options=LOSSLESS).capture()
@@ -386,7 +332,7 @@ def test_window_across_two_monitors_is_black_on_both(
     rect = info(platform, across).rect
     left, right = sink.image(0), sink.image(1)
     assert left.shape[:2] == right.shape[:2] == (1080, 960)
-    assert red_pixels(left) == red_pixels(right) == 0
+    assert count(left, RED) == count(right, RED) == 0
     assert (region(left, Rect(rect.x, rect.y, 960 - rect.x, rect.height)) == 0).all()
     assert (region(right, Rect(0, rect.y, rect.right - 960, rect.height)) == 0).all()
     # Only the monitor showing the focused window names it.
@@ -415,10 +361,10 @@ def test_rules_updated_at_runtime_apply_to_the_next_capture(
     sink = Sink()
     pipeline = CapturePipeline(platform, sink, rules=[], options=LOSSLESS)
     pipeline.capture()
-    assert red_pixels(sink.image()) > 10_000
+    assert count(sink.image(), RED) > 10_000
     pipeline.update(rules=[ExclusionRule(name="Payroll", title="payroll")])
     pipeline.capture(force=True)
-    assert red_pixels(sink.image()) == 0
+    assert count(sink.image(), RED) == 0
 
 
 def test_audit_log_records_decisions_without_excluded_titles(
