@@ -116,6 +116,27 @@ def test_bundle_enables_autostart_of_itself(bundles: Bundles, tmp_path: Path) ->
     assert f"Exec={bundles.jarvis}" in entry.splitlines()
 
 
+def test_bundle_installs_the_gnome_shell_extension(bundles: Bundles, tmp_path: Path) -> None:
+    """`jarvis setup gnome` run from the bundle writes the GNOME Shell extension it ships (the
+    same files a source install writes for this machine's GNOME Shell) before it turns to the
+    desktop, which is absent here."""
+    from jarvis_platform.gnome_setup import extension_files
+
+    env = _clean_env(HOME=str(tmp_path), PATH="/usr/bin:/bin", DBUS_SESSION_BUS_ADDRESS="")
+    done = subprocess.run(
+        [bundles.jarvis, "setup", "gnome"],
+        env=env,
+        timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    installed = tmp_path / ".local/share/gnome-shell/extensions/jarvis@jarvis.local"
+    assert installed.is_dir(), done.stdout + done.stderr
+    assert {p.name: p.read_text() for p in installed.iterdir()} == extension_files()
+    assert "Traceback" not in done.stderr
+
+
 def test_archive_installs_and_uninstalls(bundles: Bundles, tmp_path: Path) -> None:
     """The release archive's install.sh puts a working `jarvis` in ~/.local/bin; its
     uninstall.sh removes everything again."""
