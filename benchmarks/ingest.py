@@ -12,9 +12,12 @@ busy the whole time: every upload queues one more capture to read.
 
     uv run python benchmarks/ingest.py                 # 1500 uploads per backend and mode
     uv run python benchmarks/ingest.py --uploads 3000 --backend sqlite --text-worker off
-    uv run python benchmarks/ingest.py --backend scale # SQLite+fs baseline, then PostgreSQL
-        with the filesystem and with an S3 bucket (rclone serve s3), 1 and 2 workers each;
-        prints the 2-worker speed-up and S3's p99 against the filesystem's
+    uv run python benchmarks/ingest.py --backend scale --text-worker off  # SQLite+fs baseline,
+        then PostgreSQL with the filesystem and with an S3 bucket (rclone serve s3), 1 and 2
+        workers each; prints the 2-worker speed-up and S3's p99 against the filesystem's
+
+Besides the server's CPU per capture, each run prints that of the clients (this process), the
+database and the S3 server, which share the machine's cores with the server.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image
-from tests.support.postgres import start_cluster, stop_cluster
+from tests.support.postgres import PostgresCluster, start_cluster, stop_cluster
 from tests.support.s3 import start_s3_server, stop_s3_server
 from tests.support.server import LiveServer, make_server
 
@@ -134,14 +137,36 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its workers so far (Linux /proc)."""
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU time of a process and its workers so far (Linux /proc); with `reaped`,
+    also that of its children that already exited (PostgreSQL's short-lived backends)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_seconds(child) for child in _children(pid))
+    if reaped:
+        own += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_live_cpu_seconds(child) for child in _children(pid))
 
 
-def run_load(server: LiveServer, uploads: int, images: list[tuple[bytes, str]]) -> dict[str, float]:
+def _live_cpu_seconds(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except FileNotFoundError:  # exited since it was listed (a backend, an OCR process)
+        return 0.0
+
+
+def _postmaster(cluster: PostgresCluster) -> int:
+    return int((cluster.base / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def run_load(
+    server: LiveServer,
+    uploads: int,
+    images: list[tuple[bytes, str]],
+    others: dict[str, int] | None = None,
+) -> dict[str, float]:
+    """Run the clients; figures include the CPU per capture of the server, of this process (the
+    clients) and of `others` (name -> pid of a process tree on this machine: the database, the
+    S3 server), and with several workers, each worker's share of the server's CPU."""
     tokens = [server.create_token(f"bench-{i}") for i in range(CLIENTS)]
     per_client = uploads // CLIENTS
     # Warm-up: imports, connection pools, SQLite page cache.
@@ -162,13 +187,23 @@ def run_load(server: LiveServer, uploads: int, images: list[tuple[bytes, str]]) 
     for t in threads:
         t.start()
     assert server.process is not None
+    others = others or {}
+    workers = _children(server.process.pid) if server.serve_args else []
     cpu_before = cpu_seconds(server.process.pid)
+    workers_before = [cpu_seconds(w) for w in workers]
+    others_before = {name: cpu_seconds(pid, reaped=True) for name, pid in others.items()}
+    client_before = _own_cpu()
     barrier.wait()
     began = time.perf_counter()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - began
+    client = _own_cpu() - client_before
     cpu = cpu_seconds(server.process.pid) - cpu_before
+    spent = {
+        name: cpu_seconds(pid, reaped=True) - others_before[name] for name, pid in others.items()
+    }
+    shares = [cpu_seconds(w) - before for w, before in zip(workers, workers_before, strict=True)]
     if errors or warm_err:
         print(f"  non-201 answers: {len(errors) + len(warm_err)} (e.g. {(errors or warm_err)[0]})")
     ordered = sorted(latencies)
@@ -179,7 +214,18 @@ def run_load(server: LiveServer, uploads: int, images: list[tuple[bytes, str]]) 
         "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
         "max": ordered[-1] * 1000,
         "cpu_ms": cpu / len(latencies) * 1000,
+        "client_cpu_ms": client / len(latencies) * 1000,
+        **{f"cpu_ms {name}": used / len(latencies) * 1000 for name, used in spent.items()},
+        # A worker's share of the server's CPU: with few keep-alive clients the kernel may hand
+        # one worker more connections than the other (each accept goes to whoever wakes first).
+        **{f"share {i}": used / cpu for i, used in enumerate(shares) if cpu > 0},
     }
+
+
+def _own_cpu() -> float:
+    """CPU time of this process (the client threads), without its exited children."""
+    times = os.times()
+    return times.user + times.system
 
 
 def report(name: str, figures: dict[str, float]) -> None:
@@ -188,6 +234,18 @@ def report(name: str, figures: dict[str, float]) -> None:
         f"p50 {figures['p50']:6.1f} ms  p99 {figures['p99']:6.1f} ms  max {figures['max']:6.1f} ms"
     )
     print(f"{'':<11} server CPU {figures['cpu_ms']:.2f} ms per capture (load-independent)")
+    others = [
+        f"{name.removeprefix('cpu_ms ')} {value:.2f}"
+        for name, value in figures.items()
+        if name.startswith("cpu_ms ")
+    ]
+    print(
+        f"{'':<11} on this machine too, CPU ms per capture: clients {figures['client_cpu_ms']:.2f}"
+        + "".join(f", {o}" for o in others)
+    )
+    shares = [f"{v * 100:.0f}%" for k, v in figures.items() if k.startswith("share ")]
+    if len(shares) > 1:
+        print(f"{'':<11} each worker's share of the server CPU: {' / '.join(shares)}")
     print(
         f"{'':<11} vs target: rate x{figures['rate'] / TARGET_RATE:.2f} of {TARGET_RATE:.0f}/s, "
         f"p99 x{figures['p99'] / TARGET_P99_MS:.2f} of {TARGET_P99_MS:.0f} ms"
@@ -213,7 +271,8 @@ def main() -> None:
     env = {"JARVIS_RATE_LIMIT_PER_MINUTE": "10000000", "JARVIS_RATE_LIMIT_BURST": "100000"}
 
     if args.backend == "scale":
-        scale_out(args.uploads, images_with_digest, env)
+        for worker in modes:
+            scale_out(args.uploads, images_with_digest, _env(env, worker), worker)
         return
     with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as work:
         if args.backend in ("sqlite", "both"):
@@ -241,7 +300,12 @@ def main() -> None:
                     )
                     server.start()
                     try:
-                        figures = run_load(server, args.uploads, images_with_digest)
+                        figures = run_load(
+                            server,
+                            args.uploads,
+                            images_with_digest,
+                            {"database": _postmaster(cluster)},
+                        )
                         report(f"PG{' +OCR' if worker else ''}", figures)
                         rates.append(figures["rate"])
                     finally:
@@ -262,15 +326,20 @@ def _ratio(name: str, rates: list[float]) -> None:
         )
 
 
-def scale_out(uploads: int, images: list[tuple[bytes, str]], env: dict[str, str]) -> None:
-    """The scaled-out shapes against today's baseline, in one run on one machine."""
+def scale_out(
+    uploads: int, images: list[tuple[bytes, str]], env: dict[str, str], worker: bool
+) -> None:
+    """The scaled-out shapes against today's baseline, in one run on one machine. With the text
+    worker, every server process (each replica) runs its own, busy all along with the backlog."""
     results: dict[str, dict[str, float]] = {}
+    ocr = " +OCR" if worker else ""
+    print(f"text worker {'on: every capture is read' if worker else 'off'}")
     with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as work:
         server = make_server(Path(work) / "sqlite", env=env)
         server.start()
         try:
             results["SQLite+fs"] = run_load(server, uploads, images)
-            report("SQLite+fs", results["SQLite+fs"])
+            report(f"SQLite+fs{ocr}", results["SQLite+fs"])
         finally:
             server.stop()
         cluster = start_cluster()
@@ -297,8 +366,11 @@ def scale_out(uploads: int, images: list[tuple[bytes, str]], env: dict[str, str]
                     server.start()
                     try:
                         time.sleep(2 if workers > 1 else 0)  # every worker listening
-                        results[name] = run_load(server, uploads, images)
-                        report(name, results[name])
+                        others = {"database": _postmaster(cluster)}
+                        if storage == "S3" and s3.process is not None:
+                            others["S3 server"] = s3.process.pid
+                        results[name] = run_load(server, uploads, images, others)
+                        report(f"{name}{ocr}", results[name])
                     finally:
                         server.stop()
                         cluster.drop_database(database)
@@ -308,13 +380,13 @@ def scale_out(uploads: int, images: list[tuple[bytes, str]], env: dict[str, str]
     for storage in ("fs", "S3"):
         one, two = results[f"PG+{storage} 1w"], results[f"PG+{storage} 2w"]
         print(
-            f"PostgreSQL+{storage}: 2 workers x{two['rate'] / one['rate']:.2f} the captures/s "
-            "of 1 (target >= 1.6)"
+            f"PostgreSQL+{storage}{ocr}: 2 workers x{two['rate'] / one['rate']:.2f} the "
+            "captures/s of 1 (target >= 1.6)"
         )
     for workers in (1, 2):
         fs, s3r = results[f"PG+fs {workers}w"], results[f"PG+S3 {workers}w"]
         print(
-            f"{workers} worker(s): S3 p99 x{s3r['p99'] / fs['p99']:.2f} the filesystem's "
+            f"{workers} worker(s){ocr}: S3 p99 x{s3r['p99'] / fs['p99']:.2f} the filesystem's "
             "(target <= 1.5)"
         )
 

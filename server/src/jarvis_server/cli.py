@@ -222,6 +222,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
     from jarvis_server.connections import guarded_protocol
     from jarvis_server.logs import configure_logging
     from jarvis_server.reconcile import reconcile, warn_fixed_modes
+    from jarvis_server.workers import worker_socket
 
     settings = _settings()
     try:
@@ -263,11 +264,14 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
             app.state.broadcaster.close()
             super().handle_exit(sig, frame)
 
+    # A worker serves the socket its parent bound, as a TCP socket (not through uvicorn's fd=).
+    sockets = [worker_socket(worker_fd)] if worker_fd is not None else None
+    if sockets:
+        host, port = sockets[0].getsockname()[:2]  # for uvicorn's "running on" line
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        fd=worker_fd,
         loop="uvloop",
         http=guarded_protocol(
             header_timeout=settings.request_header_timeout_seconds,
@@ -282,7 +286,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
         headers=[("X-Content-Type-Options", "nosniff")],
     )
     server = Server(config)
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:
         sys.exit(1)
 

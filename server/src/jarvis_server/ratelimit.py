@@ -82,11 +82,13 @@ class PostgresRateLimiter:
     def __init__(self, engine: AsyncEngine, per_minute: float, burst: int) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
-        self._engine = engine
+        # The statement is atomic on its own: in autocommit it is one round trip instead of
+        # three (BEGIN, the statement, COMMIT), on every upload.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def check(self, device_id: int) -> float:
         """0 when the upload may go ahead (and is counted), else the seconds to wait."""
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:
             tokens, granted = (
                 await conn.execute(
                     _TAKE, {"device": device_id, "burst": self.burst, "rate": self.rate}

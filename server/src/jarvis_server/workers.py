@@ -35,6 +35,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def worker_socket(fd: int) -> socket.socket:
+    """The listening socket a worker inherited, as the TCP socket it is. (uvicorn's `fd=` wraps
+    it as AF_UNIX, and uvloop then serves it as a pipe: no TCP_NODELAY on its connections, so
+    Nagle's algorithm held each response's last segment for the client's delayed ACK, ~40 ms.)"""
+    return socket.socket(fileno=fd)  # the family is read from the descriptor
+
+
 def _start(sock: socket.socket) -> subprocess.Popen[bytes]:
     fd = sock.fileno()
     return subprocess.Popen(

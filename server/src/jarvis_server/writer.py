@@ -30,7 +30,17 @@ from typing import Any, Final, cast
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,11 +91,17 @@ class CaptureWriter:
             .on_conflict_do_nothing(index_elements=["device_id", "id"])
             .returning(_captures.c.pk, _captures.c.storage_key)
         )
-        # PostgreSQL: tell every replica's event feed (pgevents), delivered at commit.
-        self._notify = (
+        # PostgreSQL: queue the rows for text extraction AND tell every replica's event feed
+        # (pgevents, delivered at commit) in one statement, one round trip fewer per batch.
+        self._queue_and_notify = (
             text(
-                "SELECT pg_notify('jarvis_captures', pk::text) FROM unnest(:pks) AS pk"
-            ).bindparams(bindparam("pks", type_=ARRAY(BIGINT)))
+                "WITH queued AS (INSERT INTO text_queue (capture_pk, attempts, next_attempt_at)"
+                " SELECT pk, 0, :now FROM unnest(:pks) AS pk)"
+                " SELECT pg_notify('jarvis_captures', pk::text) FROM unnest(:pks) AS pk"
+            ).bindparams(
+                bindparam("pks", type_=ARRAY(BIGINT)),
+                bindparam("now", type_=DateTime(timezone=True)),
+            )
             if dialect == "postgresql"
             else None
         )
@@ -166,12 +182,14 @@ class CaptureWriter:
         # Queued for text extraction in the same transaction: a stored capture is never missed.
         gone = set(refused)
         accepted = [pk for pk in inserted.values() if pk not in gone]
-        if accepted:
-            now = datetime.now(UTC)
+        if not accepted:
+            return results
+        now = datetime.now(UTC)
+        if self._queue_and_notify is not None:
+            conn.execute(self._queue_and_notify, {"pks": sorted(accepted), "now": now})
+        else:
             conn.execute(
                 insert(_text_queue),
                 [{"capture_pk": pk, "attempts": 0, "next_attempt_at": now} for pk in accepted],
             )
-        if self._notify is not None and accepted:
-            conn.execute(self._notify, {"pks": sorted(accepted)})
         return results
