@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Query
 from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
 
 from jarvis_contract import SEARCH_PATH, ProblemType, SearchHit, SearchPage, TextBox, UtcDatetime
@@ -273,7 +274,10 @@ async def search(
         query = query.where(Capture.captured_at >= since.astimezone(UTC))
     if until is not None:
         query = query.where(Capture.captured_at < until.astimezone(UTC))
-    query = query.order_by(key.desc()).limit(limit + 1)
+    # The device names in a second query: joined into this one (the relation's default), the
+    # one-row devices table led SQLite's plan, FTS5 became the inner loop, and every match was
+    # read and sorted instead of the newest few (350 ms for two common words at 100k captures).
+    query = query.options(selectinload(Capture.device)).order_by(key.desc()).limit(limit + 1)
     rows = (await session.execute(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
