@@ -5,10 +5,16 @@ OCR-like text drawn from a Zipf-distributed vocabulary of 20,000 words and one b
 the text worker stores them, then starts the real server on it and times GET /api/v1/search
 with that device's token: two common words, a rare word, a phrase, a prefix, a word with an
 app filter, and a common word with a time range. Prints p50/p95 per kind and overall beside the
-goal (p95 <= 50 ms), and the bytes per capture of the text, the boxes and the index.
+goal (p95 <= 50 ms), each the median of --repeats runs with the load average of each (the
+machine may be shared), and the bytes per capture of the text, the boxes and the index.
+
+Filling takes minutes (100k: ~3 min per backend on a loaded 2-core machine; 1M: ~10x), so the
+filled databases stay in --cache (/tmp/jarvis-search-bench/{sqlite,pg}-N) for the next run;
+delete a folder to fill it again. The rows are marked file-missing: search reads no images.
 
     uv run python benchmarks/search.py                        # 100k, SQLite and PostgreSQL
-    uv run python benchmarks/search.py --captures 1000000 --backend sqlite
+    uv run python benchmarks/search.py --captures 1000000 --backend postgres --fill-only
+    uv run python benchmarks/search.py --captures 1000000 --backend postgres --repeats 2
 """
 
 from __future__ import annotations
