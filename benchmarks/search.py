@@ -251,11 +251,20 @@ async def postgres_sizes(url: str) -> dict[str, int]:
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
+        # Text and boxes measured on a 1 % sample: reading them all back is minutes at 1M.
+        sample = await conn.fetchrow(
+            "SELECT avg(length(text)) AS text, avg(length(boxes)) AS boxes "
+            "FROM capture_text TABLESAMPLE SYSTEM (1) REPEATABLE (1)"
+        )
         sizes = await conn.fetchrow(
-            "SELECT sum(length(text)) AS text, sum(length(boxes)) AS boxes, "
-            "sum(pg_column_size(tsv)) AS tsv, "
+            "SELECT count(*) AS rows, sum(pg_column_size(tsv)) AS tsv, "
             "pg_total_relation_size('capture_text') AS total FROM capture_text"
         )
+        sizes = {
+            **dict(sizes),
+            "text": sample["text"] * sizes["rows"],
+            "boxes": sample["boxes"] * sizes["rows"],
+        }
         indexes = await conn.fetch(
             "SELECT indexname, pg_relation_size(quote_ident(indexname)) AS bytes "
             "FROM pg_indexes WHERE tablename = 'capture_text' AND indexname <> 'pk_capture_text'"
