@@ -268,7 +268,9 @@ async def search(
     if who is not None:
         query = query.where(who)
     if parsed.apps:
-        name = func.lower(func.coalesce(Capture.app_name, ""))
+        # '' as a literal: PostgreSQL matches this expression to its statistics (migration
+        # 0006) only when it is written exactly so.
+        name = func.lower(func.coalesce(Capture.app_name, literal_column("''")))
         query = query.where(or_(*(name.contains(app, autoescape=True) for app in parsed.apps)))
     if since is not None:
         query = query.where(Capture.captured_at >= since.astimezone(UTC))
