@@ -110,16 +110,22 @@ def _run(prefix: list[str], args: list[str]) -> None:
         raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
 
 
-def start_cluster() -> PostgresCluster:
-    """Create and start a private cluster (also used by benchmarks/ingest.py)."""
+def start_cluster(base: Path | None = None) -> PostgresCluster:
+    """Create and start a private cluster (also used by benchmarks/ingest.py). With `base`, the
+    cluster lives there and one made there before is started again (benchmarks keep a filled
+    cluster between runs); stop it with stop_cluster(cluster, remove=False)."""
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    base = Path(tempfile.mkdtemp(prefix="jarvis-pg-"))
+    if base is None:
+        base = Path(tempfile.mkdtemp(prefix="jarvis-pg-"))
+    else:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
     prefix = _runner()
     if prefix:
         pw = pwd.getpwnam("postgres")
         os.chown(base, pw.pw_uid, pw.pw_gid)
     data, port = base / "data", free_port()
-    _run(prefix, [str(initdb), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"])
+    if not (data / "PG_VERSION").exists():
+        _run(prefix, [str(initdb), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"])
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=on"
     _run(
         prefix,
@@ -128,7 +134,7 @@ def start_cluster() -> PostgresCluster:
     return PostgresCluster(base=base, port=port, _as_user=prefix)
 
 
-def stop_cluster(cluster: PostgresCluster) -> None:
+def stop_cluster(cluster: PostgresCluster, *, remove: bool = True) -> None:
     try:
         _run(
             cluster._as_user,
@@ -143,7 +149,8 @@ def stop_cluster(cluster: PostgresCluster) -> None:
             ],
         )
     finally:
-        shutil.rmtree(cluster.base, ignore_errors=True)
+        if remove:
+            shutil.rmtree(cluster.base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ __all__ = [
     "terms_of",
     "to_fts5",
     "to_tsquery",
+    "words_of",
 ]
 
 MAX_QUERY_CHARS: Final = 500
@@ -136,6 +137,17 @@ def to_fts5(query: SearchQuery) -> str:
     return " AND ".join(parts)
 
 
+def words_of(query: SearchQuery) -> SearchQuery:
+    """Every word of the query, each on its own (phrases undone, a prefix kept): what a text
+    index without positions can find exactly, a superset of the query's matches."""
+    words = [
+        Phrase((term,), phrase.prefix and k == len(phrase.terms) - 1)
+        for phrase in query.phrases
+        for k, term in enumerate(phrase.terms)
+    ]
+    return SearchQuery(tuple(words), query.apps)
+
+
 def to_tsquery(query: SearchQuery) -> str:
     """A to_tsquery('simple', ...) expression; terms are letters and digits, quoted."""
     parts = []
@@ -166,13 +178,22 @@ def highlight(text: str, query: SearchQuery) -> Highlight:
     first match with the matches' character ranges."""
     words = text.split()
     # Every term with the word it came from: a word may hold several terms ("e-mail").
-    flat: list[tuple[str, int]] = [(t, i) for i, w in enumerate(words) for t in _word_terms(w)]
+    per_word = list(map(_word_terms, words))
+    terms = [t for word_terms in per_word for t in word_terms]
+    owner = [i for i, word_terms in enumerate(per_word) for _ in word_terms]
     matched: set[int] = set()
     for phrase in query.phrases:
         n = len(phrase.terms)
-        for start in range(len(flat) - n + 1):
-            if _phrase_at(flat, start, phrase):
-                matched.update(flat[k][1] for k in range(start, start + n))
+        # Where the first term is (one pass in a comprehension: this runs for every hit of
+        # every page), then the rest of the phrase checked there only.
+        lead = phrase.terms[0]
+        if n == 1 and phrase.prefix:
+            starts = [k for k, t in enumerate(terms) if t.startswith(lead)]
+        else:
+            starts = [k for k, t in enumerate(terms) if t == lead]
+        for start in starts:
+            if start + n <= len(terms) and _phrase_at(terms, start, phrase):
+                matched.update(owner[start : start + n])
                 if len(matched) >= _MAX_MARKED_WORDS:
                     break
     ordered = sorted(matched)
@@ -198,10 +219,10 @@ def highlight(text: str, query: SearchQuery) -> Highlight:
     return Highlight("".join(parts), marks, ordered)
 
 
-def _phrase_at(flat: list[tuple[str, int]], start: int, phrase: Phrase) -> bool:
+def _phrase_at(terms: list[str], start: int, phrase: Phrase) -> bool:
     last = len(phrase.terms) - 1
     for k, term in enumerate(phrase.terms):
-        have = flat[start + k][0]
+        have = terms[start + k]
         if have != term and not (k == last and phrase.prefix and have.startswith(term)):
             return False
     return True

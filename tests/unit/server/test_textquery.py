@@ -11,6 +11,7 @@ from jarvis_server.textquery import (
     parse_query,
     to_fts5,
     to_tsquery,
+    words_of,
 )
 
 
@@ -71,3 +72,11 @@ def test_snippet_is_a_window_around_the_first_match() -> None:
     assert found.snippet.endswith(" …")
     [(a, b)] = found.marks
     assert found.snippet[a:b] == "needle"
+
+
+def test_words_of_a_query_undo_its_phrases_and_keep_its_prefix() -> None:
+    """What PostgreSQL's GIN index can answer exactly: every word on its own, the prefix still
+    a prefix, app filters kept (they are not index terms)."""
+    query = words_of(parse_query('"quarterly report" e-mai* app:mail'))
+    assert to_tsquery(query) == "('quarterly') & ('report') & ('e') & ('mai':*)"
+    assert query.apps == ("mail",)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, ValidationError
@@ -165,6 +165,14 @@ class Settings(BaseSettings):
         le=86400,
         description="Wait before the first retry of a failed read; doubles on each next one "
         "(at most an hour).",
+    )
+    search_plan: Literal["auto", "walk", "gather"] = Field(
+        default="auto",
+        description="PostgreSQL: how a search finds its newest hits. 'walk' checks captures "
+        "newest first until the page is full (fast for common words), 'gather' takes every "
+        "capture holding the words from the text index and sorts them (fast for rare words and "
+        "phrases), 'auto' picks per query from the index's statistics. The hits are the same; "
+        "only the time differs. For diagnosis and tests.",
     )
     server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
     server_log_json: bool = Field(default=False, description="Log JSON lines instead of text.")

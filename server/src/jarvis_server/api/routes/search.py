@@ -10,9 +10,12 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query
 from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql import ColumnElement
 
 from jarvis_contract import SEARCH_PATH, ProblemType, SearchHit, SearchPage, TextBox, UtcDatetime
-from jarvis_server.api.deps import CallerDep, SessionDep
+from jarvis_server.api.deps import CallerDep, SessionDep, StateDep
 from jarvis_server.api.openapi_docs import problems
 from jarvis_server.auth import Caller
 from jarvis_server.models import Capture, CaptureText, Device
@@ -27,6 +30,7 @@ from jarvis_server.textquery import (
     parse_query,
     to_fts5,
     to_tsquery,
+    words_of,
 )
 
 router = APIRouter(prefix=SEARCH_PATH, tags=["search"])
@@ -72,37 +76,125 @@ def _decode_cursor(cursor: str) -> int:
     return key
 
 
-def _matching(dialect: str, query: SearchQuery) -> tuple[Select[Capture, str, str, int], Any]:
+def _sqlite_matching(query: SearchQuery) -> tuple[Select[Capture, str, str, int], Any]:
     """The matching captures, and the sort key column to walk them newest first by.
 
-    SQLite: FTS5 yields its rowids (the sort keys) in descending order and stops at the LIMIT,
-    so the join runs only for the hits on the page (and those that other filters drop).
-    PostgreSQL: the planner walks the btree on sort_key backwards, checking the tsvector, when
-    the words are common, and reads the GIN index then sorts when they are rare.
-    """
-    key: Any
-    if dialect == "sqlite":
-        key = _fts.c.rowid
-        base = (
-            select(Capture, CaptureText.text, CaptureText.boxes, key)
-            .select_from(_fts)
-            .join(CaptureText, CaptureText.sort_key == key)
-            .join(Capture, Capture.pk == CaptureText.capture_pk)
-            .where(text("capture_fts MATCH :match").bindparams(match=to_fts5(query)))
-        )
-        return base, key
-    key = CaptureText.sort_key
+    FTS5 yields its rowids (the sort keys) in descending order and stops at the LIMIT, so the
+    join runs only for the hits on the page (and those that other filters drop); it checks
+    phrases against the positions in its own index."""
+    key = _fts.c.rowid
     base = (
         select(Capture, CaptureText.text, CaptureText.boxes, key)
-        .select_from(CaptureText)
+        .select_from(_fts)
+        .join(CaptureText, CaptureText.sort_key == key)
         .join(Capture, Capture.pk == CaptureText.capture_pk)
-        .where(
-            literal_column("capture_text.tsv").op("@@")(
-                func.to_tsquery("simple", to_tsquery(query))
-            )
-        )
+        .where(text("capture_fts MATCH :match").bindparams(match=to_fts5(query)))
     )
     return base, key
+
+
+# PostgreSQL's two ways to the newest hits. A walk reads the sort-key btree backwards and checks
+# each capture's tsvector (read out of line, ~15 µs) until the page is full: cheap when many
+# captures match, ruinous for a rare word (thousands checked for 21 hits). A gather takes every
+# capture holding all the words from the GIN index (~6 µs each: a thin heap row, see migration
+# 0006), sorts them by sort key, and checks phrases only down the sorted list until the page is
+# full. The GIN index has no positions, so a phrase's words are found together far more often
+# than in order; _PHRASE_SHARE is our guess of how often they are in order (~1 % in the
+# benchmark's Zipf text, more in real text, where phrases are made of words that go together).
+_WALK_COST: Final = 2.5  # a walked capture against a gathered one
+_PHRASE_SHARE: Final = 0.02
+_tsv: ColumnElement[Any] = literal_column("capture_text.tsv")
+
+
+async def _postgres_plan(
+    session: AsyncSession, words: str, phrase: bool, limit: int, setting: str
+) -> str:
+    """'walk' or 'gather', by the planner's estimate of how many captures hold the words."""
+    if setting != "auto":
+        return setting
+    explained = (
+        await session.execute(
+            text(
+                "EXPLAIN (FORMAT JSON) SELECT 1 FROM capture_text "
+                "WHERE tsv @@ to_tsquery('simple', :words) UNION ALL SELECT 1 FROM capture_text"
+            ),
+            {"words": words},
+        )
+    ).scalar_one()
+    plan = json.loads(explained) if isinstance(explained, str) else explained
+    matching, total = (max(1.0, p["Plan Rows"]) for p in plan[0]["Plan"]["Plans"])
+    density = min(1.0, matching / total) * (_PHRASE_SHARE if phrase else 1.0)
+    return "walk" if _WALK_COST * (limit + 1) / density < matching else "gather"
+
+
+def _postgres_matching(
+    query: SearchQuery, plan: str, bounds: list[tuple[str, int]]
+) -> tuple[Select[Capture, str, str, int], Any]:
+    full = func.to_tsquery("simple", to_tsquery(query))
+    key: Any
+    if plan == "walk":
+        key = CaptureText.sort_key
+        base = (
+            select(Capture, CaptureText.text, CaptureText.boxes, key)
+            .select_from(CaptureText)
+            .join(Capture, Capture.pk == CaptureText.capture_pk)
+            .where(_tsv.op("@@")(full), *_key_conditions(key, bounds))
+        )
+        return base, key
+    # OFFSET 0 keeps the phrase check (and the other filters) out of the subquery, so they run
+    # down its sorted output and stop with the page, instead of on every capture gathered.
+    hits = (
+        select(
+            CaptureText.capture_pk,
+            CaptureText.sort_key,
+            CaptureText.text,
+            CaptureText.boxes,
+            _tsv.label("tsv"),
+        )
+        .where(
+            _tsv.op("@@")(func.to_tsquery("simple", to_tsquery(words_of(query)))),
+            *_key_conditions(CaptureText.sort_key, bounds),
+        )
+        .order_by(CaptureText.sort_key.desc())
+        .offset(0)
+        .subquery("hits")
+    )
+    key = hits.c.sort_key
+    base = (
+        select(Capture, hits.c.text, hits.c.boxes, key)
+        .select_from(hits)
+        .join(Capture, Capture.pk == hits.c.capture_pk)
+    )
+    if any(len(p.terms) > 1 for p in query.phrases):
+        base = base.where(hits.c.tsv.op("@@")(full))
+    return base, key
+
+
+def _key_conditions(key: Any, bounds: list[tuple[str, int]]) -> list[Any]:
+    return [key >= value if op == ">=" else key < value for op, value in bounds]
+
+
+def _boxes_of(boxes_json: str, words: list[int]) -> list[TextBox]:
+    """The boxes of the matched words. Each capture holds one box per word (hundreds), a hit
+    shows a few: the compact array the text worker writes is split, and only those parsed."""
+    if not words:
+        return []
+    if boxes_json.startswith("[[") and boxes_json.endswith("]]"):
+        parts = boxes_json[2:-2].split("],[")
+        try:
+            picked = [[int(v) for v in parts[i].split(",")] for i in words if i < len(parts)]
+        except ValueError:  # not the worker's compact form: read it whole
+            pass
+        else:
+            if all(len(b) == 4 for b in picked):
+                return [TextBox(x=b[0], y=b[1], w=b[2], h=b[3]) for b in picked]
+    boxes = json.loads(boxes_json)
+    return [
+        TextBox(x=b[0], y=b[1], w=b[2], h=b[3])
+        for i in words
+        if i < len(boxes)
+        for b in (boxes[i],)
+    ]
 
 
 def _restrict(caller: Caller, device: str | None) -> Any:
@@ -133,6 +225,7 @@ def _restrict(caller: Caller, device: str | None) -> Any:
 )
 async def search(
     session: SessionDep,
+    state: StateDep,
     caller: CallerDep,
     q: Annotated[str, Query(description=_QUERY_HELP)],
     device: Annotated[str | None, Query(description="Only this device's captures.")] = None,
@@ -150,40 +243,55 @@ async def search(
         parsed = parse_query(q)
     except QueryError as exc:
         raise _bad_query(str(exc)) from None
-    query, key = _matching(session.get_bind().dialect.name, parsed)
     who = _restrict(caller, device)
+    # Time bounds twice: on the sort key, which the index walk starts and stops by, and exactly
+    # on captured_at (the key is to the millisecond).
+    bounds: list[tuple[str, int]] = []
+    if since is not None:
+        bounds.append((">=", key_floor(since)))
+    if until is not None:
+        bounds.append(("<", key_after(until)))
+    if cursor is not None:
+        bounds.append(("<", _decode_cursor(cursor)))
+    if session.get_bind().dialect.name == "sqlite":
+        query, key = _sqlite_matching(parsed)
+        query = query.where(*_key_conditions(key, bounds))
+    else:
+        plan = await _postgres_plan(
+            session,
+            to_tsquery(words_of(parsed)),
+            any(len(p.terms) > 1 for p in parsed.phrases),
+            limit,
+            state.settings.search_plan,
+        )
+        query, key = _postgres_matching(parsed, plan, bounds)
     if who is not None:
         query = query.where(who)
     if parsed.apps:
-        name = func.lower(func.coalesce(Capture.app_name, ""))
+        # '' as a literal: PostgreSQL matches this expression to its statistics (migration
+        # 0006) only when it is written exactly so.
+        name = func.lower(func.coalesce(Capture.app_name, literal_column("''")))
         query = query.where(or_(*(name.contains(app, autoescape=True) for app in parsed.apps)))
-    # Time bounds twice: on the sort key, which the index walk starts and stops by, and exactly
-    # on captured_at (the key is to the millisecond).
     if since is not None:
-        query = query.where(key >= key_floor(since), Capture.captured_at >= since.astimezone(UTC))
+        query = query.where(Capture.captured_at >= since.astimezone(UTC))
     if until is not None:
-        query = query.where(key < key_after(until), Capture.captured_at < until.astimezone(UTC))
-    if cursor is not None:
-        query = query.where(key < _decode_cursor(cursor))
-    query = query.order_by(key.desc()).limit(limit + 1)
+        query = query.where(Capture.captured_at < until.astimezone(UTC))
+    # The device names in a second query: joined into this one (the relation's default), the
+    # one-row devices table led SQLite's plan, FTS5 became the inner loop, and every match was
+    # read and sorted instead of the newest few (350 ms for two common words at 100k captures).
+    query = query.options(selectinload(Capture.device)).order_by(key.desc()).limit(limit + 1)
     rows = (await session.execute(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     items: list[SearchHit] = []
     for capture, body, boxes_json, _ in rows:
         found = highlight(body, parsed)
-        boxes = json.loads(boxes_json)
         items.append(
             SearchHit(
                 capture=to_record(capture),
                 snippet=found.snippet,
                 snippet_marks=found.marks,
-                boxes=[
-                    TextBox(x=b[0], y=b[1], w=b[2], h=b[3])
-                    for i in found.words
-                    if i < len(boxes)
-                    for b in (boxes[i],)
-                ],
+                boxes=_boxes_of(boxes_json, found.words),
             )
         )
     return SearchPage(
