@@ -25,7 +25,6 @@ from jarvis_server.core.db import (
 )
 from jarvis_server.core.state import AppState
 from jarvis_server.events import Broadcaster
-from jarvis_server.pgevents import CaptureFeed
 from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import PostgresRateLimiter, RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
@@ -96,6 +95,9 @@ def create_app(
                 state.text_worker = TextWorker(sessions, storage, settings, engine.dialect.name)
                 tasks.append(asyncio.create_task(state.text_worker.run()))
             if engine.dialect.name == "postgresql":
+                # Imported here: it loads asyncpg, which a SQLite server never needs.
+                from jarvis_server.pgevents import CaptureFeed
+
                 # Every replica's captures reach this replica's streams (NOTIFY at commit).
                 feed = CaptureFeed(url, sessions, broadcaster)
                 tasks.append(asyncio.create_task(feed.run()))

@@ -30,6 +30,7 @@ from obstore.exceptions import BaseError, PermissionDeniedError, Unauthenticated
 from obstore.store import S3Store
 
 from jarvis_server.storage import (
+    URL_VAR,
     PendingFile,
     RejectedFile,
     StorageError,
@@ -46,7 +47,6 @@ _DELETE_BATCH: Final = 500
 # or bucket (told apart by the server's NoSuchBucket code).
 _FAILURES: Final = (BaseError, FileNotFoundError)
 
-URL_VAR: Final = "JARVIS_STORAGE_URL"
 ENDPOINT_VAR: Final = "JARVIS_S3_ENDPOINT_URL"
 KEY_VAR: Final = "JARVIS_S3_ACCESS_KEY_ID"
 SECRET_VAR: Final = "JARVIS_S3_SECRET_ACCESS_KEY"  # noqa: S105 (the variable's name)

@@ -26,6 +26,7 @@ import anyio.to_thread
 from jarvis_server.errors import JarvisServerError
 from jarvis_server.filemodes import is_loose, make_private_dir, open_private
 
+URL_VAR: Final = "JARVIS_STORAGE_URL"  # chooses the storage: file:///PATH or s3://BUCKET/PREFIX
 TEMP_DIR: Final = ".tmp"
 # Files no row lists, moved aside at start (never deleted) until `storage purge-quarantine`.
 QUARANTINE_DIR: Final = ".quarantine"

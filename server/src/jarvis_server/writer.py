@@ -30,9 +30,17 @@ from typing import Any, Final, cast
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    TextClause,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.models import Capture, Device, TextQueue
@@ -75,19 +83,23 @@ class CaptureWriter:
     ) -> None:
         self._sessions = sessions
         self._sync_engine = sync_engine
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        self._statement = (
-            insert(_captures)
-            .on_conflict_do_nothing(index_elements=["device_id", "id"])
-            .returning(_captures.c.pk, _captures.c.storage_key)
-        )
-        # PostgreSQL: tell every replica's event feed (pgevents), delivered at commit.
-        self._notify = (
-            text(
+        # Only the dialect in use is imported: PostgreSQL's (and through it asyncpg) cost a
+        # SQLite server 30 ms or more before it listens.
+        self._notify: TextClause | None = None
+        if dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite as chosen
+        else:
+            from sqlalchemy.dialects import postgresql as chosen  # type: ignore[no-redef]
+            from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
+
+            # Every replica's event feed (pgevents) hears of the rows, delivered at commit.
+            self._notify = text(
                 "SELECT pg_notify('jarvis_captures', pk::text) FROM unnest(:pks) AS pk"
             ).bindparams(bindparam("pks", type_=ARRAY(BIGINT)))
-            if dialect == "postgresql"
-            else None
+        self._statement = (
+            chosen.insert(_captures)
+            .on_conflict_do_nothing(index_elements=["device_id", "id"])
+            .returning(_captures.c.pk, _captures.c.storage_key)
         )
         self._pending: list[_Queued] = []
         self._lock = asyncio.Lock()
