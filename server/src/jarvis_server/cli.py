@@ -221,7 +221,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
     from jarvis_server.app import create_app
     from jarvis_server.connections import guarded_protocol
     from jarvis_server.logs import configure_logging
-    from jarvis_server.reconcile import reconcile, warn_fixed_modes
+    from jarvis_server.reconcile import prepare, reconcile, warn_fixed_modes
 
     settings = _settings()
     try:
@@ -236,15 +236,19 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
             f"--workers {workers}: SQLite is served by one process; drop --workers, or set "
             f"{DB_VAR} to a PostgreSQL database (postgresql://USER@HOST/DB) to run several"
         )
+    later = False
     if worker_fd is None:  # a worker's parent did all of this once for every worker
         fixed = _tighten_server_files(settings, url)
         _ensure_schema(settings, url, no_migrate=no_migrate)
+        # One process reconciles after listening (past reconcile.BACKGROUND_FROM captures,
+        # once a sample of files is found in place); several workers' parent does it first.
         try:
-            done = _with_storage(settings, url, reconcile)
+            done = _with_storage(settings, url, prepare if workers == 1 else reconcile)
         except StorageError as exc:
             warn_fixed_modes(fixed)
             raise _storage_error(exc) from exc
-        warn_fixed_modes([*fixed, *done.fixed_modes])
+        warn_fixed_modes([*fixed, *(done.fixed_modes if done else ())])
+        later = done is None
     if workers > 1:
         from jarvis_server.workers import listening_socket, run_workers
 
@@ -255,7 +259,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
                 f"--host/--port: cannot listen on {host}:{port} ({exc.strerror or exc})"
             ) from exc
         sys.exit(run_workers(sock, workers))
-    app = create_app(settings, identity_key=identity_key, reconciled=True)
+    app = create_app(settings, identity_key=identity_key, reconciled=True, reconcile_later=later)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -282,7 +286,15 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
         headers=[("X-Content-Type-Options", "nosniff")],
     )
     server = Server(config)
+
+    def stop() -> None:  # a graceful stop, as on SIGTERM; then the refusal below, exit code 1
+        app.state.broadcaster.close()
+        server.should_exit = True
+
+    app.state.stop = stop
     server.run()
+    if app.state.refusal is not None:
+        raise _storage_error(app.state.refusal)
     if not server.started:
         sys.exit(1)
 

@@ -238,8 +238,10 @@ class S3Storage:
         return True
 
     async def delete(self, key: str) -> None:
+        """Remove the object, and a quarantined copy: a reconciliation running while the
+        capture is deleted may have listed the object after its row was gone and moved it."""
         try:
-            await obstore.delete_async(self._store, key)
+            await obstore.delete_async(self._store, [key, QUARANTINE_PREFIX + key])
         except FileNotFoundError as exc:
             if _no_bucket(exc):
                 raise _classify(exc, self.location_info, "deleting an image") from exc
@@ -299,7 +301,12 @@ class S3Storage:
             except FileNotFoundError:
                 pass
             # Copy first, delete second: a crash in between leaves two copies, never none.
-            await obstore.copy_async(self._store, source, target)
+            try:
+                await obstore.copy_async(self._store, source, target)
+            except FileNotFoundError as exc:
+                if _no_bucket(exc):
+                    raise
+                return  # deleted meanwhile (its capture, on request): nothing left to move
             await obstore.delete_async(self._store, source)
         except _FAILURES as exc:
             raise _classify(exc, self.location_info, "moving an object") from exc
