@@ -51,14 +51,16 @@ def create_app(
     *,
     identity_key: bytes | None = None,
     reconciled: bool = False,
+    probed: bool = False,
     reconcile_later: bool = False,
 ) -> FastAPI:
     """The app; with `identity_key`, /health/identity answers challenges with it. Its lifespan
     reconciles storage first unless the caller (`serve`) already did, so that a refusal is one
-    clear line rather than a failed lifespan. With `reconcile_later` (`serve` ran only the
-    quick check, reconcile.prepare) the full reconciliation runs once the server answers; if
-    it refuses the storage, it has changed nothing, leaves the reason in `app.state.refusal`
-    and calls `app.state.stop()` (`serve` sets it to end uvicorn's loop; by default SIGTERM)."""
+    clear line rather than a failed lifespan; then it probes the storage, unless `probed` (this
+    very process, `serve`, just did). With `reconcile_later` (`serve` ran only the quick check,
+    reconcile.prepare) the full reconciliation runs once the server answers; if it refuses the
+    storage, it has changed nothing, leaves the reason in `app.state.refusal` and calls
+    `app.state.stop()` (`serve` sets it to end uvicorn's loop; by default SIGTERM)."""
     settings = settings or get_settings()
     broadcaster = Broadcaster()
 
@@ -88,7 +90,8 @@ def create_app(
         broadcaster.bind(asyncio.get_running_loop())
         try:
             if reconciled:
-                await storage.probe()
+                if not probed:
+                    await storage.probe()
             else:  # judges the directory before the probe creates anything in it
                 done = await reconcile(state.sessions, storage)
                 warn_fixed_modes(done.fixed_modes)

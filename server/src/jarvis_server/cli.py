@@ -259,7 +259,13 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
                 f"--host/--port: cannot listen on {host}:{port} ({exc.strerror or exc})"
             ) from exc
         sys.exit(run_workers(sock, workers))
-    app = create_app(settings, identity_key=identity_key, reconciled=True, reconcile_later=later)
+    app = create_app(
+        settings,
+        identity_key=identity_key,
+        reconciled=True,
+        probed=worker_fd is None,
+        reconcile_later=later,
+    )
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -278,6 +284,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
             send_timeout=settings.response_send_timeout_seconds,
         ),
         access_log=False,
+        ws="none",  # no WebSocket route: the websockets package need not be imported
         log_level=settings.server_log_level.lower(),
         timeout_graceful_shutdown=10,
         server_header=False,
