@@ -58,9 +58,10 @@ def create_app(
     reconciles storage first unless the caller (`serve`) already did, so that a refusal is one
     clear line rather than a failed lifespan; then it probes the storage, unless `probed` (this
     very process, `serve`, just did). With `reconcile_later` (`serve` ran only the quick check,
-    reconcile.prepare) the full reconciliation runs once the server answers; if it refuses the
-    storage, it has changed nothing, leaves the reason in `app.state.refusal` and calls
-    `app.state.stop()` (`serve` sets it to end uvicorn's loop; by default SIGTERM)."""
+    reconcile.prepare) the full reconciliation runs once `app.state.listening` is set (`serve`
+    sets it when uvicorn listens); if it refuses the storage, it has changed nothing, leaves the
+    reason in `app.state.refusal` and calls `app.state.stop()` (`serve` sets it to end
+    uvicorn's loop; by default SIGTERM)."""
     settings = settings or get_settings()
     broadcaster = Broadcaster()
 
@@ -141,6 +142,7 @@ def create_app(
     )
     app.state.broadcaster = broadcaster
     app.state.refusal = None
+    app.state.listening = asyncio.Event()  # set by `serve` once uvicorn listens
     app.state.stop = lambda: os.kill(os.getpid(), signal.SIGTERM)
     app.state.identity_key = identity_key
     app.add_middleware(
@@ -163,6 +165,9 @@ def create_app(
 
 
 async def _reconcile_serving(app: FastAPI, state: AppState) -> None:
+    # Once the server listens: reading every row and listing every file beside uvicorn's start
+    # would hold back the first answers by about as long as they take.
+    await app.state.listening.wait()
     try:
         done = await reconcile(state.sessions, state.storage, serving=True)
     except StorageError as exc:  # refused, or unreadable: what a start would have refused

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -268,6 +269,10 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
     )
 
     class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            app.state.listening.set()  # the reconciliation left for later may begin
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # End event streams now: uvicorn waits for open responses before it stops.
             app.state.broadcaster.close()
