@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -25,15 +28,17 @@ from jarvis_server.core.db import (
 )
 from jarvis_server.core.state import AppState
 from jarvis_server.events import Broadcaster
-from jarvis_server.pgevents import CaptureFeed
 from jarvis_server.problems import install_problem_handlers
 from jarvis_server.ratelimit import PostgresRateLimiter, RateLimiter
 from jarvis_server.reconcile import reconcile, warn_fixed_modes
 from jarvis_server.securityheaders import SecurityHeaders
+from jarvis_server.storage import StorageError
 from jarvis_server.storage_open import open_storage
 from jarvis_server.textqueue import TextWorker
 from jarvis_server.tokenwatch import watch_stream_tokens
 from jarvis_server.writer import CaptureWriter
+
+log = structlog.get_logger(__name__)
 
 DESCRIPTION = """Ingest API of Jarvis, a privacy-first desktop capture agent.
 
@@ -46,10 +51,17 @@ def create_app(
     *,
     identity_key: bytes | None = None,
     reconciled: bool = False,
+    probed: bool = False,
+    reconcile_later: bool = False,
 ) -> FastAPI:
     """The app; with `identity_key`, /health/identity answers challenges with it. Its lifespan
     reconciles storage first unless the caller (`serve`) already did, so that a refusal is one
-    clear line rather than a failed lifespan."""
+    clear line rather than a failed lifespan; then it probes the storage, unless `probed` (this
+    very process, `serve`, just did). With `reconcile_later` (`serve` ran only the quick check,
+    reconcile.prepare) the full reconciliation runs once `app.state.listening` is set (`serve`
+    sets it when uvicorn listens); if it refuses the storage, it has changed nothing, leaves the
+    reason in `app.state.refusal` and calls `app.state.stop()` (`serve` sets it to end
+    uvicorn's loop; by default SIGTERM)."""
     settings = settings or get_settings()
     broadcaster = Broadcaster()
 
@@ -79,7 +91,8 @@ def create_app(
         broadcaster.bind(asyncio.get_running_loop())
         try:
             if reconciled:
-                await storage.probe()
+                if not probed:
+                    await storage.probe()
             else:  # judges the directory before the probe creates anything in it
                 done = await reconcile(state.sessions, storage)
                 warn_fixed_modes(done.fixed_modes)
@@ -91,11 +104,16 @@ def create_app(
                     )
                 )
             ]
+            if reconcile_later:
+                tasks.append(asyncio.create_task(_reconcile_serving(app, state)))
             if settings.text_extraction:
                 check_text_languages(settings)
                 state.text_worker = TextWorker(sessions, storage, settings, engine.dialect.name)
                 tasks.append(asyncio.create_task(state.text_worker.run()))
             if engine.dialect.name == "postgresql":
+                # Imported here: it loads asyncpg, which a SQLite server never needs.
+                from jarvis_server.pgevents import CaptureFeed
+
                 # Every replica's captures reach this replica's streams (NOTIFY at commit).
                 feed = CaptureFeed(url, sessions, broadcaster)
                 tasks.append(asyncio.create_task(feed.run()))
@@ -123,6 +141,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.broadcaster = broadcaster
+    app.state.refusal = None
+    app.state.listening = asyncio.Event()  # set by `serve` once uvicorn listens
+    app.state.stop = lambda: os.kill(os.getpid(), signal.SIGTERM)
     app.state.identity_key = identity_key
     app.add_middleware(
         BodyGuard,
@@ -141,6 +162,22 @@ def create_app(
     app.include_router(search.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _reconcile_serving(app: FastAPI, state: AppState) -> None:
+    # Once the server listens: reading every row and listing every file beside uvicorn's start
+    # would hold back the first answers by about as long as they take.
+    await app.state.listening.wait()
+    try:
+        done = await reconcile(state.sessions, state.storage, serving=True)
+    except StorageError as exc:  # refused, or unreadable: what a start would have refused
+        app.state.refusal = exc
+        app.state.stop()
+        return
+    except Exception:  # anything else is logged; the server goes on, the next start retries
+        log.exception("reconciling storage with the database failed; nothing was deleted")
+        return
+    warn_fixed_modes(done.fixed_modes)
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

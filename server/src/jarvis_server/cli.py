@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -221,7 +222,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
     from jarvis_server.app import create_app
     from jarvis_server.connections import guarded_protocol
     from jarvis_server.logs import configure_logging
-    from jarvis_server.reconcile import reconcile, warn_fixed_modes
+    from jarvis_server.reconcile import prepare, reconcile, warn_fixed_modes
     from jarvis_server.workers import worker_socket
 
     settings = _settings()
@@ -237,15 +238,19 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
             f"--workers {workers}: SQLite is served by one process; drop --workers, or set "
             f"{DB_VAR} to a PostgreSQL database (postgresql://USER@HOST/DB) to run several"
         )
+    later = False
     if worker_fd is None:  # a worker's parent did all of this once for every worker
         fixed = _tighten_server_files(settings, url)
         _ensure_schema(settings, url, no_migrate=no_migrate)
+        # One process reconciles after listening (past reconcile.BACKGROUND_FROM captures,
+        # once a sample of files is found in place); several workers' parent does it first.
         try:
-            done = _with_storage(settings, url, reconcile)
+            done = _with_storage(settings, url, prepare if workers == 1 else reconcile)
         except StorageError as exc:
             warn_fixed_modes(fixed)
             raise _storage_error(exc) from exc
-        warn_fixed_modes([*fixed, *done.fixed_modes])
+        warn_fixed_modes([*fixed, *(done.fixed_modes if done else ())])
+        later = done is None
     if workers > 1:
         from jarvis_server.workers import listening_socket, run_workers
 
@@ -256,9 +261,19 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
                 f"--host/--port: cannot listen on {host}:{port} ({exc.strerror or exc})"
             ) from exc
         sys.exit(run_workers(sock, workers))
-    app = create_app(settings, identity_key=identity_key, reconciled=True)
+    app = create_app(
+        settings,
+        identity_key=identity_key,
+        reconciled=True,
+        probed=worker_fd is None,
+        reconcile_later=later,
+    )
 
     class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            app.state.listening.set()  # the reconciliation left for later may begin
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # End event streams now: uvicorn waits for open responses before it stops.
             app.state.broadcaster.close()
@@ -278,6 +293,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
             send_timeout=settings.response_send_timeout_seconds,
         ),
         access_log=False,
+        ws="none",  # no WebSocket route: the websockets package need not be imported
         log_level=settings.server_log_level.lower(),
         timeout_graceful_shutdown=10,
         server_header=False,
@@ -286,7 +302,15 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
         headers=[("X-Content-Type-Options", "nosniff")],
     )
     server = Server(config)
+
+    def stop() -> None:  # a graceful stop, as on SIGTERM; then the refusal below, exit code 1
+        app.state.broadcaster.close()
+        server.should_exit = True
+
+    app.state.stop = stop
     server.run(sockets=sockets)
+    if app.state.refusal is not None:
+        raise _storage_error(app.state.refusal)
     if not server.started:
         sys.exit(1)
 

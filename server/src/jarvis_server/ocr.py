@@ -20,11 +20,12 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
-
-from PIL import Image, ImageFilter, ImageOps
+from typing import TYPE_CHECKING, Final
 
 from jarvis_server.errors import JarvisServerError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = [
     "OcrEngine",
@@ -70,6 +71,8 @@ def installed_languages(tessdata: Path) -> set[str]:
 
 def preprocess(image: Image.Image) -> Image.Image:
     """Grey, with every dark region inverted so that all text is dark on light."""
+    from PIL import ImageFilter, ImageOps
+
     grey = ImageOps.grayscale(image)
     ground = grey.filter(ImageFilter.BoxBlur(_BLUR_RADIUS))
     mask = ground.point(lambda v: 255 if v < _DARK_BELOW else 0)
@@ -98,6 +101,9 @@ class OcrEngine:
 
     def read(self, data: bytes) -> list[OcrWord]:
         """The words of an encoded image (JPEG, PNG, WebP), in reading order."""
+        # Imported here, in the OCR process: the server imports this module before it listens.
+        from PIL import Image
+
         try:
             with Image.open(io.BytesIO(data)) as opened:
                 opened.load()

@@ -9,14 +9,17 @@ captures a user deleted whose removal a crash or a storage refusal interrupted (
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
+import anyio.to_thread
 import structlog
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.filemodes import describe_fixed, tighten
@@ -28,6 +31,16 @@ from jarvis_server.storage_plan import Plan, Refusal, Row, plan_reconciliation
 log = structlog.get_logger(__name__)
 
 _BATCH: Final = 500  # rows per UPDATE/DELETE, far below every backend's parameter limit
+_PAGE: Final = 10_000  # rows read per query: a server answering meanwhile waits for one page
+# Below this many captures the whole reconciliation runs before the server listens (it costs
+# little); from it on, a sample of files is checked first and the full one, which reads every
+# row and lists every file, runs once the server answers.
+BACKGROUND_FROM: Final = 2000
+# Captures whose file the quick check looks for. A start is refused when more than half the
+# files are gone; all of the sample being present then has odds below 2**-256.
+SAMPLE: Final = 256
+_LOOKUPS: Final = 16  # a bucket's objects looked up at once by the quick check
+_captures = cast(Table, Capture.__table__)
 STORAGE_VAR: Final = "JARVIS_STORAGE_DIR"
 DB_VAR: Final = "JARVIS_DATABASE_URL"
 
@@ -99,14 +112,29 @@ async def survey(
     Rows first, files second: another replica's upload puts its file before it commits its
     row, so a row read first always finds its file in the later scan, and a file that lands in
     between is a recent orphan, left alone."""
-    async with sessions() as session:
-        result = await session.execute(
-            select(Capture.pk, Capture.storage_key, Capture.file_missing_since)
-        )
-        rows = [Row(pk, key, missing) for pk, key, missing in result.tuples()]
+    rows = await _rows(sessions)
     scan = await storage.scan()
-    plan = plan_reconciliation(rows, scan.files, scan.quarantined, clock())
+    # In a worker thread: with the server answering, its event loop is never held for long.
+    plan = await anyio.to_thread.run_sync(
+        plan_reconciliation, rows, scan.files, scan.quarantined, clock()
+    )
     return Survey(plan, scan)
+
+
+async def _rows(sessions: async_sessionmaker[AsyncSession]) -> list[Row]:
+    """Every capture row, a page at a time in pk order (Core rows, not ORM ones: cheaper). Rows
+    committed meanwhile may or may not be read; either way their file is already in place."""
+    columns = (_captures.c.pk, _captures.c.storage_key, _captures.c.file_missing_since)
+    rows: list[Row] = []
+    after = 0
+    async with sessions() as session:
+        while True:
+            query = select(*columns).where(_captures.c.pk > after).order_by(_captures.c.pk)
+            page = (await session.execute(query.limit(_PAGE))).all()
+            rows += [Row(pk, key, missing) for pk, key, missing in page]
+            if len(page) < _PAGE:
+                return rows
+            after = page[-1][0]
 
 
 async def reconcile(
@@ -115,6 +143,7 @@ async def reconcile(
     *,
     clock: Clock = _utcnow,
     force: bool = False,
+    serving: bool = False,
 ) -> Reconciliation:
     """Bring rows and files in line without deleting anything: rows whose file is gone are
     marked missing, marks are cleared when the file is back, files no row lists are moved to
@@ -122,7 +151,9 @@ async def reconcile(
 
     Raises StorageRootError, having changed nothing but modes, when the directory looks wrong
     as a whole (unless `force`: the operator's `storage repair`). Run before the server accepts
-    requests, so no upload of this server is in flight.
+    requests, so no upload of this server is in flight; or with `serving`, once `prepare` has
+    probed the storage and removed unfinished uploads: then the temporary folder is left alone
+    (uploads are in flight) and a file placed meanwhile is a recent orphan, left in place.
     """
     found = await survey(sessions, storage, clock)
     plan = found.plan
@@ -131,8 +162,10 @@ async def reconcile(
         raise StorageRootError(
             refusal_message(plan, storage, found.scan), plan, setting=storage_setting(storage)
         )
-    await storage.probe()
-    temp = await storage.purge_temp()
+    temp = 0
+    if not serving:
+        await storage.probe()
+        temp = await storage.purge_temp()
     # Images of deleted captures go for good; only true orphans are kept in quarantine.
     removed = await finish_removals(sessions, storage)
     for key in plan.restore:
@@ -174,6 +207,75 @@ async def reconcile(
             hint="see `jarvis-server storage check`; `storage purge-missing` removes them",
         )
     return Reconciliation(plan, temp, fixed)
+
+
+async def quick_check(sessions: async_sessionmaker[AsyncSession], storage: Storage) -> bool:
+    """Whether the full reconciliation may wait until the server listens: the database lists
+    at least BACKGROUND_FROM captures (not marked missing) and a random SAMPLE of their files
+    are all in place. A missing or empty volume or bucket fails it; the full reconciliation
+    then runs first, and refuses."""
+    listed = _captures.c.file_missing_since.is_(None)
+    pk = _captures.c.pk
+    async with sessions() as session:
+        counted = (
+            await session.execute(select(func.count(), func.min(pk), func.max(pk)).where(listed))
+        ).one()
+        count, low, high = int(counted[0] or 0), counted[1], counted[2]
+        if count < BACKGROUND_FROM:
+            return False
+        # Uniform over the rows without ORDER BY random(), which sorts the whole table: pks
+        # drawn at random from their range, those that are listed rows kept, SAMPLE of them.
+        drawn = random.sample(range(low, high + 1), min(SAMPLE * 4, high - low + 1))
+        keys: list[str] = list(
+            await session.scalars(select(_captures.c.storage_key).where(listed, pk.in_(drawn)))
+        )
+        if len(keys) < SAMPLE:  # sparse pks (many deleted): the slow way
+            keys = list(
+                await session.scalars(
+                    select(_captures.c.storage_key)
+                    .where(listed)
+                    .order_by(func.random())
+                    .limit(SAMPLE)
+                )
+            )
+    keys = random.sample(keys, min(SAMPLE, len(keys)))
+    try:
+        return await _all_present(storage, keys)
+    except (StorageError, OSError, ValueError):  # the full reconciliation says what is wrong
+        return False
+
+
+async def _all_present(storage: Storage, keys: list[str]) -> bool:
+    if isinstance(storage, FilesystemStorage):
+        fs = storage
+
+        def all_present() -> bool:
+            return all(fs.path(key).is_file() for key in keys)
+
+        return await anyio.to_thread.run_sync(all_present)
+    gate = asyncio.Semaphore(_LOOKUPS)
+
+    async def present(key: str) -> bool:
+        async with gate:
+            return await storage.exists(key)
+
+    return all(await asyncio.gather(*(present(key) for key in keys)))
+
+
+async def prepare(
+    sessions: async_sessionmaker[AsyncSession], storage: Storage
+) -> Reconciliation | None:
+    """What `serve` runs before it listens: the whole reconciliation, or, when `quick_check`
+    passes, only what must precede any upload: the storage takes writes (`probe`, which also
+    fails on a wrong bucket or credentials) and uploads the last run left unfinished are
+    removed. None then: `reconcile(..., serving=True)` follows once the server answers."""
+    if not await quick_check(sessions, storage):
+        return await reconcile(sessions, storage)
+    await storage.probe()
+    temp = await storage.purge_temp()
+    if temp:
+        log.warning("removed unfinished uploads", unfinished_uploads_removed=temp)
+    return None
 
 
 async def missing_count(session: AsyncSession) -> int:

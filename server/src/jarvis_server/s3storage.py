@@ -30,6 +30,7 @@ from obstore.exceptions import BaseError, PermissionDeniedError, Unauthenticated
 from obstore.store import S3Store
 
 from jarvis_server.storage import (
+    URL_VAR,
     PendingFile,
     RejectedFile,
     StorageError,
@@ -46,7 +47,6 @@ _DELETE_BATCH: Final = 500
 # or bucket (told apart by the server's NoSuchBucket code).
 _FAILURES: Final = (BaseError, FileNotFoundError)
 
-URL_VAR: Final = "JARVIS_STORAGE_URL"
 ENDPOINT_VAR: Final = "JARVIS_S3_ENDPOINT_URL"
 KEY_VAR: Final = "JARVIS_S3_ACCESS_KEY_ID"
 SECRET_VAR: Final = "JARVIS_S3_SECRET_ACCESS_KEY"  # noqa: S105 (the variable's name)
@@ -249,8 +249,10 @@ class S3Storage:
             raise _classify(exc, self.location_info, doing) from exc
 
     async def delete(self, key: str) -> None:
+        """Remove the object, and a quarantined copy: a reconciliation running while the
+        capture is deleted may have listed the object after its row was gone and moved it."""
         try:
-            await obstore.delete_async(self._store, key)
+            await obstore.delete_async(self._store, [key, QUARANTINE_PREFIX + key])
         except FileNotFoundError as exc:
             if _no_bucket(exc):
                 raise _classify(exc, self.location_info, "deleting an image") from exc
@@ -310,7 +312,12 @@ class S3Storage:
             except FileNotFoundError:
                 pass
             # Copy first, delete second: a crash in between leaves two copies, never none.
-            await obstore.copy_async(self._store, source, target)
+            try:
+                await obstore.copy_async(self._store, source, target)
+            except FileNotFoundError as exc:
+                if _no_bucket(exc):
+                    raise
+                return  # deleted meanwhile (its capture, on request): nothing left to move
             await obstore.delete_async(self._store, source)
         except _FAILURES as exc:
             raise _classify(exc, self.location_info, "moving an object") from exc

@@ -26,6 +26,7 @@ import anyio.to_thread
 from jarvis_server.errors import JarvisServerError
 from jarvis_server.filemodes import is_loose, make_private_dir, open_private
 
+URL_VAR: Final = "JARVIS_STORAGE_URL"  # chooses the storage: file:///PATH or s3://BUCKET/PREFIX
 TEMP_DIR: Final = ".tmp"
 # Files no row lists, moved aside at start (never deleted) until `storage purge-quarantine`.
 QUARANTINE_DIR: Final = ".quarantine"
@@ -368,8 +369,11 @@ class FilesystemStorage:
         return found
 
     async def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            await aiofiles.os.remove(self.path(key))
+        """Remove the file, and a quarantined copy: a reconciliation running while the capture
+        is deleted may have listed the file after its row was gone and moved it aside."""
+        for path in (self.path(key), self._quarantined(key)):
+            with contextlib.suppress(FileNotFoundError):
+                await aiofiles.os.remove(path)
 
     async def keys(self) -> set[str]:
         return set((await self.scan()).files)
@@ -417,7 +421,12 @@ class FilesystemStorage:
         _makedirs_durable(target.parent)
         if target.exists():  # never replace: keep both
             target = target.with_name(f"{target.stem}.{secrets.token_hex(4)}{target.suffix}")
-        os.rename(source, target)
+        try:
+            os.rename(source, target)
+        except FileNotFoundError:
+            if os.path.lexists(source):
+                raise
+            return  # deleted meanwhile (its capture, on request): nothing left to move
         _fsync_dir(target.parent)
         _fsync_dir(source.parent)
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from jarvis_server.core.config import Settings
-from jarvis_server.s3storage import URL_VAR, S3Location, S3Storage, parse_s3_url
-from jarvis_server.storage import FilesystemStorage, Storage, StorageError
+from jarvis_server.storage import URL_VAR, FilesystemStorage, Storage, StorageError
+
+# s3storage (and obstore) are imported only for a bucket: a filesystem server never needs them.
+if TYPE_CHECKING:
+    from jarvis_server.s3storage import S3Location
 
 
 def _env(name: str) -> str | None:
@@ -17,6 +21,8 @@ def _env(name: str) -> str | None:
 
 def s3_location(settings: Settings) -> S3Location:
     """The bucket the settings name, with JARVIS_S3_* first, then the standard AWS variables."""
+    from jarvis_server.s3storage import S3Location, parse_s3_url
+
     try:
         bucket, prefix = parse_s3_url(settings.storage_url)
     except ValueError as exc:
@@ -53,4 +59,6 @@ def open_storage(settings: Settings) -> Storage:
     path = storage_path(settings)
     if path is not None:
         return FilesystemStorage(path)
+    from jarvis_server.s3storage import S3Storage
+
     return S3Storage(s3_location(settings), spill_dir=settings.data_dir / "uploads")

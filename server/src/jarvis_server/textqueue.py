@@ -45,6 +45,9 @@ log = structlog.get_logger(__name__)
 _LEASE: Final = timedelta(minutes=2)
 _MAX_BACKOFF: Final = timedelta(hours=1)
 _IDLE_POLL: Final = 2.0  # seconds between looks at an empty queue
+# The first look at the queue waits this long (or for a new capture): its queries, compiled on
+# first use, would otherwise compete with the first requests of a server that just started.
+_FIRST_LOOK: Final = 1.0
 _MAX_PAUSE: Final = 60.0  # longest wait between tries while the database does not answer
 _ERROR_CHARS: Final = 500
 
@@ -112,6 +115,8 @@ class TextWorker:
         trouble: str | None = None
         pause = _IDLE_POLL
         try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _FIRST_LOOK)
             while True:
                 self._wake.clear()
                 try:

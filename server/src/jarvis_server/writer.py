@@ -35,14 +35,13 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Table,
+    TextClause,
     bindparam,
     delete,
     insert,
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_server.models import Capture, Device, TextQueue
@@ -85,16 +84,18 @@ class CaptureWriter:
     ) -> None:
         self._sessions = sessions
         self._sync_engine = sync_engine
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        self._statement = (
-            insert(_captures)
-            .on_conflict_do_nothing(index_elements=["device_id", "id"])
-            .returning(_captures.c.pk, _captures.c.storage_key)
-        )
-        # PostgreSQL: queue the rows for text extraction AND tell every replica's event feed
-        # (pgevents, delivered at commit) in one statement, one round trip fewer per batch.
-        self._queue_and_notify = (
-            text(
+        # Only the dialect in use is imported: PostgreSQL's (and through it asyncpg) cost a
+        # SQLite server 30 ms or more before it listens.
+        self._queue_and_notify: TextClause | None = None
+        if dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite as chosen
+        else:
+            from sqlalchemy.dialects import postgresql as chosen  # type: ignore[no-redef]
+            from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
+
+            # Queue the rows for text extraction AND tell every replica's event feed (pgevents,
+            # delivered at commit) in one statement, one round trip fewer per batch.
+            self._queue_and_notify = text(
                 "WITH queued AS (INSERT INTO text_queue (capture_pk, attempts, next_attempt_at)"
                 " SELECT pk, 0, :now FROM unnest(:pks) AS pk)"
                 " SELECT pg_notify('jarvis_captures', pk::text) FROM unnest(:pks) AS pk"
@@ -102,8 +103,10 @@ class CaptureWriter:
                 bindparam("pks", type_=ARRAY(BIGINT)),
                 bindparam("now", type_=DateTime(timezone=True)),
             )
-            if dialect == "postgresql"
-            else None
+        self._statement = (
+            chosen.insert(_captures)
+            .on_conflict_do_nothing(index_elements=["device_id", "id"])
+            .returning(_captures.c.pk, _captures.c.storage_key)
         )
         self._pending: list[_Queued] = []
         self._lock = asyncio.Lock()
