@@ -94,14 +94,22 @@ def test_a_missing_or_empty_volume_still_stops_serve_with_many_captures(
     line as before, exit code 1; no row is marked missing. With the volume back, it starts."""
     server, _files = _many(tmp_path, storage)
     volume = server.storage_dir.with_name("volume")
+
+    def settle() -> None:
+        if storage is not None:
+            time.sleep(0.3)  # rclone's directory cache (100 ms) sees the change
+
     server.storage_dir.rename(volume)
     try:
+        settle()
         _assert_refused(server, "is the volume mounted?", "does not exist")
         server.storage_dir.mkdir()
+        settle()
         _assert_refused(server, "is the volume mounted?", f"holds only 0 of the {MANY}")
         assert _marked_missing(server) == 0
         server.storage_dir.rmdir()
         volume.rename(server.storage_dir)
+        settle()
         server.start()
         with httpx.Client(base_url=server.url) as client:
             assert client.get("/health/storage").json()["status"] == "ok"
