@@ -111,6 +111,14 @@ class Gnome:
             "XDG_DATA_HOME": str(self.home / ".local/share"),
         }
 
+    def extensions(self, method: str, uuid: str) -> str:
+        """Call org.gnome.Shell.Extensions.`method` (EnableExtension, DisableExtension) on
+        extension `uuid` in this session's Shell; its reply as gdbus prints it."""
+        return self.gdbus(
+            "--dest", "org.gnome.Shell", "--object-path", "/org/gnome/Shell",
+            "--method", f"org.gnome.Shell.Extensions.{method}", uuid,
+        )  # fmt: skip
+
     def gdbus(self, *args: str, check: bool = True) -> str:
         """Run `gdbus call --session ...` against this session's bus."""
         done = subprocess.run(

@@ -97,6 +97,15 @@ def item_properties(bus: str, item: str) -> dict[str, Any]:
     return dict(_get(bus, address, None))
 
 
+def jarvis_item(bus: str) -> tuple[str, dict[str, Any]]:
+    """The one registered item once it has drawn its icon, and its properties."""
+    (item,) = wait_for(lambda: registered_items(bus), "the Jarvis item")
+    props = wait_for(
+        lambda: (p := item_properties(bus, item))["IconPixmap"] and p, "the item's icon"
+    )
+    return item, props
+
+
 def largest_pixmap_rgb(pixmaps: list[tuple[int, int, bytes]]) -> list[tuple[int, int, int]]:
     """The opaque pixels of the largest IconPixmap (ARGB32, network byte order) as RGB."""
     width, height, data = max(pixmaps, key=lambda p: p[0] * p[1])

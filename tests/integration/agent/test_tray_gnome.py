@@ -23,6 +23,7 @@ from tests.support.sni import (
     count_near,
     has_watcher,
     item_properties,
+    jarvis_item,
     largest_pixmap_rgb,
     registered_items,
 )
@@ -36,18 +37,6 @@ PAUSED_AMBER = (0xF5, 0xA6, 0x23)
 TOP_BAR_ROWS = 32  # GNOME 43's panel at scale 1
 
 
-def _extension(gnome: Gnome, method: str) -> str:
-    return gnome.gdbus(
-        "--dest",
-        "org.gnome.Shell",
-        "--object-path",
-        "/org/gnome/Shell",
-        "--method",
-        f"org.gnome.Shell.Extensions.{method}",
-        APPINDICATOR,
-    )
-
-
 @pytest.fixture
 def appindicator(gnome: Gnome) -> Iterator[Gnome]:
     """The session's Shell with the AppIndicator extension enabled for this test only (the
@@ -55,12 +44,12 @@ def appindicator(gnome: Gnome) -> Iterator[Gnome]:
     without a second Shell); its StatusNotifierWatcher goes with it afterwards."""
     installed = Path("/usr/share/gnome-shell/extensions") / APPINDICATOR
     assert installed.is_dir(), f"{installed} is missing: run scripts/bootstrap.sh"
-    assert _extension(gnome, "EnableExtension") == "(true,)"
+    assert gnome.extensions("EnableExtension", APPINDICATOR) == "(true,)"
     try:
         wait_for(lambda: has_watcher(gnome.session_bus), "the extension's StatusNotifierWatcher")
         yield gnome
     finally:
-        _extension(gnome, "DisableExtension")
+        gnome.extensions("DisableExtension", APPINDICATOR)
         wait_for(lambda: not has_watcher(gnome.session_bus), "the watcher to go")
 
 
@@ -115,11 +104,7 @@ def test_gnome_top_bar_shows_the_tray_icon_and_its_state(
     process = subprocess.Popen([JARVIS, "run"], env=tray_env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     try:
-        (item,) = wait_for(lambda: registered_items(gnome.session_bus), "the Jarvis item")
-        props = wait_for(
-            lambda: (p := item_properties(gnome.session_bus, item))["IconPixmap"] and p,
-            "the item's icon",
-        )
+        item, props = jarvis_item(gnome.session_bus)
         assert (props["Id"], props["Title"], props["Status"]) == ("Jarvis", "Jarvis", "Active")
         assert props["ToolTip"][2].startswith("Jarvis — Capturing")
         assert count_near(largest_pixmap_rgb(props["IconPixmap"]), CAPTURING_RED) > 20

@@ -17,6 +17,7 @@ from tests.support.session_bus import SessionBus, stop
 from tests.support.sni import (
     count_near,
     item_properties,
+    jarvis_item,
     largest_pixmap_rgb,
     registered_items,
     start_waybar,
@@ -70,11 +71,7 @@ def test_tray_registers_its_item_with_the_watcher_and_shows_the_state(
             [JARVIS, "run"], env=tray_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            (item,) = wait_for(lambda: registered_items(session_bus.address), "the Jarvis item")
-            props = wait_for(
-                lambda: (p := item_properties(session_bus.address, item))["IconPixmap"] and p,
-                "the item's icon",
-            )
+            item, props = jarvis_item(session_bus.address)
             assert (props["Id"], props["Title"], props["Status"]) == ("Jarvis", "Jarvis", "Active")
             assert props["Category"] == "ApplicationStatus"
             assert props["ToolTip"][2].startswith("Jarvis — Capturing")

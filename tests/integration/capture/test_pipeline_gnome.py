@@ -25,6 +25,7 @@ from jarvis_platform import (
 )
 from jarvis_platform.gnome import GnomePlatform
 from jarvis_platform.gnome_screencast import screencast_token_file
+from jarvis_platform.gnome_setup import EXTENSION_UUID
 from tests.support.capture import (
     GREEN,
     RED,
@@ -308,18 +309,6 @@ def test_gnome_session_is_chosen_and_doctor_names_it(granted: Gnome) -> None:
     assert choose(granted.env, "linux").verdicts[0].backend == "GNOME"
 
 
-def _toggle_extension(gnome: Gnome, method: str) -> None:
-    gnome.gdbus(
-        "--dest",
-        "org.gnome.Shell",
-        "--object-path",
-        "/org/gnome/Shell",
-        "--method",
-        f"org.gnome.Shell.Extensions.{method}",
-        "jarvis@jarvis.local",
-    )
-
-
 def test_without_the_extension_nothing_is_captured_and_the_step_is_named(
     granted: Gnome,
 ) -> None:
@@ -327,7 +316,7 @@ def test_without_the_extension_nothing_is_captured_and_the_step_is_named(
     platform created before refuses its window list (no frame without one)."""
     gnome = granted
     platform = GnomePlatform(gnome.session_bus)
-    _toggle_extension(gnome, "DisableExtension")
+    gnome.extensions("DisableExtension", EXTENSION_UUID)
     try:
         wait_for(lambda: "not running" in str(choose(gnome.env, "linux").verdicts), "refusal")
         with pytest.raises(UnsupportedSessionError) as caught:
@@ -338,7 +327,7 @@ def test_without_the_extension_nothing_is_captured_and_the_step_is_named(
         with pytest.raises(PlatformError, match="jarvis setup gnome"):
             capture(platform)
     finally:
-        _toggle_extension(gnome, "EnableExtension")
+        gnome.extensions("EnableExtension", EXTENSION_UUID)
         platform.close()
     wait_for(lambda: check_session(gnome.env, "linux") == "gnome", "the extension back")
 
@@ -351,7 +340,7 @@ def test_a_program_holding_jarvis_name_is_not_trusted(granted: Gnome) -> None:
 
     gnome = granted
     platform = GnomePlatform(gnome.session_bus)
-    _toggle_extension(gnome, "DisableExtension")
+    gnome.extensions("DisableExtension", EXTENSION_UUID)
     impostor = Bus(gnome.session_bus)
     try:
         wait_for(lambda: "not running" in str(choose(gnome.env, "linux").verdicts), "refusal")
@@ -363,7 +352,7 @@ def test_a_program_holding_jarvis_name_is_not_trusted(granted: Gnome) -> None:
             platform.windows()
     finally:
         impostor.close()
-        _toggle_extension(gnome, "EnableExtension")
+        gnome.extensions("EnableExtension", EXTENSION_UUID)
         platform.close()
     wait_for(lambda: check_session(gnome.env, "linux") == "gnome", "the extension back")
 
