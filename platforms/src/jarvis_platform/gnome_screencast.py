@@ -101,6 +101,24 @@ def _write_token(file: Path, token: str) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _token_held(file: Path) -> Iterator[None]:
+    """Hold the token from its read to the write of its successor. GNOME's restore tokens are
+    single-use (each cast hands back the next), so two Jarvis processes presenting the same one
+    at once (the tray's tick and `jarvis doctor`) left the second waiting on a dialog GNOME
+    raised for it. The lock is on the token's directory, so a cast writes no file at all, and
+    belongs to the open descriptor: a holder killed mid-cast frees it."""
+    import fcntl
+
+    file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(file.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held at most the three portal answers' timeouts
+        yield
+    finally:
+        os.close(fd)
+
+
 def _current_monitors(bus: Bus) -> set[str]:
     """mutter's monitors as the GNOME portal names them (vendor:product:serial)."""
     _, monitors, *_ = bus.call(DISPLAY_CONFIG, "GetCurrentState")
@@ -331,13 +349,14 @@ class ScreenCastFrames:
     def _open(self) -> _Session:
         if self._session is None:
             bus = self._connect()
-            token = _read_token(self._token_file)
-            problem = _token_problem(bus, token)
-            if problem is not None:
-                raise PlatformError(problem)
-            self._session = _Session(bus, token, _RESPONSE_TIMEOUT)
-            if self._session.token and self._session.token != token:
-                _write_token(self._token_file, self._session.token)  # tokens may be single-use
+            with _token_held(self._token_file):
+                token = _read_token(self._token_file)
+                problem = _token_problem(bus, token)
+                if problem is not None:
+                    raise PlatformError(problem)
+                self._session = _Session(bus, token, _RESPONSE_TIMEOUT)
+                if self._session.token and self._session.token != token:
+                    _write_token(self._token_file, self._session.token)
         return self._session
 
     def grab(self, monitor: Monitor) -> Frame:
@@ -393,5 +412,7 @@ def ask_screencast_permission(
         return False
     if not token:
         return False
-    _write_token(token_file or screencast_token_file(), token)
+    file = token_file or screencast_token_file()
+    with _token_held(file):  # after a tick's write, so the screens just shared are what stays
+        _write_token(file, token)
     return True

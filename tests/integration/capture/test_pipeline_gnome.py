@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from jarvis_agent.capture.rules import ExclusionRule, RuleAction
@@ -430,3 +431,48 @@ def test_watch_stops_cleanly(granted: Gnome, platform: GnomePlatform) -> None:
     watch.stop()
     assert not watch.alive
     assert errors == []
+
+
+def test_two_jarvis_processes_casting_at_once_both_restore_silently(granted: Gnome) -> None:
+    """GNOME's restore token is single-use: each cast hands back the next one. The tray's tick
+    and `jarvis doctor` (or `jarvis snapshot`) starting a cast at the same moment each restore in
+    turn from the token the other left: both get their frame, GNOME asks nothing, and the token
+    kept afterwards is one GNOME still knows."""
+    from jarvis_platform.gnome_dbus import Bus
+    from jarvis_platform.gnome_screencast import ScreenCastFrames, screencast_readiness
+
+    granted.spawn_foot("notes", "notes", background="00ff00")
+    sources = [ScreenCastFrames(granted.session_bus) for _ in range(3)]
+    together = threading.Barrier(len(sources))
+    greens: list[int] = []
+    failures: list[BaseException] = []
+
+    def grab(frames: ScreenCastFrames) -> None:
+        try:
+            [monitor] = frames.monitors()
+            together.wait()
+            bgr = frames.grab(monitor).pixels[..., :3].astype(int)
+            greens.append(int(np.all(np.abs(bgr - (0, 255, 0)) <= 8, axis=2).sum()))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            frames.release()
+
+    try:
+        for _round in range(2):
+            threads = [threading.Thread(target=grab, args=(frames,)) for frames in sources]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert failures == []
+        assert len(greens) == 2 * len(sources)
+        assert min(greens) > 10_000  # each frame shows the green window: a real cast, not black
+        bus = Bus(granted.session_bus)
+        try:
+            assert screencast_readiness(bus) is None
+        finally:
+            bus.close()
+    finally:
+        for frames in sources:
+            frames.close()
