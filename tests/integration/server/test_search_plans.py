@@ -5,6 +5,8 @@ them. Whichever one runs, and whichever ran for the previous page, the hits are 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -23,12 +25,33 @@ from tests.support.server import LiveServer, ServerFactory
 pytestmark = pytest.mark.postgres
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def _namesakes() -> tuple[tuple[str, str], tuple[str, str]]:
+    """Two pairs of words with the same code in the index of word pairs (migration 0008: the
+    first 5 hex digits of the pair's md5), found as the birthday paradox finds them."""
+    seen: dict[str, tuple[str, str]] = {}
+    for i in itertools.count():
+        pair = (f"na{i}", f"me{i}")
+        code = hashlib.md5(" ".join(pair).encode()).hexdigest()[:5]  # noqa: S324 - not security
+        if code in seen:
+            return seen[code], pair
+        seen[code] = pair
+    raise AssertionError  # unreachable: count() never ends
+
+
+# A capture holding one pair and the other's words apart: found by the index, not a hit.
+STORED_PAIR, ASKED_PAIR = _namesakes()
 PLANS = ("walk", "gather", "auto")
 QUERIES: list[dict[str, str]] = [
     {"q": "alpha"},  # every capture: a walk's case
     {"q": "beta"},
     {"q": '"gamma delta"'},  # "delta gamma" holds both words but is not the phrase
     {"q": '"alpha beta"'},
+    {"q": '"beta gamma delta"'},  # "beta gamma kappa gamma delta" holds its pairs, not it
+    {"q": "gamma-del*"},  # the phrase "gamma del*": no pair of whole words to ask the index for
+    {"q": "alpha-beta-gam*"},
+    {"q": f'"{ASKED_PAIR[0]} {ASKED_PAIR[1]}"'},
     {"q": "zeb*"},  # zebra and zebu, not zeal
     {"q": "beta app:firefox"},
     {"q": "alpha", "since": (T0 + timedelta(minutes=7)).isoformat()},
@@ -50,6 +73,10 @@ def _text(i: int) -> str:
     elif i % 4 == 2:
         words += ["delta", "gamma"]
     words.append({0: "zebra", 1: "zebu", 2: "zeal"}.get(i % 5, "omega"))
+    if i % 10 == 7:
+        words += ["beta", "gamma", "kappa", "gamma", "delta"]
+    if i % 10 == 3:
+        words += [*STORED_PAIR, ASKED_PAIR[0], "kappa", ASKED_PAIR[1]]
     return " ".join(words) + f"\nline {i}"
 
 
@@ -157,7 +184,7 @@ def test_walk_and_gather_find_the_same_hits_in_the_same_order(
     _store_text(url, [(pks[ids[i]], _text(i), taken[i]) for i in taken])
 
     for query in QUERIES:
-        words = query["q"].replace('"', "")
+        words = query["q"].replace('"', "").replace("-", " ")
         expected_set = {
             ids[i]
             for i in taken

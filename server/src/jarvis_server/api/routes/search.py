@@ -9,7 +9,18 @@ from datetime import UTC
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
+from sqlalchemy import (
+    Select,
+    String,
+    column,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
@@ -97,33 +108,53 @@ def _sqlite_matching(query: SearchQuery) -> tuple[Select[Capture, str, str, int]
 # each capture's tsvector (read out of line, ~15 µs) until the page is full: cheap when many
 # captures match, ruinous for a rare word (thousands checked for 21 hits). A gather takes every
 # capture holding all the words from the GIN index (~6 µs each: a thin heap row, see migration
-# 0006), sorts them by sort key, and checks phrases only down the sorted list until the page is
-# full. The GIN index has no positions, so a phrase's words are found together far more often
-# than in order; _PHRASE_SHARE is our guess of how often they are in order (~1 % in the
-# benchmark's Zipf text, more in real text, where phrases are made of words that go together).
+# 0007), sorts them by sort key, and checks phrases only down the sorted list until the page is
+# full. The words' GIN index has no positions; a phrase of two words or more is also asked of
+# the index of neighbouring words' pairs (migration 0008), which yields nearly only the captures
+# holding it. A phrase without pairs (one word and a prefix, "quarterly rep*") is found by its
+# words, and _PHRASE_SHARE is our guess of how often words found together are in order (~1 % in
+# the benchmark's Zipf text, more in real text, where phrases are made of words that go together).
 _WALK_COST: Final = 2.5  # a walked capture against a gathered one
 _PHRASE_SHARE: Final = 0.02
 _tsv: ColumnElement[Any] = literal_column("capture_text.tsv")
+_pairs: ColumnElement[Any] = func.jarvis_word_pairs(_tsv)  # as indexed (migration 0008)
+
+
+def _paired(query: SearchQuery) -> list[str]:
+    """Each phrase of two whole words or more, as its words joined by spaces."""
+    wholes = (p.terms[:-1] if p.prefix else p.terms for p in query.phrases)
+    return [" ".join(terms) for terms in wholes if len(terms) > 1]
+
+
+def _pairs_conditions(paired: list[str]) -> list[ColumnElement[bool]]:
+    return [_pairs.op("@@")(func.jarvis_phrase_pairs(literal(phrase, String))) for phrase in paired]
 
 
 async def _postgres_plan(
-    session: AsyncSession, words: str, phrase: bool, limit: int, setting: str
+    session: AsyncSession, query: SearchQuery, limit: int, setting: str
 ) -> str:
-    """'walk' or 'gather', by the planner's estimate of how many captures hold the words."""
+    """'walk' or 'gather', by the planner's estimate of how many captures hold the words (and
+    the pairs of the phrases' words)."""
     if setting != "auto":
         return setting
-    explained = (
-        await session.execute(
-            text(
-                "EXPLAIN (FORMAT JSON) SELECT 1 FROM capture_text "
-                "WHERE tsv @@ to_tsquery('simple', :words) UNION ALL SELECT 1 FROM capture_text"
-            ),
-            {"words": words},
+    paired = _paired(query)
+    params = {"words": to_tsquery(words_of(query))} | {f"p{i}": p for i, p in enumerate(paired)}
+    counted = ["tsv @@ to_tsquery('simple', :words)"]
+    if paired:
+        counted.append(
+            " AND ".join(
+                f"jarvis_word_pairs(tsv) @@ jarvis_phrase_pairs(:p{i})" for i in range(len(paired))
+            )
         )
-    ).scalar_one()
+    # Fixed fragments only: the user's words are bound parameters.
+    counts = [f"SELECT 1 FROM capture_text WHERE {w} UNION ALL " for w in counted]  # noqa: S608
+    sql = f"EXPLAIN (FORMAT JSON) {''.join(counts)}SELECT 1 FROM capture_text"  # noqa: S608
+    explained = (await session.execute(text(sql), params)).scalar_one()
     plan = json.loads(explained) if isinstance(explained, str) else explained
-    matching, total = (max(1.0, p["Plan Rows"]) for p in plan[0]["Plan"]["Plans"])
-    density = min(1.0, matching / total) * (_PHRASE_SHARE if phrase else 1.0)
+    *matches, total = (max(1.0, p["Plan Rows"]) for p in plan[0]["Plan"]["Plans"])
+    unpaired = any(len(p.terms) > 1 for p in query.phrases) and not paired
+    matching = min(matches)
+    density = min(1.0, matching / total) * (_PHRASE_SHARE if unpaired else 1.0)
     return "walk" if _WALK_COST * (limit + 1) / density < matching else "gather"
 
 
@@ -153,6 +184,7 @@ def _postgres_matching(
         )
         .where(
             _tsv.op("@@")(func.to_tsquery("simple", to_tsquery(words_of(query)))),
+            *_pairs_conditions(_paired(query)),
             *_key_conditions(CaptureText.sort_key, bounds),
         )
         .order_by(CaptureText.sort_key.desc())
@@ -257,13 +289,7 @@ async def search(
         query, key = _sqlite_matching(parsed)
         query = query.where(*_key_conditions(key, bounds))
     else:
-        plan = await _postgres_plan(
-            session,
-            to_tsquery(words_of(parsed)),
-            any(len(p.terms) > 1 for p in parsed.phrases),
-            limit,
-            state.settings.search_plan,
-        )
+        plan = await _postgres_plan(session, parsed, limit, state.settings.search_plan)
         query, key = _postgres_matching(parsed, plan, bounds)
     if who is not None:
         query = query.where(who)
