@@ -54,6 +54,8 @@ QUERIES: list[dict[str, str]] = [
     {"q": f'"{ASKED_PAIR[0]} {ASKED_PAIR[1]}"'},
     {"q": "zeb*"},  # zebra and zebu, not zeal
     {"q": "beta app:firefox"},
+    {"q": '"gamma delta" app:term'},  # Terminal's captures, a phrase checked after the app
+    {"q": "alpha app:fire", "until": (T0 + timedelta(minutes=20)).isoformat()},
     {"q": "alpha", "since": (T0 + timedelta(minutes=7)).isoformat()},
     {
         "q": "gamma",
@@ -184,15 +186,13 @@ def test_walk_and_gather_find_the_same_hits_in_the_same_order(
     _store_text(url, [(pks[ids[i]], _text(i), taken[i]) for i in taken])
 
     for query in QUERIES:
-        words = query["q"].replace('"', "").replace("-", " ")
+        words, _, app = query["q"].partition(" app:")
+        words = words.replace('"', "").replace("-", " ")
         expected_set = {
             ids[i]
             for i in taken
-            if (
-                f" {words.removesuffix('*')}" in f" {_text(i)}"
-                if "app:" not in words
-                else "beta" in _text(i) and i % 2
-            )
+            if f" {words.removesuffix('*')}" in f" {_text(i)}"
+            and app in ("firefox" if i % 2 else "terminal")
             and ("since" not in query or taken[i] >= datetime.fromisoformat(query["since"]))
             and ("until" not in query or taken[i] < datetime.fromisoformat(query["until"]))
         }

@@ -159,10 +159,36 @@ async def _postgres_plan(
 
 
 def _postgres_matching(
-    query: SearchQuery, plan: str, bounds: list[tuple[str, int]]
+    query: SearchQuery, plan: str, bounds: list[tuple[str, int]], apps: ColumnElement[bool] | None
 ) -> tuple[Select[Capture, str, str, int], Any]:
     full = func.to_tsquery("simple", to_tsquery(query))
     key: Any
+    if plan == "walk" and apps is not None:
+        # The app's name first (its row is in the same pages as the next one's, ~3 µs), the
+        # tsvector (out of line, ~15 µs) only for captures of that app: OFFSET 0 keeps PostgreSQL
+        # from checking the words first, as it does with conditions on capture_text's columns.
+        walked = (
+            select(
+                CaptureText.capture_pk,
+                CaptureText.sort_key,
+                CaptureText.text,
+                CaptureText.boxes,
+                _tsv.label("tsv"),
+            )
+            .join(Capture, Capture.pk == CaptureText.capture_pk)
+            .where(apps, *_key_conditions(CaptureText.sort_key, bounds))
+            .order_by(CaptureText.sort_key.desc())
+            .offset(0)
+            .subquery("walked")
+        )
+        key = walked.c.sort_key
+        base = (
+            select(Capture, walked.c.text, walked.c.boxes, key)
+            .select_from(walked)
+            .join(Capture, Capture.pk == walked.c.capture_pk)
+            .where(walked.c.tsv.op("@@")(full))
+        )
+        return base, key
     if plan == "walk":
         key = CaptureText.sort_key
         base = (
@@ -285,19 +311,22 @@ async def search(
         bounds.append(("<", key_after(until)))
     if cursor is not None:
         bounds.append(("<", _decode_cursor(cursor)))
+    apps: ColumnElement[bool] | None = None
+    if parsed.apps:
+        # '' as a literal: PostgreSQL matches this expression to its statistics (migration
+        # 0007) only when it is written exactly so.
+        name = func.lower(func.coalesce(Capture.app_name, literal_column("''")))
+        apps = or_(*(name.contains(app, autoescape=True) for app in parsed.apps))
     if session.get_bind().dialect.name == "sqlite":
         query, key = _sqlite_matching(parsed)
         query = query.where(*_key_conditions(key, bounds))
     else:
         plan = await _postgres_plan(session, parsed, limit, state.settings.search_plan)
-        query, key = _postgres_matching(parsed, plan, bounds)
+        query, key = _postgres_matching(parsed, plan, bounds, apps)
     if who is not None:
         query = query.where(who)
-    if parsed.apps:
-        # '' as a literal: PostgreSQL matches this expression to its statistics (migration
-        # 0006) only when it is written exactly so.
-        name = func.lower(func.coalesce(Capture.app_name, literal_column("''")))
-        query = query.where(or_(*(name.contains(app, autoescape=True) for app in parsed.apps)))
+    if apps is not None:
+        query = query.where(apps)
     if since is not None:
         query = query.where(Capture.captured_at >= since.astimezone(UTC))
     if until is not None:
