@@ -15,7 +15,9 @@ expression of tsv: nothing is stored in the rows, the text worker's INSERT is un
 row can lack its pairs; the search route spells a phrase's codes with jarvis_phrase_pairs, from
 the same to_tsvector, so they always match the stored ones.
 
-Building the index reads every tsvector once (~0.7 ms of CPU per capture: ~12 min at 1M).
+Building the index reads every tsvector once and is slow: ~0.9 ms of CPU per capture for the
+pairs and as much again for the GIN build (1M captures: 44 min on a loaded 2-core machine, the
+table readable meanwhile, new text waiting for it); run `jarvis-server migrate` at a quiet hour.
 
 SQLite: nothing to do (FTS5 keeps positions in its own index).
 
