@@ -9,18 +9,7 @@ from datetime import UTC
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query
-from sqlalchemy import (
-    Select,
-    String,
-    column,
-    func,
-    literal,
-    literal_column,
-    or_,
-    select,
-    table,
-    text,
-)
+from sqlalchemy import Select, TextClause, column, func, literal_column, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement, Subquery
@@ -117,7 +106,6 @@ def _sqlite_matching(query: SearchQuery) -> tuple[Select[Capture, str, str, int]
 _WALK_COST: Final = 2.5  # a walked capture against a gathered one
 _PHRASE_SHARE: Final = 0.02
 _tsv: ColumnElement[Any] = literal_column("capture_text.tsv")
-_pairs: ColumnElement[Any] = func.jarvis_word_pairs(_tsv)  # as indexed (migration 0008)
 
 
 def _paired(query: SearchQuery) -> list[str]:
@@ -126,8 +114,13 @@ def _paired(query: SearchQuery) -> list[str]:
     return [" ".join(terms) for terms in wholes if len(terms) > 1]
 
 
-def _pairs_conditions(paired: list[str]) -> list[ColumnElement[bool]]:
-    return [_pairs.op("@@")(func.jarvis_phrase_pairs(literal(phrase, String))) for phrase in paired]
+def _pairs_sql(i: int) -> str:
+    """The i-th phrase's pairs asked of the index (its expression as migration 0008 wrote it)."""
+    return f"jarvis_word_pairs(capture_text.tsv) @@ jarvis_phrase_pairs(:pair{i})"
+
+
+def _pairs_conditions(paired: list[str]) -> list[TextClause]:
+    return [text(_pairs_sql(i)).bindparams(**{f"pair{i}": p}) for i, p in enumerate(paired)]
 
 
 async def _postgres_plan(
@@ -138,14 +131,10 @@ async def _postgres_plan(
     if setting != "auto":
         return setting
     paired = _paired(query)
-    params = {"words": to_tsquery(words_of(query))} | {f"p{i}": p for i, p in enumerate(paired)}
+    params = {"words": to_tsquery(words_of(query))} | {f"pair{i}": p for i, p in enumerate(paired)}
     counted = ["tsv @@ to_tsquery('simple', :words)"]
     if paired:
-        counted.append(
-            " AND ".join(
-                f"jarvis_word_pairs(tsv) @@ jarvis_phrase_pairs(:p{i})" for i in range(len(paired))
-            )
-        )
+        counted.append(" AND ".join(_pairs_sql(i) for i in range(len(paired))))
     # Fixed fragments only: the user's words are bound parameters.
     counts = [f"SELECT 1 FROM capture_text WHERE {w} UNION ALL " for w in counted]  # noqa: S608
     sql = f"EXPLAIN (FORMAT JSON) {''.join(counts)}SELECT 1 FROM capture_text"  # noqa: S608
