@@ -217,11 +217,16 @@ async def quick_check(sessions: async_sessionmaker[AsyncSession], storage: Stora
     listed = _captures.c.file_missing_since.is_(None)
     pk = _captures.c.pk
     async with sessions() as session:
-        counted = (
-            await session.execute(select(func.count(), func.min(pk), func.max(pk)).where(listed))
-        ).one()
-        count, low, high = int(counted[0] or 0), counted[1], counted[2]
+        # Counted up to BACKGROUND_FROM only, and the ends of the pk range each on its own (two
+        # index lookups): a count of every row or min and max together read the whole table,
+        # ~20 ms at 100k captures and ~10x that at 1M, before the server may listen.
+        enough = select(pk).where(listed).limit(BACKGROUND_FROM).subquery()
+        count = int(await session.scalar(select(func.count()).select_from(enough)) or 0)
         if count < BACKGROUND_FROM:
+            return False
+        low = await session.scalar(select(func.min(pk)).where(listed))
+        high = await session.scalar(select(func.max(pk)).where(listed))
+        if low is None or high is None:  # all of them deleted meanwhile
             return False
         # Uniform over the rows without ORDER BY random(), which sorts the whole table: pks
         # drawn at random from their range, those that are listed rows kept, SAMPLE of them.
