@@ -8,9 +8,10 @@ running, which is the path measured (a run against a temporary, empty JARVIS_HOM
 runs once untimed first so that its bytecode is cached.
 
 serve: `jarvis-server serve` until /health answers 200, against a bare FastAPI app with one
-route under uvicorn (same interpreter, host and port), target 1.3x: on a new database (it
+route under uvicorn (same interpreter, host and port), target 1.3x, on a new database (it
 migrates; once), an empty one and one with 100,000 captures (rows bulk-inserted, a small file
-each, as reconciliation at start reads them). Wall time is the target; the CPU time of each
+each, as reconciliation at start reads them). The same bare app with the libraries the server
+is built on imported first is printed as the floor of the stack. Wall time is the target; the CPU time of each
 process is printed beside it, as it is steadier on a busy machine. `--before` times another
 checkout's server beside this one on the same databases.
 
