@@ -101,7 +101,7 @@ def _migrate(url: URL, current: str | None) -> None:
         click.echo(
             f"jarvis-server: {MIGRATING_NOTICE} {_describe(url)} from schema revision "
             f"{current} to {SCHEMA_REVISION}; with many captures this takes minutes (a search "
-            "index is rebuilt, ~1 minute per 100,000 captures); do not stop the server",
+            "index is rebuilt, ~1.5 minutes per 100,000 captures); do not stop the server",
             err=True,
         )
     try:

@@ -94,3 +94,33 @@ def test_an_archive_from_before_the_prefix_indexes_finds_every_prefix_after_migr
         ]
         assert expected, prefix
         assert _all_hits(server, token, prefix + "*") == expected, prefix
+
+
+def test_a_migration_stopped_after_it_dropped_the_index_runs_again_whole(
+    server_factory: ServerFactory,
+) -> None:
+    """SQLite runs the DROP of 0009 outside the rebuild's transaction: a server stopped right
+    after it is left at 0008 without capture_fts. The next `migrate` creates and fills it, and
+    the text stored before is found again."""
+    server = server_factory(env={"JARVIS_TEXT_EXTRACTION": "false"})
+    token = server.create_token("desk")
+    capture = make_capture(captured_at=T0)
+    with server.client(token) as client:
+        assert upload(client, capture).status_code == 201
+    server.stop()
+    path = server.home / "server" / "jarvis.db"
+    command.downgrade(alembic_config(parse_database_url(f"sqlite:///{path}")), "0008_phrasepairs")
+    db = sqlite3.connect(path)
+    (pk,) = db.execute("SELECT pk FROM captures").fetchone()
+    db.execute(
+        "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at, sort_key) "
+        "VALUES (?, 'quarterly dashboard', '[]', ?, ?)",
+        (pk, T0.isoformat(), search_key(T0, pk)),
+    )
+    db.commit()
+    db.execute("DROP TABLE capture_fts")
+    db.close()
+    server.migrate()
+    server.start()
+    assert _all_hits(server, token, "dash*") == [str(capture.id)]
+    assert _all_hits(server, token, '"quarterly dashboard"') == [str(capture.id)]

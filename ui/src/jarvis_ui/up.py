@@ -282,7 +282,7 @@ def ensure_server(
             # An update's migration may rebuild an index of every capture: minutes, not seconds.
             say(
                 "Server: upgrading its database after an update; with many captures this takes "
-                f"minutes (one per ~100,000). Waiting for it; its log: {log_path}"
+                f"minutes (~1.5 per 100,000). Waiting for it; its log: {log_path}"
             )
             deadline = None
         if process.poll() is not None:

@@ -6,12 +6,13 @@ prefix, 165 ms for 3 letters and 60-80 ms for 4 (p50; up to 10 s, 390 ms and 270
 index per length, such a prefix is one list read newest first and stopped at the page: 0.4-0.7
 ms each. Longer prefixes are still merged, but few words share 5 letters (2-10 ms).
 
-The price is room: the FTS5 index grows from ~1.8 kB to ~4.8 kB per capture (each length holds
+The price is room: the FTS5 index grows from ~1.8 kB to ~4.9 kB per capture (each length holds
 its own copy of the positions, for prefixes inside phrases). FTS5 cannot add a prefix index to an
-existing table: it is dropped, created again and rebuilt from capture_text, ~0.7 ms a capture
-(1M captures: ~12 min on a loaded 2-core machine, in one transaction: the WAL grows by the new
-index's size until the next checkpoint, and searches wait). The triggers that keep it are
-unchanged: they name the table, which keeps its name.
+existing table: it is dropped, created again and rebuilt from capture_text, ~0.8 ms a capture
+(1M captures: 808 s on a 2-core machine at load 1; the WAL grows by the new index's size until
+the next checkpoint). `serve` says it migrates before it starts, and `jarvis up` waits for it.
+A migration stopped halfway leaves the schema at 0008 and runs again whole at the next start.
+The triggers that keep the index are unchanged: they name the table, which keeps its name.
 
 PostgreSQL: nothing to do (a GIN index on tsvector finds a prefix's lexemes in its own order).
 
@@ -43,7 +44,7 @@ PREFIXES = "2 3 4"
 def _rebuild(prefix: str) -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    op.execute("DROP TABLE capture_fts")
+    op.execute("DROP TABLE IF EXISTS capture_fts")  # a run stopped after it ran again
     op.execute(_FTS.format(prefix=prefix))
     op.execute("INSERT INTO capture_fts(capture_fts) VALUES ('rebuild')")
 
