@@ -31,6 +31,9 @@ HEALTH_PATH: Final = "/health"
 # A local server started by `jarvis up` proves it holds the user's identity key here.
 IDENTITY_PATH: Final = f"{HEALTH_PATH}/identity"
 IDENTITY_NONCE_PATTERN: Final = r"^[0-9a-f]{32,128}$"
+# What `serve` logs before it migrates its database, which may take minutes (a search index
+# rebuilt): `jarvis up` reads it in the server's log and waits past its usual start time.
+MIGRATING_NOTICE: Final = "migrating the database"
 
 
 IDENTITY_KEY_BYTES: Final = 32

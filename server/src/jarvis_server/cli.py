@@ -19,6 +19,7 @@ import click
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jarvis_contract import MIGRATING_NOTICE
 from jarvis_server import __version__
 from jarvis_server.core.config import Settings, SettingsError, check_text_languages, get_settings
 from jarvis_server.core.db import (
@@ -92,9 +93,17 @@ def _should_migrate(settings: Settings, url: URL, no_migrate: bool) -> bool:
     return settings.auto_migrate if settings.auto_migrate is not None else is_sqlite(url)
 
 
-def _migrate(url: URL) -> None:
+def _migrate(url: URL, current: str | None) -> None:
     from jarvis_server.migrate import upgrade
 
+    if current is not None and current != SCHEMA_REVISION:
+        # An upgrade may rebuild an index of every capture: say so before a long silence.
+        click.echo(
+            f"jarvis-server: {MIGRATING_NOTICE} {_describe(url)} from schema revision "
+            f"{current} to {SCHEMA_REVISION}; with many captures this takes minutes (a search "
+            "index is rebuilt, ~1.5 minutes per 100,000 captures); do not stop the server",
+            err=True,
+        )
     try:
         upgrade(url)
     except Exception as exc:
@@ -123,7 +132,7 @@ def _ensure_schema(settings: Settings, url: URL, *, no_migrate: bool) -> None:
     if current == SCHEMA_REVISION:
         return
     if _should_migrate(settings, url, no_migrate):
-        _migrate(url)
+        _migrate(url, current)
         return
     raise StartupError(
         f"{DB_VAR}: the database {_describe(url)} is at schema revision {current or 'none'}, "
@@ -320,8 +329,8 @@ def migrate() -> None:
     """Apply database migrations up to the newest schema."""
     settings = _settings()
     url = _database_url(settings)
-    asyncio.run(_revision(url))  # a clear line when the database does not answer
-    _migrate(url)
+    current = asyncio.run(_revision(url))  # a clear line when the database does not answer
+    _migrate(url, current)
     click.echo(f"database {_describe(url)} is up to date", err=True)
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 # The newest migration. Kept as a constant so a start-up or a `token` command can check the
 # schema without loading Alembic; a test keeps it equal to Alembic's head.
-SCHEMA_REVISION: Final = "0008_phrasepairs"
+SCHEMA_REVISION: Final = "0009_prefixes"
 
 
 def alembic_config(url: URL) -> Config:

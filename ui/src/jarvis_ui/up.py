@@ -34,6 +34,7 @@ from typing import IO, Final
 
 from jarvis_agent.config import ConfigStore
 from jarvis_agent.paths import agent_paths
+from jarvis_contract import MIGRATING_NOTICE
 from jarvis_sync import (
     CredentialsError,
     KeyringUnavailableError,
@@ -157,6 +158,16 @@ def _port_taken(port: int) -> bool:
         return probe.connect_ex((LOCAL_HOST, port)) == 0
 
 
+def _migrating(log_path: Path, start: int) -> bool:
+    """Whether the server said, in what it logged since `start`, that it migrates."""
+    try:
+        with log_path.open("rb") as log:
+            log.seek(start)
+            return MIGRATING_NOTICE.encode() in log.read(65536)
+    except OSError:
+        return False
+
+
 def _tail(path: Path, lines: int = 8) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -244,6 +255,7 @@ def ensure_server(
     if os.name == "posix":
         os.fchmod(fd, 0o600)
     log_file: IO[bytes] = os.fdopen(fd, "ab")
+    log_start = os.fstat(fd).st_size  # what this start writes comes after
     try:
         process = subprocess.Popen(
             _server_argv("serve", "--host", LOCAL_HOST, "--port", str(port)),
@@ -264,8 +276,15 @@ def ensure_server(
         except BaseException:
             server.stop()
             raise
-    deadline = time.monotonic() + SERVER_START_SECONDS
+    deadline: float | None = time.monotonic() + SERVER_START_SECONDS
     while (problem := local_server_problem(port, key)) is not None:
+        if deadline is not None and _migrating(log_path, log_start):
+            # An update's migration may rebuild an index of every capture: minutes, not seconds.
+            say(
+                "Server: upgrading its database after an update; with many captures this takes "
+                f"minutes (~1.5 per 100,000). Waiting for it; its log: {log_path}"
+            )
+            deadline = None
         if process.poll() is not None:
             server.stop()
             if _port_taken(port):  # someone else bound the port first
@@ -274,7 +293,7 @@ def ensure_server(
                 f"The local Jarvis server exited with code {process.returncode} at start-up. "
                 f"Its log ({log_path}) ends with:\n{_tail(log_path)}"
             )
-        if time.monotonic() > deadline:
+        if deadline is not None and time.monotonic() > deadline:
             server.stop()
             raise UpError(
                 f"The local Jarvis server did not answer at {url} within "
