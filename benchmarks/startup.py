@@ -11,9 +11,9 @@ serve: `jarvis-server serve` until /health answers 200, against a bare FastAPI a
 route under uvicorn (same interpreter, host and port), target 1.3x, on a new database (it
 migrates; once), an empty one and one with 100,000 captures (rows bulk-inserted, a small file
 each, as reconciliation at start reads them). The same bare app with the libraries the server
-is built on imported first is printed as the floor of the stack. Wall time is the target; the CPU time of each
-process is printed beside it, as it is steadier on a busy machine. `--before` times another
-checkout's server beside this one on the same databases.
+is built on imported first is printed as the floor of the stack. Wall time is the target; the
+CPU time of each process is printed beside it, as it is steadier on a busy machine. `--before`
+times another checkout's server beside this one on the same databases.
 
 up: `jarvis up` until its red icon is drawn in trayer's panel on the real test desktop (Xvfb,
 openbox, trayer and gnome-keyring, from tests/support/), with the local server already running

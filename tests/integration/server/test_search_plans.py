@@ -42,7 +42,7 @@ def _namesakes() -> tuple[tuple[str, str], tuple[str, str]]:
 
 # A capture holding one pair and the other's words apart: found by the index, not a hit.
 STORED_PAIR, ASKED_PAIR = _namesakes()
-PLANS = ("walk", "gather", "auto")
+PLANS = ("walk", "gather", "auto", "probe")
 QUERIES: list[dict[str, str]] = [
     {"q": "alpha"},  # every capture: a walk's case
     {"q": "beta"},
@@ -153,10 +153,11 @@ def _walk_pages(
 def test_walk_and_gather_find_the_same_hits_in_the_same_order(
     postgres_cluster: PostgresCluster, server_factory: ServerFactory
 ) -> None:
-    """On one database, servers set to walk, to gather, and to choose per query return the same
-    hits newest first for words, phrases (not the same words in another order), prefixes, app
-    and time filters, and no hits; pages of 3 cross from one way to the other with the same
-    cursors and lose or repeat nothing."""
+    """On one database, servers set to walk, to gather, to probe (the newest captures walked,
+    then a gather when they do not fill the page) and to choose per query return the same hits
+    newest first for words, phrases (not the same words in another order), prefixes, app and
+    time filters, and no hits; pages of 3 cross from one way to the other with the same cursors
+    and lose or repeat nothing."""
     url = postgres_cluster.url(postgres_cluster.create_database())
     env = {"JARVIS_TEXT_EXTRACTION": "false"}
     first = server_factory(env={**env, "JARVIS_SEARCH_PLAN": PLANS[0]}, database_url=url)

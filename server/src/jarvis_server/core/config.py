@@ -166,13 +166,15 @@ class Settings(BaseSettings):
         description="Wait before the first retry of a failed read; doubles on each next one "
         "(at most an hour).",
     )
-    search_plan: Literal["auto", "walk", "gather"] = Field(
+    search_plan: Literal["auto", "walk", "gather", "probe"] = Field(
         default="auto",
         description="PostgreSQL: how a search finds its newest hits. 'walk' checks captures "
         "newest first until the page is full (fast for common words), 'gather' takes every "
         "capture holding the words from the text index and sorts them (fast for rare words and "
-        "phrases), 'auto' picks per query from the index's statistics. The hits are the same; "
-        "only the time differs. For diagnosis and tests.",
+        "phrases), 'probe' walks the newest 1,000 captures and gathers if they do not fill the "
+        "page, 'auto' picks per query from the index's statistics (a probe where they know "
+        "too little of a prefix). The hits are the same; only the time differs. For diagnosis "
+        "and tests.",
     )
     server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
     server_log_json: bool = Field(default=False, description="Log JSON lines instead of text.")

@@ -105,6 +105,11 @@ def _sqlite_matching(query: SearchQuery) -> tuple[Select[Capture, str, str, int]
 # the benchmark's Zipf text, more in real text, where phrases are made of words that go together).
 _WALK_COST: Final = 2.5  # a walked capture against a gathered one
 _PHRASE_SHARE: Final = 0.02
+# A prefix's estimate is PostgreSQL's guess of 0.5 % of the rows unless a common word starts with
+# it ("saz*": 5,000 estimated, 171,723 at 1M captures): where that guess picks a gather, the
+# newest _PROBE_ROWS captures are walked first (~15 ms at most), and gathered only if they do
+# not fill the page (gathering "saz*" took 220 ms, walking it 14 ms).
+_PROBE_ROWS: Final = 1000
 _tsv: ColumnElement[Any] = literal_column("capture_text.tsv")
 
 
@@ -127,7 +132,7 @@ async def _postgres_plan(
     session: AsyncSession, query: SearchQuery, limit: int, setting: str
 ) -> str:
     """'walk' or 'gather', by the planner's estimate of how many captures hold the words (and
-    the pairs of the phrases' words)."""
+    the pairs of the phrases' words); 'probe' for a gather whose estimate rests on a prefix."""
     if setting != "auto":
         return setting
     paired = _paired(query)
@@ -144,27 +149,35 @@ async def _postgres_plan(
     unpaired = any(len(p.terms) > 1 for p in query.phrases) and not paired
     matching = min(matches)
     density = min(1.0, matching / total) * (_PHRASE_SHARE if unpaired else 1.0)
-    return "walk" if _WALK_COST * (limit + 1) / density < matching else "gather"
+    if _WALK_COST * (limit + 1) / density < matching:
+        return "walk"
+    return "probe" if any(p.prefix for p in query.phrases) else "gather"
 
 
 def _postgres_matching(
-    query: SearchQuery, plan: str, bounds: list[tuple[str, int]], apps: ColumnElement[bool] | None
+    query: SearchQuery,
+    plan: str,
+    bounds: list[tuple[str, int]],
+    apps: ColumnElement[bool] | None,
+    newest: int | None = None,
 ) -> tuple[Select[Capture, str, str, int], Any]:
+    """The matching captures by `plan` ('walk' or 'gather'); a walk of the `newest` captures
+    only, when given."""
     full = func.to_tsquery("simple", to_tsquery(query))
     in_range = _key_conditions(CaptureText.sort_key, bounds)
-    if plan == "walk" and apps is None:
-        key = CaptureText.sort_key
-        base = (
-            select(Capture, CaptureText.text, CaptureText.boxes, key)
-            .select_from(CaptureText)
-            .join(Capture, Capture.pk == CaptureText.capture_pk)
-            .where(_tsv.op("@@")(full), *in_range)
-        )
-        return base, key
     if plan == "walk":
-        # The app's name first (its row is in the same pages as the next one's, ~3 µs), the
+        # Fenced even without an app: joined openly, a time range on both sides (sort key and
+        # captured_at) led the planner to expect ~2 hits and hash-join every capture of the
+        # range (85 ms for a day of 5,760 at 1M) instead of stopping at the page (8 ms). With an
+        # app, its name first (its row is in the same pages as the next one's, ~3 µs), the
         # tsvector (out of line, ~15 µs) only for captures of that app.
-        rows = _newest_first("walked", apps, *in_range, with_captures=True)
+        rows = _newest_first(
+            "walked",
+            *([apps] if apps is not None else []),
+            *in_range,
+            with_captures=apps is not None,
+            newest=newest,
+        )
         return _hits_in(rows, full)
     # A gather: the words (and the phrases' pairs) from the GIN indexes, phrases checked after.
     words = func.to_tsquery("simple", to_tsquery(words_of(query)))
@@ -174,11 +187,14 @@ def _postgres_matching(
     return _hits_in(rows, full if any(len(p.terms) > 1 for p in query.phrases) else None)
 
 
-def _newest_first(name: str, *conditions: Any, with_captures: bool = False) -> Subquery:
-    """capture_text's rows that meet `conditions`, newest first, behind OFFSET 0: it keeps the
-    checks made outside (phrases, words) out of the subquery, so they run down its sorted
-    output and stop with the page, instead of on every row (PostgreSQL checks conditions on a
-    table's own columns first, before any join)."""
+def _newest_first(
+    name: str, *conditions: Any, with_captures: bool = False, newest: int | None = None
+) -> Subquery:
+    """capture_text's rows that meet `conditions`, newest first (the `newest` of them only, when
+    given), behind OFFSET 0 or that LIMIT: it keeps the checks made outside (phrases, words)
+    out of the subquery, so they run down its sorted output and stop with the page, instead of
+    on every row (PostgreSQL checks conditions on a table's own columns first, before any
+    join)."""
     rows = select(
         CaptureText.capture_pk,
         CaptureText.sort_key,
@@ -188,7 +204,8 @@ def _newest_first(name: str, *conditions: Any, with_captures: bool = False) -> S
     )
     if with_captures:
         rows = rows.join(Capture, Capture.pk == CaptureText.capture_pk)
-    return rows.where(*conditions).order_by(CaptureText.sort_key.desc()).offset(0).subquery(name)
+    rows = rows.where(*conditions).order_by(CaptureText.sort_key.desc())
+    return (rows.offset(0) if newest is None else rows.limit(newest)).subquery(name)
 
 
 def _hits_in(rows: Subquery, check: Any) -> tuple[Select[Capture, str, str, int], Any]:
@@ -292,28 +309,36 @@ async def search(
         # 0007) only when it is written exactly so.
         name = func.lower(func.coalesce(Capture.app_name, literal_column("''")))
         apps = or_(*(name.contains(app, autoescape=True) for app in parsed.apps))
+    filters = [f for f in (who, apps) if f is not None]
+    if since is not None:
+        filters.append(Capture.captured_at >= since.astimezone(UTC))
+    if until is not None:
+        filters.append(Capture.captured_at < until.astimezone(UTC))
+
+    async def page(matching: tuple[Select[Capture, str, str, int], Any]) -> list[Any]:
+        query, key = matching
+        # The device names in a second query: joined into this one (the relation's default),
+        # the one-row devices table led SQLite's plan, FTS5 became the inner loop, and every
+        # match was read and sorted instead of the newest few (350 ms for two common words at
+        # 100k captures).
+        query = query.where(*filters).options(selectinload(Capture.device))
+        return list((await session.execute(query.order_by(key.desc()).limit(limit + 1))).all())
+
     if session.get_bind().dialect.name == "sqlite":
         query, key = _sqlite_matching(parsed)
-        query = query.where(*_key_conditions(key, bounds))
+        rows = await page((query.where(*_key_conditions(key, bounds)), key))
     else:
         # Planned for the words asked each time: a prepared statement's generic plan knows no
         # word's or app's frequency and took 0.8 s where the words' own plan takes 5 ms (1M).
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         plan = await _postgres_plan(session, parsed, limit, state.settings.search_plan)
-        query, key = _postgres_matching(parsed, plan, bounds, apps)
-    if who is not None:
-        query = query.where(who)
-    if apps is not None:
-        query = query.where(apps)
-    if since is not None:
-        query = query.where(Capture.captured_at >= since.astimezone(UTC))
-    if until is not None:
-        query = query.where(Capture.captured_at < until.astimezone(UTC))
-    # The device names in a second query: joined into this one (the relation's default), the
-    # one-row devices table led SQLite's plan, FTS5 became the inner loop, and every match was
-    # read and sorted instead of the newest few (350 ms for two common words at 100k captures).
-    query = query.options(selectinload(Capture.device)).order_by(key.desc()).limit(limit + 1)
-    rows = (await session.execute(query)).all()
+        if plan == "probe":
+            # A full page from the newest captures is the page: every older one is older.
+            rows = await page(_postgres_matching(parsed, "walk", bounds, apps, _PROBE_ROWS))
+            if len(rows) <= limit:
+                rows = await page(_postgres_matching(parsed, "gather", bounds, apps))
+        else:
+            rows = await page(_postgres_matching(parsed, plan, bounds, apps))
     more = len(rows) > limit
     rows = rows[:limit]
     items: list[SearchHit] = []
