@@ -62,6 +62,14 @@ QUERIES: list[dict[str, str]] = [
         "since": (T0 + timedelta(minutes=3)).isoformat(),
         "until": (T0 + timedelta(minutes=20)).isoformat(),
     },
+    # 11 and 12 were taken in the same millisecond: bounds inside it, and on whole ones.
+    {"q": "alpha", "since": (T0 + timedelta(minutes=11, microseconds=300)).isoformat()},
+    {"q": "alpha", "until": (T0 + timedelta(minutes=11, microseconds=300)).isoformat()},
+    {
+        "q": "alpha",
+        "since": (T0 + timedelta(minutes=11)).isoformat(),
+        "until": (T0 + timedelta(minutes=11, microseconds=1000)).isoformat(),
+    },
     {"q": "nowhere"},
 ]
 

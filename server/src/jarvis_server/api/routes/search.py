@@ -294,13 +294,21 @@ async def search(
     except QueryError as exc:
         raise _bad_query(str(exc)) from None
     who = _restrict(caller, device)
-    # Time bounds twice: on the sort key, which the index walk starts and stops by, and exactly
-    # on captured_at (the key is to the millisecond).
+    # Time bounds on the sort key, which the index walk starts and stops by; the key is to the
+    # millisecond, so a bound within a millisecond is also checked exactly on captured_at. Only
+    # then: both ranges together led PostgreSQL to expect a handful of hits out of a day of
+    # captures and to hash-join the whole day (60-85 ms at 1M) rather than stop at the page.
     bounds: list[tuple[str, int]] = []
+    exact: list[ColumnElement[bool]] = []
     if since is not None:
         bounds.append((">=", key_floor(since)))
+        if since.microsecond % 1000:
+            exact.append(Capture.captured_at >= since.astimezone(UTC))
     if until is not None:
-        bounds.append(("<", key_after(until)))
+        whole = not until.microsecond % 1000
+        bounds.append(("<", key_floor(until) if whole else key_after(until)))
+        if not whole:
+            exact.append(Capture.captured_at < until.astimezone(UTC))
     if cursor is not None:
         bounds.append(("<", _decode_cursor(cursor)))
     apps: ColumnElement[bool] | None = None
@@ -309,11 +317,7 @@ async def search(
         # 0007) only when it is written exactly so.
         name = func.lower(func.coalesce(Capture.app_name, literal_column("''")))
         apps = or_(*(name.contains(app, autoescape=True) for app in parsed.apps))
-    filters = [f for f in (who, apps) if f is not None]
-    if since is not None:
-        filters.append(Capture.captured_at >= since.astimezone(UTC))
-    if until is not None:
-        filters.append(Capture.captured_at < until.astimezone(UTC))
+    filters = [*(f for f in (who, apps) if f is not None), *exact]
 
     async def page(matching: tuple[Select[Capture, str, str, int], Any]) -> list[Any]:
         query, key = matching
