@@ -166,11 +166,10 @@ def _postgres_matching(
     full = func.to_tsquery("simple", to_tsquery(query))
     in_range = _key_conditions(CaptureText.sort_key, bounds)
     if plan == "walk":
-        # Fenced even without an app: joined openly, a time range on both sides (sort key and
-        # captured_at) led the planner to expect ~2 hits and hash-join every capture of the
-        # range (85 ms for a day of 5,760 at 1M) instead of stopping at the page (8 ms). With an
-        # app, its name first (its row is in the same pages as the next one's, ~3 µs), the
-        # tsvector (out of line, ~15 µs) only for captures of that app.
+        # One shape for every walk, the probe's too (which stops after `newest` captures): the
+        # fenced newest-first rows, the words checked down them. With an app, its name first
+        # (its row is in the same pages as the next one's, ~3 µs), the tsvector (out of line,
+        # ~15 µs) only for captures of that app.
         rows = _newest_first(
             "walked",
             *([apps] if apps is not None else []),
