@@ -144,13 +144,17 @@ _LOWEST_PRIORITY: Final = 19
 _PR_SET_PDEATHSIG: Final = 1
 
 
-def init_child(tessdata: Path, languages: str) -> None:
-    """Start-up of the OCR process: the lowest CPU priority, and one engine for its life."""
+def init_child(tessdata: Path, languages: str, server_pid: int) -> None:
+    """Start-up of the OCR process (a child of the server `server_pid`): the lowest CPU
+    priority, and one engine for its life."""
     global _child_engine
     if sys.platform == "linux":
         # Ends with the server however the server ends (even kill -9): an orphan would wait
         # for work forever.
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # A server killed while this process started, before the line above, sends nothing.
+        if os.getppid() != server_pid:
+            os._exit(0)
     if hasattr(os, "nice"):
         os.nice(_LOWEST_PRIORITY - os.nice(0))
     _child_engine = OcrEngine(tessdata, languages)

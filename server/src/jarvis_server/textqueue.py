@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -107,7 +108,11 @@ class TextWorker:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=init_child,
-                initargs=(self._settings.text_tessdata_dir, self._settings.text_languages),
+                initargs=(
+                    self._settings.text_tessdata_dir,
+                    self._settings.text_languages,
+                    os.getpid(),
+                ),
             )
         return self._executor
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -416,3 +420,41 @@ def test_ocr_process_ends_with_the_server(server: LiveServer) -> None:
     children = _children(server.process.pid)
     server.kill()
     _wait_for(lambda: not any(_alive(pid) for pid in children), "the OCR process to end on kill")
+
+
+# A server that starts its OCR process as the text worker does, for one capture, and is killed
+# (exits at once, no clean-up) while that process is still starting; it writes the process's pid.
+_KILLED_WHILE_STARTING = """
+import os, sys
+from pathlib import Path
+from jarvis_server.core.config import Settings
+from jarvis_server.ocr import read_in_child
+from jarvis_server.textqueue import TextWorker
+
+pool = TextWorker(None, None, Settings(), "sqlite")._pool()
+pool.submit(read_in_child, b"")
+Path(sys.argv[1]).write_text(" ".join(map(str, pool._processes)))
+os._exit(0)
+"""
+
+
+def test_ocr_process_started_after_its_server_died_ends(tmp_path: Path) -> None:
+    """A server killed (kill -9) while its OCR process was still starting: PR_SET_PDEATHSIG,
+    set after the death, never fires, so the process checks at start that its server is still
+    its parent and ends, instead of waiting for work forever (found after a full test run: the
+    replica test's killed worker had left one behind)."""
+    pids = tmp_path / "ocr-pid"
+    subprocess.run(
+        [sys.executable, "-c", _KILLED_WHILE_STARTING, str(pids)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+        timeout=120,
+    )
+    (orphan,) = map(int, pids.read_text().split())
+    try:
+        _wait_for(lambda: not _alive(orphan), "the orphaned OCR process to end")
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
