@@ -19,8 +19,6 @@ from tests.support.browser import PHONE, BrowserPage, open_page
 from tests.support.server import LiveServer, make_server
 from tests.support.timeline_screens import Screen, render_screen
 
-# Today in UTC (the browser runs in UTC), early enough that every capture is in the past.
-DAY = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
 APPS = ["Firefox", "Terminal", "Mail", "Editor", "Firefox", "Terminal"]
 
 
@@ -30,6 +28,13 @@ class Timeline:
     laptop_token: str
     laptop: list[Capture]
     phone: list[Capture]
+    day: datetime  # the captures' day: the page opens on today
+
+
+def _today() -> datetime:
+    """01:00 today in UTC (the browser runs in UTC), taken when the fixture starts, not when the
+    module is imported: a run that crossed midnight opened the page on the next day, empty."""
+    return datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
 
 
 def _capture(screen: Screen, at: datetime, app: str, title: str) -> Capture:
@@ -48,6 +53,7 @@ def _upload_all(server: LiveServer, token: str, captures: list[Capture]) -> None
 @pytest.fixture(scope="module")
 def timeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Timeline]:
     """A server with a laptop's day of six captures and a phone's two on the same day."""
+    day = _today()
     server = make_server(tmp_path_factory.mktemp("timeline"))
     server.start()
     laptop_token = server.create_token("laptop")
@@ -55,7 +61,7 @@ def timeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Timeline]:
     laptop = [
         _capture(
             render_screen(f"{app} {i}", [f"laptop screen number {i}", "quarterly budget"]),
-            DAY + timedelta(minutes=5 * i),
+            day + timedelta(minutes=5 * i),
             app,
             f"window {i}",
         )
@@ -64,7 +70,7 @@ def timeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Timeline]:
     phone = [
         _capture(
             render_screen(f"Phone {i}", ["phone secret"], dark=True),
-            DAY + timedelta(minutes=5 * i + 1),
+            day + timedelta(minutes=5 * i + 1),
             "Phone",
             f"phone window {i}",
         )
@@ -72,7 +78,7 @@ def timeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Timeline]:
     ]
     _upload_all(server, laptop_token, laptop)
     _upload_all(server, phone_token, phone)
-    yield Timeline(server, laptop_token, laptop, phone)
+    yield Timeline(server, laptop_token, laptop, phone, day)
     server.stop()
 
 
@@ -209,7 +215,12 @@ def test_delete_asks_first_then_removes_file_and_row(browser: Browser, timeline:
     server = timeline.server
     token = server.create_token("deleter")
     extra = [
-        _capture(render_screen(f"Doomed {i}", ["delete me"]), DAY + timedelta(minutes=i), "X", "t")
+        _capture(
+            render_screen(f"Doomed {i}", ["delete me"]),
+            timeline.day + timedelta(minutes=i),
+            "X",
+            "t",
+        )
         for i in range(4)
     ]
     _upload_all(server, token, extra)
