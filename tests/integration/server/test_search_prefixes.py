@@ -42,6 +42,37 @@ def _all_hits(server: LiveServer, token: str, q: str) -> list[str]:
             params["cursor"] = page.next_cursor
 
 
+def _archive_at_0008(
+    server_factory: ServerFactory, taken: list[datetime]
+) -> tuple[LiveServer, str, sqlite3.Connection, list[tuple[str, int]]]:
+    """A stopped server whose captures (one per time in `taken`) are in a database taken back to
+    0008; its token, an open connection to that database, and each capture's id and row number."""
+    server = server_factory(env={"JARVIS_TEXT_EXTRACTION": "false"})
+    token = server.create_token("desk")
+    ids = []
+    with server.client(token) as client:
+        for at in taken:
+            capture = make_capture(captured_at=at)
+            assert upload(client, capture).status_code == 201
+            ids.append(capture.id)
+    server.stop()
+    path = server.home / "server" / "jarvis.db"
+    command.downgrade(alembic_config(parse_database_url(f"sqlite:///{path}")), "0008_phrasepairs")
+    db = sqlite3.connect(path)
+    pks = dict(db.execute("SELECT id, pk FROM captures").fetchall())
+    return server, token, db, [(str(i), pks[str(i)]) for i in ids]
+
+
+def _store_text(db: sqlite3.Connection, rows: list[tuple[int, str, datetime]]) -> None:
+    """Text as the text worker stores it (row number, text, when taken); the triggers index it."""
+    db.executemany(
+        "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at, sort_key) "
+        "VALUES (?, ?, '[]', ?, ?)",
+        [(pk, body, at.isoformat(), search_key(at, pk)) for pk, body, at in rows],
+    )
+    db.commit()
+
+
 def test_an_archive_from_before_the_prefix_indexes_finds_every_prefix_after_migrate(
     server_factory: ServerFactory,
 ) -> None:
@@ -49,47 +80,22 @@ def test_an_archive_from_before_the_prefix_indexes_finds_every_prefix_after_migr
     migrate`, by prefixes of 2, 3, 4 and 5 letters (diacritics folded), all pages newest first,
     exactly the captures a scan of the texts names; FTS5 now keeps indexes of 2, 3 and 4 letters,
     and text stored after the migration is found the same way."""
-    server = server_factory(env={"JARVIS_TEXT_EXTRACTION": "false"})
-    token = server.create_token("desk")
-    taken = {i: T0 + timedelta(minutes=i) for i in range(40)}
-    ids: dict[int, str] = {}
-    with server.client(token) as client:
-        for i in taken:
-            capture = make_capture(captured_at=taken[i])
-            assert upload(client, capture).status_code == 201
-            ids[i] = capture.id
-    server.stop()
-
-    path = server.home / "server" / "jarvis.db"
-    config = alembic_config(parse_database_url(f"sqlite:///{path}"))
-    command.downgrade(config, "0008_phrasepairs")
-    db = sqlite3.connect(path)
+    taken = [T0 + timedelta(minutes=i) for i in range(40)]
+    server, token, db, captures = _archive_at_0008(server_factory, taken)
     assert "prefix" not in _fts_sql(db)
-    pks = dict(db.execute("SELECT id, pk FROM captures").fetchall())
-
-    def store(numbers: range) -> None:  # as the text worker does; the triggers index it
-        db.executemany(
-            "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at, sort_key) "
-            "VALUES (?, ?, '[]', ?, ?)",
-            [
-                (pks[ids[i]], _text(i), taken[i].isoformat(), search_key(taken[i], pks[ids[i]]))
-                for i in numbers
-            ],
-        )
-        db.commit()
-
-    store(range(30))
+    texts = [(pk, _text(i), taken[i]) for i, (_, pk) in enumerate(captures)]
+    _store_text(db, texts[:30])
     server.migrate()
     assert "prefix='2 3 4'" in _fts_sql(db)
-    store(range(30, 40))
+    _store_text(db, texts[30:])
     db.close()
     server.start()
 
     folded = {"Dämmerung": "dammerung"}
     for prefix in ("da", "dat", "dash", "datab", "dam", "ze"):
         expected = [
-            ids[i]
-            for i in sorted(taken, reverse=True)
+            captures[i][0]
+            for i in reversed(range(len(taken)))
             if any(folded.get(w, w).lower().startswith(prefix) for w in _text(i).split())
         ]
         assert expected, prefix
@@ -102,25 +108,11 @@ def test_a_migration_stopped_after_it_dropped_the_index_runs_again_whole(
     """SQLite runs the DROP of 0009 outside the rebuild's transaction: a server stopped right
     after it is left at 0008 without capture_fts. The next `migrate` creates and fills it, and
     the text stored before is found again."""
-    server = server_factory(env={"JARVIS_TEXT_EXTRACTION": "false"})
-    token = server.create_token("desk")
-    capture = make_capture(captured_at=T0)
-    with server.client(token) as client:
-        assert upload(client, capture).status_code == 201
-    server.stop()
-    path = server.home / "server" / "jarvis.db"
-    command.downgrade(alembic_config(parse_database_url(f"sqlite:///{path}")), "0008_phrasepairs")
-    db = sqlite3.connect(path)
-    (pk,) = db.execute("SELECT pk FROM captures").fetchone()
-    db.execute(
-        "INSERT INTO capture_text (capture_pk, text, boxes, extracted_at, sort_key) "
-        "VALUES (?, 'quarterly dashboard', '[]', ?, ?)",
-        (pk, T0.isoformat(), search_key(T0, pk)),
-    )
-    db.commit()
+    server, token, db, [(capture_id, pk)] = _archive_at_0008(server_factory, [T0])
+    _store_text(db, [(pk, "quarterly dashboard", T0)])
     db.execute("DROP TABLE capture_fts")
     db.close()
     server.migrate()
     server.start()
-    assert _all_hits(server, token, "dash*") == [str(capture.id)]
-    assert _all_hits(server, token, '"quarterly dashboard"') == [str(capture.id)]
+    assert _all_hits(server, token, "dash*") == [capture_id]
+    assert _all_hits(server, token, '"quarterly dashboard"') == [capture_id]
