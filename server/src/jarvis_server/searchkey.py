@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-__all__ = ["KEY_SPAN_BITS", "key_after", "key_floor", "search_key"]
+__all__ = ["KEY_SPAN_BITS", "key_after", "key_floor", "search_key", "within_millisecond"]
 
 KEY_SPAN_BITS: Final = 20
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,5 +42,13 @@ def key_floor(when: datetime) -> int:
 
 
 def key_after(when: datetime) -> int:
-    """A key above that of every capture taken before `when` (for a range's end)."""
-    return max(_LOWEST, min(_HIGHEST, (_millis(when) + 1) << KEY_SPAN_BITS))
+    """The lowest key above that of every capture taken before `when` (for a range's end): on a
+    whole millisecond, exactly the captures before it; inside one, that millisecond's too."""
+    millis = _millis(when) + (1 if within_millisecond(when) else 0)
+    return max(_LOWEST, min(_HIGHEST, millis << KEY_SPAN_BITS))
+
+
+def within_millisecond(when: datetime) -> bool:
+    """Whether `when` falls inside a millisecond: keys then bound a range only to that
+    millisecond, and captured_at must be checked exactly."""
+    return when.microsecond % 1000 != 0

@@ -21,7 +21,7 @@ from jarvis_server.auth import Caller
 from jarvis_server.models import Capture, CaptureText, Device
 from jarvis_server.problems import ProblemError
 from jarvis_server.records import to_record
-from jarvis_server.searchkey import key_after, key_floor
+from jarvis_server.searchkey import key_after, key_floor, within_millisecond
 from jarvis_server.textquery import (
     MAX_QUERY_CHARS,
     QueryError,
@@ -301,12 +301,11 @@ async def search(
     exact: list[ColumnElement[bool]] = []
     if since is not None:
         bounds.append((">=", key_floor(since)))
-        if since.microsecond % 1000:
+        if within_millisecond(since):
             exact.append(Capture.captured_at >= since.astimezone(UTC))
     if until is not None:
-        whole = not until.microsecond % 1000
-        bounds.append(("<", key_floor(until) if whole else key_after(until)))
-        if not whole:
+        bounds.append(("<", key_after(until)))
+        if within_millisecond(until):
             exact.append(Capture.captured_at < until.astimezone(UTC))
     if cursor is not None:
         bounds.append(("<", _decode_cursor(cursor)))
