@@ -7,6 +7,7 @@ Start-up problems end the command with one line naming the setting to fix, never
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -224,7 +225,17 @@ def cli() -> None:
     help="Server processes on this machine (PostgreSQL only; SQLite serves from one).",
 )
 @click.option("--worker-fd", type=int, default=None, hidden=True)
-def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int | None) -> None:
+@click.option("--worker-table", type=int, default=None, hidden=True)
+@click.option("--worker-slot", type=int, default=0, hidden=True)
+def serve(
+    host: str,
+    port: int,
+    no_migrate: bool,
+    workers: int,
+    worker_fd: int | None,
+    worker_table: int | None,
+    worker_slot: int,
+) -> None:
     """Serve the ingest API."""
     import uvicorn
 
@@ -232,6 +243,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
     from jarvis_server.connections import guarded_protocol
     from jarvis_server.logs import configure_logging
     from jarvis_server.reconcile import prepare, reconcile, warn_fixed_modes
+    from jarvis_server.worker_accept import Tally, accept_evenly
     from jarvis_server.workers import worker_socket
 
     settings = _settings()
@@ -278,20 +290,54 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
         reconcile_later=later,
     )
 
+    # A worker accepts on the socket its parent bound, itself (worker_accept), not through
+    # uvicorn, which would let the event loop take every waiting connection at once.
+    listener: socket.socket | None = None
+    tally: Tally | None = None
+    if worker_fd is not None:
+        listener = worker_socket(worker_fd)
+        if worker_table is not None:
+            tally = Tally(worker_table, worker_slot)
+
     class Server(uvicorn.Server):
+        accepting: asyncio.Task[None] | None = None
+
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
+            await super().startup(sockets if tally is None else [])
+            if listener is not None and tally is not None and self.started:
+                self.accepting = asyncio.create_task(
+                    accept_evenly(listener, self.new_protocol, tally, self.held)
+                )
             app.state.listening.set()  # the reconciliation left for later may begin
+
+        def new_protocol(self) -> asyncio.Protocol:  # as uvicorn's startup makes them
+            return self.config.http_protocol_class(  # type: ignore[call-arg]
+                config=self.config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+            )
+
+        def held(self) -> int:
+            return len(self.server_state.connections)
+
+        def published(self) -> None:
+            if tally is not None:
+                tally.publish(self.held())
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if self.accepting is not None:
+                self.accepting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.accepting
+            await super().shutdown(sockets)
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # End event streams now: uvicorn waits for open responses before it stops.
             app.state.broadcaster.close()
             super().handle_exit(sig, frame)
 
-    # A worker serves the socket its parent bound, as a TCP socket (not through uvicorn's fd=).
-    sockets = [worker_socket(worker_fd)] if worker_fd is not None else None
-    if sockets:
-        host, port = sockets[0].getsockname()[:2]  # for uvicorn's "running on" line
+    if listener is not None:
+        host, port = listener.getsockname()[:2]  # for uvicorn's "running on" line
     config = uvicorn.Config(
         app,
         host=host,
@@ -300,6 +346,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
         http=guarded_protocol(
             header_timeout=settings.request_header_timeout_seconds,
             send_timeout=settings.response_send_timeout_seconds,
+            on_lost=lambda: server.published(),
         ),
         access_log=False,
         ws="none",  # no WebSocket route: the websockets package need not be imported
@@ -317,7 +364,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int, worker_fd: int |
         server.should_exit = True
 
     app.state.stop = stop
-    server.run(sockets=sockets)
+    server.run(sockets=[listener] if listener is not None else None)
     if app.state.refusal is not None:
         raise _storage_error(app.state.refusal)
     if not server.started:

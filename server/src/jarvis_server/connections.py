@@ -16,6 +16,7 @@ implementation `serve` runs); uvicorn takes such a class through its `http` opti
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -29,6 +30,7 @@ log = structlog.get_logger(__name__)
 class _GuardedProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     send_timeout: float = 30.0
+    on_lost: Callable[[], None] | None = None  # told after each connection ends
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,6 +45,8 @@ class _GuardedProtocol(HttpToolsProtocol):
         self._stop_header_timer()
         self._stop_send_timer()
         super().connection_lost(exc)
+        if self.on_lost is not None:
+            self.on_lost()
 
     def on_headers_complete(self) -> None:
         self._stop_header_timer()
@@ -92,10 +96,20 @@ class _GuardedProtocol(HttpToolsProtocol):
         self.transport.abort()
 
 
-def guarded_protocol(*, header_timeout: float, send_timeout: float) -> type[asyncio.Protocol]:
-    """The protocol class to give uvicorn.Config(http=...), with these deadlines in seconds."""
+def guarded_protocol(
+    *,
+    header_timeout: float,
+    send_timeout: float,
+    on_lost: Callable[[], None] | None = None,
+) -> type[asyncio.Protocol]:
+    """The protocol class to give uvicorn.Config(http=...), with these deadlines in seconds;
+    `on_lost` is called after each connection ends."""
     return type(
         "GuardedHttpToolsProtocol",
         (_GuardedProtocol,),
-        {"header_timeout": header_timeout, "send_timeout": send_timeout},
+        {
+            "header_timeout": header_timeout,
+            "send_timeout": send_timeout,
+            "on_lost": staticmethod(on_lost) if on_lost is not None else None,
+        },
     )

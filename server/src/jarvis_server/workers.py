@@ -3,7 +3,7 @@
 The parent checks the schema and reconciles storage once, binds the socket, and starts each
 worker as a fresh interpreter (`serve --worker-fd FD`), never a fork: a forked child would
 inherit the parent's database connections and the S3 client's runtime threads half-alive. The
-kernel spreads connections over the workers' accept calls. A worker that dies is replaced; a
+workers spread connections among themselves (worker_accept). A worker that dies is replaced; a
 SIGTERM or SIGINT is passed to every worker and the parent waits for them.
 """
 
@@ -18,6 +18,8 @@ from types import FrameType
 from typing import Final
 
 import structlog
+
+from jarvis_server.worker_accept import Tally, new_table
 
 log = structlog.get_logger(__name__)
 
@@ -42,18 +44,35 @@ def worker_socket(fd: int) -> socket.socket:
     return socket.socket(fileno=fd)  # the family is read from the descriptor
 
 
-def _start(sock: socket.socket) -> subprocess.Popen[bytes]:
+def _start(sock: socket.socket, table: int, slot: int) -> subprocess.Popen[bytes]:
     fd = sock.fileno()
     return subprocess.Popen(
-        [sys.executable, "-m", "jarvis_server", "serve", "--worker-fd", str(fd)],
-        pass_fds=(fd,),
+        [
+            sys.executable,
+            "-m",
+            "jarvis_server",
+            "serve",
+            "--worker-fd",
+            str(fd),
+            "--worker-table",
+            str(table),
+            "--worker-slot",
+            str(slot),
+        ],
+        pass_fds=(fd, table),
     )
 
 
 def run_workers(sock: socket.socket, count: int) -> int:
     """Run `count` workers on `sock` until a signal asks them to stop; the exit code."""
+    with new_table(count) as table:
+        return _supervise(sock, count, table.fileno())
+
+
+def _supervise(sock: socket.socket, count: int, table: int) -> int:
     stopping = False
-    workers = [_start(sock) for _ in range(count)]
+    tally = Tally(table, 0)
+    workers = [_start(sock, table, i) for i in range(count)]
     log.info("serving with workers", workers=count, pids=[w.pid for w in workers])
 
     def stop(sig: int, _frame: FrameType | None) -> None:
@@ -74,7 +93,8 @@ def run_workers(sock: socket.socket, count: int) -> int:
             code = worker.poll()
             if code is not None and not stopping:
                 log.warning("a worker stopped; starting another", pid=worker.pid, code=code)
+                tally.set_absent(i)  # its peers no longer leave connections to it
                 time.sleep(_RESPAWN_PAUSE)
                 if not stopping:
-                    workers[i] = _start(sock)
+                    workers[i] = _start(sock, table, i)
         time.sleep(0.2)

@@ -1,5 +1,6 @@
 """A `serve --workers` worker serves its inherited listening socket as TCP: its connections get
-TCP_NODELAY, so no response waits ~40 ms on Nagle's algorithm and the client's delayed ACK."""
+TCP_NODELAY, so no response waits ~40 ms on Nagle's algorithm and the client's delayed ACK; and
+it publishes how many connections it holds in the table its peers read."""
 
 from __future__ import annotations
 
@@ -9,35 +10,59 @@ import socket
 
 import uvloop
 
+from jarvis_server.worker_accept import ABSENT, Tally, accept_evenly, new_table
 from jarvis_server.workers import listening_socket, worker_socket
 
 
-async def _nodelay_of_accepted(sock: socket.socket) -> int:
+async def _serve_one(sock: socket.socket, tally: Tally, peer: Tally) -> tuple[int, int, int]:
+    """TCP_NODELAY of the connection accepted, and the count the peer reads while it is open
+    and once it has ended."""
     accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    ended = asyncio.Event()
+    held: set[asyncio.BaseTransport] = set()
 
     class Probe(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            held.add(transport)
             conn: socket.socket = transport.get_extra_info("socket")
             accepted.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-            transport.close()
 
-    server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        def connection_lost(self, exc: Exception | None) -> None:
+            held.clear()
+            tally.publish(0)  # as the server's protocol does once a connection ends
+            ended.set()
+
+    task = asyncio.create_task(accept_evenly(sock, Probe, tally, lambda: len(held)))
     host, port = sock.getsockname()[:2]
     _reader, writer = await asyncio.open_connection(host, port)
     try:
-        return await accepted
-    finally:
+        nodelay = await accepted
+        for _ in range(500):  # the count is published once the connection is made
+            if (while_open := peer.fewest_elsewhere()) != 0:
+                break
+            await asyncio.sleep(0.01)
         writer.close()
-        server.close()
+        await ended.wait()
+        return nodelay, while_open, peer.fewest_elsewhere()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
-def test_a_workers_connections_have_tcp_nodelay() -> None:
-    """The socket rebuilt from the inherited descriptor is served by uvloop as TCP, with
-    TCP_NODELAY on each accepted connection (as a single-process server has)."""
+def test_a_workers_connections_have_tcp_nodelay_and_are_counted() -> None:
+    """The socket rebuilt from the inherited descriptor is a TCP socket; each connection the
+    worker accepts has TCP_NODELAY (as a single-process server's have), and its peers read 1
+    while it is open, 0 after, and ABSENT once the worker stops accepting."""
     parent = listening_socket("127.0.0.1", 0)
     try:
         sock = worker_socket(os.dup(parent.fileno()))  # as a worker inherits it
         assert sock.family == socket.AF_INET
-        assert uvloop.run(_nodelay_of_accepted(sock)) != 0
+        with new_table(2) as table:
+            mine, peer = Tally(table.fileno(), 0), Tally(table.fileno(), 1)
+            assert peer.fewest_elsewhere() == ABSENT  # not accepting yet
+            nodelay, while_open, after = uvloop.run(_serve_one(sock, mine, peer))
+            assert nodelay != 0
+            assert (while_open, after) == (1, 0)
+            assert peer.fewest_elsewhere() == ABSENT
     finally:
         parent.close()
