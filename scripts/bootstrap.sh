@@ -10,7 +10,7 @@ packages=(
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
     libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libxcb-shm0
     libgl1 libegl1 libfontconfig1 libdbus-1-3 postgresql desktop-file-utils shellcheck
-    sway xwayland foot weston haproxy
+    sway xwayland foot weston haproxy nginx  # nginx: the scaled-out compose's config, tested
     kwin-wayland qdbus-qt5 libgl1-mesa-dri chromium chromium-l10n at-spi2-core
     libkf5globalaccel-bin xdg-desktop-portal waybar swaylock  # Wayland hotkey, tray (SNI), lock
     xdg-desktop-portal-kde  # the portal's GlobalShortcuts (KDE's backend) for the hotkey tests

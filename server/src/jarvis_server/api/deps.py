@@ -124,10 +124,29 @@ def csrf_refused(why: str) -> ProblemError:
     )
 
 
+def require_same_origin(request: Request) -> None:
+    """Refuse a browser request that does not come from a page of this server."""
+    origin, host = request.headers.get("origin"), request.headers.get("host")
+    if same_origin(origin, host):
+        return
+    if origin and origin != "null" and host:
+        # A page of another address, or of this server reached through a reverse proxy that
+        # hands the request on under its own Host: reloading would never help the second.
+        raise ProblemError(
+            403,
+            ProblemType.FORBIDDEN,
+            "Cross-site request refused",
+            "The page's address (its Origin) and the address this server was reached at (the "
+            "Host header) differ. Open the timeline at the server's own address; behind a "
+            "reverse proxy, have it pass the Host header on (nginx: proxy_set_header Host "
+            "$http_host).",
+        )
+    raise csrf_refused("an Origin header naming this server")
+
+
 def check_browser_change(request: Request, secret: str) -> None:
     """A state change with the session cookie: from a page of this server, with its CSRF token."""
-    if not same_origin(request.headers.get("origin"), request.headers.get("host")):
-        raise csrf_refused("an Origin header naming this server")
+    require_same_origin(request)
     if not csrf_matches(secret, request.headers.get(CSRF_HEADER)):
         raise csrf_refused(f"the session's {CSRF_HEADER} header")
 

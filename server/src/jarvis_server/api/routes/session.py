@@ -12,7 +12,7 @@ from jarvis_contract import API_PREFIX
 from jarvis_server.api.deps import (
     StateDep,
     check_browser_change,
-    csrf_refused,
+    require_same_origin,
     revoked,
     session_ended,
     unknown_token,
@@ -24,7 +24,6 @@ from jarvis_server.websession import (
     csrf_token,
     end_session,
     find_session,
-    same_origin,
     start_session,
 )
 
@@ -68,8 +67,7 @@ async def sign_in(
 ) -> SessionInfo:
     """The token is checked once; the browser then holds only an HttpOnly session cookie."""
     # No login CSRF: only a page of this server may sign a browser in.
-    if not same_origin(request.headers.get("origin"), request.headers.get("host")):
-        raise csrf_refused("an Origin header naming this server")
+    require_same_origin(request)
     lifetime = timedelta(hours=state.settings.web_session_hours)
     async with state.sessions() as session:
         device = await find_device(session, body.token)
