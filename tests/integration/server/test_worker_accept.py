@@ -117,6 +117,15 @@ def _close_all(server: LiveServer, conns: list[http.client.HTTPConnection]) -> N
         time.sleep(0.02)
 
 
+def _burst(server: LiveServer, pids: list[int]) -> Counter[int | None]:
+    """Which worker held each of CLIENTS connections opened at once (then closed)."""
+    conns = _open_at_once(server, CLIENTS)
+    try:
+        return _held_by(server, conns, pids)
+    finally:
+        _close_all(server, conns)
+
+
 def test_a_burst_of_clients_is_split_evenly_over_the_workers(
     workers_server: tuple[LiveServer, list[int]],
 ) -> None:
@@ -124,11 +133,7 @@ def test_a_burst_of_clients_is_split_evenly_over_the_workers(
     time (with the event loop's own accept, the first worker to wake took 3 or 4)."""
     server, pids = workers_server
     for _ in range(ROUNDS):
-        conns = _open_at_once(server, CLIENTS)
-        try:
-            held = _held_by(server, conns, pids)
-        finally:
-            _close_all(server, conns)
+        held = _burst(server, pids)
         assert sorted(held.values()) == [2, 2], held
         assert None not in held, held
 
@@ -148,9 +153,5 @@ def test_a_worker_that_stops_accepting_strands_no_connection(
         os.kill(stopped, signal.SIGCONT)
     _close_all(server, conns)
     assert held == Counter({running: 3}), held
-    conns = _open_at_once(server, CLIENTS)
-    try:
-        held = _held_by(server, conns, pids)
-    finally:
-        _close_all(server, conns)
+    held = _burst(server, pids)
     assert sorted(held.values()) == [2, 2], held
