@@ -12,6 +12,7 @@ worker. A worker that is busier than a peer still takes a connection the peer le
 
 from __future__ import annotations
 
+import array
 import asyncio
 import mmap
 import os
@@ -29,14 +30,14 @@ log = structlog.get_logger(__name__)
 ABSENT: Final = 2**31 - 1  # a slot whose worker is not accepting (starting, stopped, dead)
 PATIENCE: Final = 0.05  # seconds a busier worker leaves a connection to its peers
 _LOOK_EVERY: Final = 0.005
-_SLOT: Final = 4  # bytes: one C int per worker
+_SLOT: Final = "i"  # one C int per worker
 
 
 def new_table(workers: int) -> IO[bytes]:
     """The shared table for `workers` slots, all ABSENT: an unlinked file whose descriptor the
     workers inherit (they are fresh interpreters, so an anonymous mapping would not reach them)."""
     table = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
-    table.write(ABSENT.to_bytes(_SLOT, "little", signed=True) * workers)
+    table.write(array.array(_SLOT, [ABSENT] * workers).tobytes())  # native ints, as mapped
     table.flush()
     os.set_inheritable(table.fileno(), True)
     return table
@@ -48,7 +49,7 @@ class Tally:
 
     def __init__(self, fd: int, slot: int) -> None:
         self._map = mmap.mmap(fd, 0)
-        self._counts = memoryview(self._map).cast("i")
+        self._counts = memoryview(self._map).cast(_SLOT)
         if not 0 <= slot < len(self._counts):
             raise ValueError(f"worker slot {slot} is outside the table of {len(self._counts)}")
         self._slot = slot
