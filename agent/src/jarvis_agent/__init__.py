@@ -4,10 +4,15 @@ __all__ = ["__version__"]
 
 
 def __getattr__(name: str) -> str:
-    # Read on first use: importlib.metadata alone costs more CPU than Python's start-up, and
-    # every `jarvis` command imports this package.
+    # Read on first use, from the file the build writes (_version.py); importlib.metadata, the
+    # fallback for a tree that was never built, costs more CPU than Python's start-up.
     if name == "__version__":
-        from importlib.metadata import version
+        try:
+            from jarvis_agent._version import __version__
 
-        return version("jarvis-agent")
+            return __version__
+        except ImportError:
+            from importlib.metadata import version
+
+            return version("jarvis-agent")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

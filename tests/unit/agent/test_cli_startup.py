@@ -1,6 +1,7 @@
 """`jarvis --version`, `status`, `pause` and `resume` start light: they load neither the config
-models nor pydantic, the keyring, the HTTP client, numpy or Qt (benchmarks/startup.py measures the
-time this saves), and still answer as before; the full command list still has every command."""
+models nor pydantic, the keyring, the HTTP client, numpy, Qt or importlib.metadata
+(benchmarks/startup.py measures the time this saves), and still answer as before; the full
+command list still has every command."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ HEAVY = (
     "jarvis_sync.worker",
     "jarvis_sync.client",
     "jarvis_sync.credentials",
+    "importlib.metadata",  # the version is read from the file the build writes
 )
 
 # Runs the command in this interpreter, then prints which heavy modules it had loaded.
