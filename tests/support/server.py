@@ -40,6 +40,14 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live children of a process (a `serve --workers` parent's workers), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(p) for p in (task / "children").read_text().split())
+    return found
+
+
 class ServerError(RuntimeError):
     """The server or its CLI did not do what the fixture asked."""
 

@@ -29,7 +29,7 @@ from tests.integration.server.uploads import Capture, make_capture, make_image, 
 from tests.support.loadbalancer import start_load_balancer
 from tests.support.postgres import PostgresCluster
 from tests.support.s3 import S3Server
-from tests.support.server import LiveServer, make_server
+from tests.support.server import LiveServer, child_pids, make_server
 from tests.support.syncworker import start_worker, wait_until
 from tests.unit.sync.factory import jpeg_bytes, metadata_for
 
@@ -258,14 +258,6 @@ def test_a_replica_killed_mid_upload_while_the_agent_sends_loses_nothing(
         next(made, None)
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(p) for p in text)
-    return found
-
-
 def test_workers_serve_together_and_a_killed_one_is_replaced(
     tmp_path: Path, shared: tuple[str, str], s3_server: S3Server
 ) -> None:
@@ -284,7 +276,7 @@ def test_workers_serve_together_and_a_killed_one_is_replaced(
     try:
         assert server.process is not None
         deadline = time.monotonic() + 60
-        while len(_children(server.process.pid)) < 2:
+        while len(child_pids(server.process.pid)) < 2:
             assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.1)
         token = server.create_token("laptop")
@@ -305,12 +297,12 @@ def test_workers_serve_together_and_a_killed_one_is_replaced(
         with ThreadPoolExecutor(4) as pool:
             results = [pool.submit(deliver, c) for c in captures]
             time.sleep(0.5)
-            victim = _children(server.process.pid)[0]
+            victim = child_pids(server.process.pid)[0]
             os.kill(victim, signal.SIGKILL)
             codes = [r.result() for r in results]
         assert set(codes) <= {200, 201}
         deadline = time.monotonic() + 60
-        while victim in _children(server.process.pid) or len(_children(server.process.pid)) < 2:
+        while victim in child_pids(server.process.pid) or len(child_pids(server.process.pid)) < 2:
             assert time.monotonic() < deadline, "the killed worker was not replaced"
             time.sleep(0.1)
         assert sorted(str(r.id) for r in server.captures()) == sorted(c.id for c in captures)

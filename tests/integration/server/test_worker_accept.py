@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres import PostgresCluster
-from tests.support.server import LiveServer, make_server
+from tests.support.server import LiveServer, child_pids, make_server
 
 pytestmark = pytest.mark.postgres
 
@@ -41,17 +41,10 @@ def workers_server(
         while server.log_path.read_text().count("worker accepting connections") < 2:
             assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.1)
-        yield server, _children(server.process.pid)
+        yield server, child_pids(server.process.pid)
     finally:
         server.stop()
         postgres_cluster.drop_database(name)
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.extend(int(p) for p in (task / "children").read_text().split())
-    return found
 
 
 def _server_ends(port: int) -> dict[int, int]:
