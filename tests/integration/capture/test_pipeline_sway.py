@@ -21,6 +21,7 @@ from tests.support.capture import (
     GREEN,
     RED,
     VAULT,
+    Sink,
     after_policy,
     assert_race_drops_the_tick,
     capture,
@@ -118,6 +119,25 @@ def test_two_outputs_with_different_scales_and_positions(own_sway: Sway) -> None
     assert count(images[0], GREEN) > 0
 
 
+def _content_rows_drawn(image: np.ndarray) -> bool:
+    """Whether the notes window's green content fills rows of the frame: foot has drawn."""
+    green = np.all(image == GREEN, axis=2)
+    return bool((green.sum(axis=1) > 0.5 * green.shape[1]).any())
+
+
+def _shown_once_drawn(platform: SwayPlatform) -> Sink:
+    """An unredacted tick taken once every frame shows the notes window's green content: a
+    window can be mapped before its client has drawn it (seen on a loaded machine, where the
+    frame had no green row at all)."""
+
+    def drawn() -> Sink | None:
+        shown, _ = capture(platform, rules=[])
+        return shown if all(_content_rows_drawn(i) for i in shown.images()) else None
+
+    result: Sink = wait_for(drawn, "the notes window's green content on every frame")
+    return result
+
+
 def _footprint_is_black_without_seam(shown: np.ndarray, redacted: np.ndarray) -> None:
     """Every pixel the excluded window drew (not green in the unredacted frame, within the
     notes window's green content) is black in the redacted frame; around it only green and black
@@ -158,7 +178,7 @@ def test_fractional_scale_blacks_out_the_whole_window_with_no_seam(
         f'[title="^{VAULT}$"]', f"floating enable, resize set 301 201, move position {x} {y}"
     )
     focus(sway, "notes")
-    shown, _ = capture(platform, rules=[])
+    shown = _shown_once_drawn(platform)
     redacted, _ = capture(platform)
     _footprint_is_black_without_seam(shown.images()[0], redacted.images()[0])
 
@@ -183,7 +203,7 @@ def test_two_scales_black_out_the_whole_window_on_each_output(own_sway: Sway) ->
             '[title="^float: xvault$"]', "resize set 301 201, move absolute position 1301 501"
         )
         focus(sway, "notes two")
-        shown, _ = capture(platform, rules=[])
+        shown = _shown_once_drawn(platform)
         redacted, _ = capture(platform)
         for before, after in zip(shown.images(), redacted.images(), strict=True):
             _footprint_is_black_without_seam(before, after)
