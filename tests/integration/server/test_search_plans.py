@@ -42,7 +42,7 @@ def _namesakes() -> tuple[tuple[str, str], tuple[str, str]]:
 
 # A capture holding one pair and the other's words apart: found by the index, not a hit.
 STORED_PAIR, ASKED_PAIR = _namesakes()
-PLANS = ("walk", "gather", "auto", "probe")
+PLANS = ("walk", "gather", "auto", "probe", "window")
 QUERIES: list[dict[str, str]] = [
     {"q": "alpha"},  # every capture: a walk's case
     {"q": "beta"},
@@ -213,9 +213,47 @@ def test_walk_and_gather_find_the_same_hits_in_the_same_order(
         assert len(each["walk"]) == len(expected_set), query
         assert each["gather"] == each["walk"], query
         assert each["auto"] == each["walk"], query
+        assert each["probe"] == each["walk"], query
+        assert each["window"] == each["walk"], query
         by_id = {ids[i]: i for i in taken}
         # Newest first to the millisecond (the twins' order is their row numbers').
         when = [taken[by_id[c]].replace(microsecond=0) + _ms(taken[by_id[c]]) for c in each["walk"]]
         assert when == sorted(when, reverse=True), query
         assert _walk_pages(servers, token, query, 3) == each["walk"], query
         assert _walk_pages(servers[::-1], token, query, 3) == each["walk"], query
+
+
+def test_a_window_that_holds_too_few_hits_goes_on_to_older_captures(
+    postgres_cluster: PostgresCluster, server_factory: ServerFactory
+) -> None:
+    """A window spans as many of the newest captures as the statistics say will fill the page;
+    where the hits are all older than that (a word from last month), the next older windows are
+    searched until the page is full or the captures end, page after page."""
+    url = postgres_cluster.url(postgres_cluster.create_database())
+    env = {"JARVIS_TEXT_EXTRACTION": "false"}
+    window = server_factory(env={**env, "JARVIS_SEARCH_PLAN": "window"}, database_url=url)
+    walk = server_factory(
+        env={**env, "JARVIS_SEARCH_PLAN": "walk", "JARVIS_STORAGE_DIR": str(window.storage_dir)},
+        database_url=url,
+    )
+    token = window.create_token("desk")
+    taken = {i: T0 + timedelta(minutes=i) for i in range(30)}
+    ids: dict[int, str] = {}
+    with window.client(token) as client:
+        for i in taken:
+            capture = make_capture(captured_at=taken[i], app_name="Firefox" if i % 2 else "Code")
+            assert upload(client, capture).status_code == 201
+            ids[i] = capture.id
+    pks = _pks(url)
+    # The oldest five hold "ledger"; every capture holds "alpha".
+    _store_text(url, [(pks[ids[i]], "alpha ledger" if i < 5 else "alpha", taken[i]) for i in taken])
+
+    for query, expected in [
+        ({"q": "ledger"}, [4, 3, 2, 1, 0]),
+        ({"q": "ledger app:code"}, [4, 2, 0]),
+        ({"q": "alpha ledger", "until": (T0 + timedelta(minutes=3)).isoformat()}, [2, 1, 0]),
+    ]:
+        for limit in (1, 2):
+            hits = _walk_pages([window], token, query, limit)
+            assert hits == [ids[i] for i in expected], (query, limit)
+            assert _walk_pages([walk, window], token, query, limit) == hits, (query, limit)

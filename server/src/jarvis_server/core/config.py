@@ -166,14 +166,16 @@ class Settings(BaseSettings):
         description="Wait before the first retry of a failed read; doubles on each next one "
         "(at most an hour).",
     )
-    search_plan: Literal["auto", "walk", "gather", "probe"] = Field(
+    search_plan: Literal["auto", "walk", "window", "gather", "probe"] = Field(
         default="auto",
         description="PostgreSQL: how a search finds its newest hits. 'walk' checks captures "
-        "newest first until the page is full (fast for common words), 'gather' takes every "
-        "capture holding the words from the text index and sorts them (fast for rare words and "
-        "phrases), 'probe' walks the newest 1,000 captures and gathers if they do not fill the "
-        "page, 'auto' picks per query from the index's statistics (a probe where they know "
-        "too little of a prefix). The hits are the same; only the time differs. For diagnosis "
+        "newest first until the page is full (fast for common words), 'window' reads the "
+        "captures holding the words from the text index within a span of the newest captures, "
+        "and older spans until the page is full (fast for most words, with or without an app), "
+        "'gather' takes every capture holding the words and sorts them (fast for rare words), "
+        "'probe' walks the newest 1,000 captures and gathers if they do not fill the page, "
+        "'auto' picks per query from the index's statistics (a probe where they know too "
+        "little of a prefix). The hits are the same; only the time differs. For diagnosis "
         "and tests.",
     )
     server_log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")

@@ -9,16 +9,16 @@ from datetime import UTC
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Select, TextClause, column, func, literal_column, or_, select, table, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
 from sqlalchemy.orm import selectinload
-from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy.sql import ColumnElement
 
 from jarvis_contract import SEARCH_PATH, ProblemType, SearchHit, SearchPage, TextBox, UtcDatetime
 from jarvis_server.api.deps import CallerDep, SessionDep, StateDep
 from jarvis_server.api.openapi_docs import problems
 from jarvis_server.auth import Caller
 from jarvis_server.models import Capture, CaptureText, Device
+from jarvis_server.pgsearch import Matching, key_conditions, newest_hits, plan_search
 from jarvis_server.problems import ProblemError
 from jarvis_server.records import to_record
 from jarvis_server.searchkey import key_after, key_floor, within_millisecond
@@ -29,8 +29,6 @@ from jarvis_server.textquery import (
     highlight,
     parse_query,
     to_fts5,
-    to_tsquery,
-    words_of,
 )
 
 router = APIRouter(prefix=SEARCH_PATH, tags=["search"])
@@ -91,136 +89,6 @@ def _sqlite_matching(query: SearchQuery) -> tuple[Select[Capture, str, str, int]
         .where(text("capture_fts MATCH :match").bindparams(match=to_fts5(query)))
     )
     return base, key
-
-
-# PostgreSQL's two ways to the newest hits. A walk reads the sort-key btree backwards and checks
-# each capture's tsvector (read out of line, ~15 µs) until the page is full: cheap when many
-# captures match, ruinous for a rare word (thousands checked for 21 hits). A gather takes every
-# capture holding all the words from the GIN index (~6 µs each: a thin heap row, see migration
-# 0007), sorts them by sort key, and checks phrases only down the sorted list until the page is
-# full. The words' GIN index has no positions; a phrase of two words or more is also asked of
-# the index of neighbouring words' pairs (migration 0008), which yields nearly only the captures
-# holding it. A phrase without pairs (one word and a prefix, "quarterly rep*") is found by its
-# words, and _PHRASE_SHARE is our guess of how often words found together are in order (~1 % in
-# the benchmark's Zipf text, more in real text, where phrases are made of words that go together).
-_WALK_COST: Final = 2.5  # a walked capture against a gathered one
-_PHRASE_SHARE: Final = 0.02
-# A prefix's estimate is PostgreSQL's guess of 0.5 % of the rows unless a common word starts with
-# it ("saz*": 5,000 estimated, 171,723 at 1M captures): where that guess picks a gather, the
-# newest _PROBE_ROWS captures are walked first (~15 ms at most), and gathered only if they do
-# not fill the page (gathering "saz*" took 220 ms, walking it 14 ms).
-_PROBE_ROWS: Final = 1000
-_tsv: ColumnElement[Any] = literal_column("capture_text.tsv")
-
-
-def _paired(query: SearchQuery) -> list[str]:
-    """Each phrase of two whole words or more, as its words joined by spaces."""
-    wholes = (p.terms[:-1] if p.prefix else p.terms for p in query.phrases)
-    return [" ".join(terms) for terms in wholes if len(terms) > 1]
-
-
-def _pairs_sql(i: int) -> str:
-    """The i-th phrase's pairs asked of the index (its expression as migration 0008 wrote it)."""
-    return f"jarvis_word_pairs(capture_text.tsv) @@ jarvis_phrase_pairs(:pair{i})"
-
-
-def _pairs_conditions(paired: list[str]) -> list[TextClause]:
-    return [text(_pairs_sql(i)).bindparams(**{f"pair{i}": p}) for i, p in enumerate(paired)]
-
-
-async def _postgres_plan(
-    session: AsyncSession, query: SearchQuery, limit: int, setting: str
-) -> str:
-    """'walk' or 'gather', by the planner's estimate of how many captures hold the words (and
-    the pairs of the phrases' words); 'probe' for a gather whose estimate rests on a prefix."""
-    if setting != "auto":
-        return setting
-    paired = _paired(query)
-    params = {"words": to_tsquery(words_of(query))} | {f"pair{i}": p for i, p in enumerate(paired)}
-    counted = ["tsv @@ to_tsquery('simple', :words)"]
-    if paired:
-        counted.append(" AND ".join(_pairs_sql(i) for i in range(len(paired))))
-    # Fixed fragments only: the user's words are bound parameters.
-    counts = [f"SELECT 1 FROM capture_text WHERE {w} UNION ALL " for w in counted]  # noqa: S608
-    sql = f"EXPLAIN (FORMAT JSON) {''.join(counts)}SELECT 1 FROM capture_text"  # noqa: S608
-    explained = (await session.execute(text(sql), params)).scalar_one()
-    plan = json.loads(explained) if isinstance(explained, str) else explained
-    *matches, total = (max(1.0, p["Plan Rows"]) for p in plan[0]["Plan"]["Plans"])
-    unpaired = any(len(p.terms) > 1 for p in query.phrases) and not paired
-    matching = min(matches)
-    density = min(1.0, matching / total) * (_PHRASE_SHARE if unpaired else 1.0)
-    if _WALK_COST * (limit + 1) / density < matching:
-        return "walk"
-    return "probe" if any(p.prefix for p in query.phrases) else "gather"
-
-
-def _postgres_matching(
-    query: SearchQuery,
-    plan: str,
-    bounds: list[tuple[str, int]],
-    apps: ColumnElement[bool] | None,
-    newest: int | None = None,
-) -> tuple[Select[Capture, str, str, int], Any]:
-    """The matching captures by `plan` ('walk' or 'gather'); a walk of the `newest` captures
-    only, when given."""
-    full = func.to_tsquery("simple", to_tsquery(query))
-    in_range = _key_conditions(CaptureText.sort_key, bounds)
-    if plan == "walk":
-        # One shape for every walk, the probe's too (which stops after `newest` captures): the
-        # fenced newest-first rows, the words checked down them. With an app, its name first
-        # (its row is in the same pages as the next one's, ~3 µs), the tsvector (out of line,
-        # ~15 µs) only for captures of that app.
-        rows = _newest_first(
-            "walked",
-            *([apps] if apps is not None else []),
-            *in_range,
-            with_captures=apps is not None,
-            newest=newest,
-        )
-        return _hits_in(rows, full)
-    # A gather: the words (and the phrases' pairs) from the GIN indexes, phrases checked after.
-    words = func.to_tsquery("simple", to_tsquery(words_of(query)))
-    rows = _newest_first(
-        "hits", _tsv.op("@@")(words), *_pairs_conditions(_paired(query)), *in_range
-    )
-    return _hits_in(rows, full if any(len(p.terms) > 1 for p in query.phrases) else None)
-
-
-def _newest_first(
-    name: str, *conditions: Any, with_captures: bool = False, newest: int | None = None
-) -> Subquery:
-    """capture_text's rows that meet `conditions`, newest first (the `newest` of them only, when
-    given), behind OFFSET 0 or that LIMIT: it keeps the checks made outside (phrases, words)
-    out of the subquery, so they run down its sorted output and stop with the page, instead of
-    on every row (PostgreSQL checks conditions on a table's own columns first, before any
-    join)."""
-    rows = select(
-        CaptureText.capture_pk,
-        CaptureText.sort_key,
-        CaptureText.text,
-        CaptureText.boxes,
-        _tsv.label("tsv"),
-    )
-    if with_captures:
-        rows = rows.join(Capture, Capture.pk == CaptureText.capture_pk)
-    rows = rows.where(*conditions).order_by(CaptureText.sort_key.desc())
-    return (rows.offset(0) if newest is None else rows.limit(newest)).subquery(name)
-
-
-def _hits_in(rows: Subquery, check: Any) -> tuple[Select[Capture, str, str, int], Any]:
-    """The captures of `rows` whose tsvector matches `check` (all of them when None)."""
-    base = (
-        select(Capture, rows.c.text, rows.c.boxes, rows.c.sort_key)
-        .select_from(rows)
-        .join(Capture, Capture.pk == rows.c.capture_pk)
-    )
-    if check is not None:
-        base = base.where(rows.c.tsv.op("@@")(check))
-    return base, rows.c.sort_key
-
-
-def _key_conditions(key: Any, bounds: list[tuple[str, int]]) -> list[Any]:
-    return [key >= value if op == ">=" else key < value for op, value in bounds]
 
 
 def _boxes_of(boxes_json: str, words: list[int]) -> list[TextBox]:
@@ -317,30 +185,27 @@ async def search(
         apps = or_(*(name.contains(app, autoescape=True) for app in parsed.apps))
     filters = [*(f for f in (who, apps) if f is not None), *exact]
 
-    async def page(matching: tuple[Select[Capture, str, str, int], Any]) -> list[Any]:
+    async def page(matching: Matching, rows: int, keys: bool = False) -> list[Any]:
         query, key = matching
+        query = query.where(*filters).order_by(key.desc()).limit(rows)
+        if keys:
+            return list((await session.execute(query.with_only_columns(key))).scalars())
         # The device names in a second query: joined into this one (the relation's default),
         # the one-row devices table led SQLite's plan, FTS5 became the inner loop, and every
         # match was read and sorted instead of the newest few (350 ms for two common words at
         # 100k captures).
-        query = query.where(*filters).options(selectinload(Capture.device))
-        return list((await session.execute(query.order_by(key.desc()).limit(limit + 1))).all())
+        query = query.options(selectinload(Capture.device))
+        return list((await session.execute(query)).all())
 
     if session.get_bind().dialect.name == "sqlite":
         query, key = _sqlite_matching(parsed)
-        rows = await page((query.where(*_key_conditions(key, bounds)), key))
+        rows = await page((query.where(*key_conditions(key, bounds)), key), limit + 1)
     else:
         # Planned for the words asked each time: a prepared statement's generic plan knows no
         # word's or app's frequency and took 0.8 s where the words' own plan takes 5 ms (1M).
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        plan = await _postgres_plan(session, parsed, limit, state.settings.search_plan)
-        if plan == "probe":
-            # A full page from the newest captures is the page: every older one is older.
-            rows = await page(_postgres_matching(parsed, "walk", bounds, apps, _PROBE_ROWS))
-            if len(rows) <= limit:
-                rows = await page(_postgres_matching(parsed, "gather", bounds, apps))
-        else:
-            rows = await page(_postgres_matching(parsed, plan, bounds, apps))
+        plan = await plan_search(session, parsed, limit, state.settings.search_plan)
+        rows = await newest_hits(session, parsed, plan, bounds, apps, limit, page)
     more = len(rows) > limit
     rows = rows[:limit]
     items: list[SearchHit] = []
