@@ -2,25 +2,27 @@
 
 A walk reads the sort-key btree backwards and checks each capture's tsvector (read out of line,
 ~15 µs) until the page is full: cheap when many captures match, ruinous for a rare word
-(thousands checked for 21 hits), and with an app filter it reads every capture's app on the way
-(~3 µs each) to check the tsvector of that app's only.
+(thousands checked for 21 hits); with an app filter it reads every capture's app on the way
+(~3 µs each) and checks the tsvector of that app's only.
 
 A window asks the GIN index for the captures holding all the words (~0.2 µs a posting, no row
 read) and the sort-key btree for the newest captures, and reads only the rows both hold (a
-BitmapAnd; ~8 µs each with its capture, sorted): the window spans twice the captures the
-statistics say fill the page, and the next older one four times as many while the page is not
-full. Spanning every capture, a window is a gather: every match read and sorted. Phrases are
-checked down the sorted rows until the page is full. The words' GIN index has no positions; a
-phrase of two words or more is also asked of the index of neighbouring words' pairs (migration
-0008), which yields nearly only the captures holding it. A phrase without pairs (one word and a
-prefix, "quarterly rep*") is found by its words, and _PHRASE_SHARE is our guess of how often
-words found together are in order (~1 % in the benchmark's Zipf text, more in real text, where
-phrases are made of words that go together).
+BitmapAnd; ~8 µs each with its capture, sorted): it spans twice the captures the statistics say
+fill the page, and the next older one as many as the hits found so far say the rest of the page
+needs. Spanning every capture, a window is a gather: every match read and sorted (rare words).
+Phrases are checked down the sorted rows until the page is full.
+
+The words' GIN index has no positions: a phrase of two words or more is asked of the index of
+neighbouring words' pairs (migration 0008) instead, which yields nearly only the captures
+holding it, in one gather (the statistics know too little of pairs to size a window). A phrase
+without pairs (one word and a prefix, "quarterly rep*") is found by its words, and
+_PHRASE_SHARE is our guess of how often words found together are in order (~1 % in the
+benchmark's Zipf text, more in real text, where phrases are made of words that go together).
 
 A prefix's estimate is PostgreSQL's guess of 0.5 % of the rows unless a common word starts with
 it ("saz*": 5,000 estimated, 171,723 at 1M captures), and its postings are those of every word
-it starts: where that guess picks a window, a probe walks the newest _PROBE_ROWS captures
-first (~15 ms at most) and gathers only if they do not fill the page.
+it starts: where that guess picks a window, a probe walks the newest _PROBE_ROWS captures first
+(~15 ms at most) and gathers only if they do not fill the page.
 
 The costs are in µs, measured on benchmarks/search.py's database of 1M captures (2 cores).
 """
@@ -29,8 +31,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from sqlalchemy import Select, TextClause, func, literal_column, select, text
@@ -38,13 +41,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Subquery
 
 from jarvis_server.models import Capture, CaptureText
-from jarvis_server.textquery import SearchQuery, to_tsquery, words_of
+from jarvis_server.textquery import Phrase, SearchQuery, to_tsquery, words_of
 
 __all__ = ["Bounds", "Matching", "Plan", "key_conditions", "newest_hits", "plan_search"]
 
 Matching = tuple[Select[Capture, str, str, int], Any]
 Bounds = list[tuple[str, int]]  # (">=" or "<", sort key)
 PageOf = Callable[[Matching, int, bool], Awaitable[list[Any]]]
+PlannerSetting = Literal["enable_indexscan", "enable_sort"]
 
 _TSV: Final = 15.0  # a capture's tsvector read out of line and checked
 _APP: Final = 3.0  # a capture's row read on a walk, for its app
@@ -64,23 +68,43 @@ class Plan:
     captures with text; all of them: a gather) or 'probe'."""
 
     kind: Literal["walk", "window", "probe"]
+    pairs: tuple[str, ...] = ()  # each paired phrase's codes, as a tsquery (_pair_codes)
     rows: float = math.inf
     total: float = 1.0
 
 
+def _whole(phrase: Phrase) -> tuple[str, ...]:
+    """A phrase's whole words (all but a prefix)."""
+    return phrase.terms[:-1] if phrase.prefix else phrase.terms
+
+
 def _paired(query: SearchQuery) -> list[str]:
     """Each phrase of two whole words or more, as its words joined by spaces."""
-    wholes = (p.terms[:-1] if p.prefix else p.terms for p in query.phrases)
-    return [" ".join(terms) for terms in wholes if len(terms) > 1]
+    return [" ".join(_whole(p)) for p in query.phrases if len(_whole(p)) > 1]
+
+
+async def _pair_codes(session: AsyncSession, query: SearchQuery) -> tuple[str, ...]:
+    """The codes of each paired phrase's pairs (by the function migration 0008 wrote, from the
+    same to_tsvector as the stored ones), asked once: as a bound tsquery they are planned as a
+    constant, where the function call cost 1-2 ms in the planning of each statement."""
+    paired = _paired(query)
+    if not paired:
+        return ()
+    # Fixed fragments only: the phrases are bound parameters.
+    asked = ", ".join(f"coalesce(jarvis_phrase_pairs(:p{i})::text, '')" for i in range(len(paired)))
+    row = (
+        await session.execute(text(f"SELECT {asked}"), {f"p{i}": p for i, p in enumerate(paired)})
+    ).one()
+    return tuple(row)
 
 
 def _pairs_sql(i: int) -> str:
     """The i-th phrase's pairs asked of the index (its expression as migration 0008 wrote it)."""
-    return f"jarvis_word_pairs(capture_text.tsv) @@ jarvis_phrase_pairs(:pair{i})"
+    return f"jarvis_word_pairs(capture_text.tsv) @@ CAST(:pairs{i} AS tsquery)"
 
 
-def _pairs_conditions(paired: list[str]) -> list[TextClause]:
-    return [text(_pairs_sql(i)).bindparams(**{f"pair{i}": p}) for i, p in enumerate(paired)]
+def _pairs_conditions(pairs: tuple[str, ...]) -> list[TextClause]:
+    return [text(_pairs_sql(i)).bindparams(**{f"pairs{i}": p}) for i, p in enumerate(pairs)]
 
 
 def _like(app: str) -> str:
@@ -88,17 +112,18 @@ def _like(app: str) -> str:
     return "%" + app.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
-async def _estimates(session: AsyncSession, query: SearchQuery) -> tuple[float, float, float]:
+async def _estimates(
+    session: AsyncSession, query: SearchQuery, pairs: tuple[str, ...]
+) -> tuple[float, float, float]:
     """The planner's estimates: captures holding the words (and the phrases' pairs), captures
     with text, and the share of captures the app filter keeps."""
-    paired = _paired(query)
     params: dict[str, str] = {"words": to_tsquery(words_of(query))}
-    params |= {f"pair{i}": p for i, p in enumerate(paired)}
+    params |= {f"pairs{i}": p for i, p in enumerate(pairs)}
     params |= {f"app{i}": _like(app) for i, app in enumerate(query.apps)}
     counted = ["FROM capture_text WHERE tsv @@ to_tsquery('simple', :words)"]
-    if paired:
+    if pairs:
         counted.append(
-            "FROM capture_text WHERE " + " AND ".join(_pairs_sql(i) for i in range(len(paired)))
+            "FROM capture_text WHERE " + " AND ".join(_pairs_sql(i) for i in range(len(pairs)))
         )
     counted.append("FROM capture_text")
     if query.apps:
@@ -124,22 +149,23 @@ async def _estimates(session: AsyncSession, query: SearchQuery) -> tuple[float, 
 
 async def plan_search(session: AsyncSession, query: SearchQuery, limit: int, setting: str) -> Plan:
     """The plan `setting` names, or with 'auto' the cheapest by the planner's estimates."""
+    pairs = await _pair_codes(session, query)
     if setting == "walk":
-        return Plan("walk")
+        return Plan("walk", pairs)
     if setting == "probe":
-        return Plan("probe")
-    matching, total, app_share = await _estimates(session, query)
+        return Plan("probe", pairs)
+    matching, total, app_share = await _estimates(session, query, pairs)
     if setting == "gather":
-        return Plan("window", math.inf, total)
+        return Plan("window", pairs, math.inf, total)
     checked = any(len(p.terms) > 1 for p in query.phrases)
-    in_order = _PHRASE_SHARE if checked and not _paired(query) else 1.0
+    in_order = _PHRASE_SHARE if checked and not pairs else 1.0
     density = min(1.0, matching / total) * in_order * app_share
     walked = (limit + 1) / density
     walk = walked * (_APP + app_share * _TSV if query.apps else _TSV)
     # A phrase's pairs are too rare for the statistics to know (PostgreSQL guesses 0.5 %
     # where there are a few hundred at 1M captures): its windows would come up short again
     # and again, where its pairs' few candidates are read at once in a gather.
-    span = math.inf if _paired(query) else _SPARE * walked
+    span = math.inf if pairs else _SPARE * walked
     if span >= total:
         span = math.inf
     candidates = matching * min(1.0, span / total)
@@ -151,8 +177,8 @@ async def plan_search(session: AsyncSession, query: SearchQuery, limit: int, set
         + checks * _TSV
     )
     if setting == "window" or (window < walk and not any(p.prefix for p in query.phrases)):
-        return Plan("window", span, total)
-    return Plan("walk" if walk <= window else "probe")
+        return Plan("window", pairs, span, total)
+    return Plan("walk" if walk <= window else "probe", pairs)
 
 
 def _newest_first(
@@ -208,30 +234,61 @@ def _walk(
     return _hits_in(rows, func.to_tsquery("simple", to_tsquery(query)))
 
 
-def _gather(query: SearchQuery, bounds: Bounds) -> Matching:
-    """The words (and the phrases' pairs) from the GIN indexes, within `bounds`; phrases
-    checked after."""
-    words = func.to_tsquery("simple", to_tsquery(words_of(query)))
+def _gather(query: SearchQuery, pairs: tuple[str, ...], bounds: Bounds) -> Matching:
+    """The captures the GIN indexes yield within `bounds`, phrases checked after: a paired
+    phrase's by its pairs alone (its words' postings cost 10-30 ms where a common word is in it,
+    and its pairs imply them but for a code's few namesakes), the other words by their own."""
+    rest = SearchQuery(tuple(p for p in query.phrases if len(_whole(p)) < 2))
+    words = [_tsv.op("@@")(func.to_tsquery("simple", to_tsquery(words_of(rest))))]
     rows = _newest_first(
         "hits",
-        _tsv.op("@@")(words),
-        *_pairs_conditions(_paired(query)),
+        *(words if rest.phrases else []),
+        *_pairs_conditions(pairs),
         *key_conditions(CaptureText.sort_key, bounds),
     )
     checked = any(len(p.terms) > 1 for p in query.phrases)
     return _hits_in(rows, func.to_tsquery("simple", to_tsquery(query)) if checked else None)
 
 
-async def _windows(
+@asynccontextmanager
+async def _planner(session: AsyncSession, setting: PlannerSetting) -> AsyncIterator[None]:
+    """PostgreSQL's planner without `setting` for the statements run inside. (If one fails,
+    the transaction is rolled back and the setting with it.)"""
+    await session.execute(text(f"SET LOCAL {setting} = off"))
+    yield
+    await session.execute(text(f"RESET {setting}"))
+
+
+async def _gathered(
     session: AsyncSession, query: SearchQuery, plan: Plan, bounds: Bounds, limit: int, page: PageOf
 ) -> list[Any]:
+    """The newest hits of the captures the indexes yield, by windows of plan.rows newest
+    captures and older ones while the page is not full; in one gather if plan.rows is inf."""
+    # PostgreSQL costs a tsvector check as a comparison, not the ~15 µs of reading it out of
+    # line, and would walk a window's keys checking each (40-60 ms for a rare word in 8,400
+    # captures) rather than intersect the two indexes' bitmaps (2 ms).
     if math.isinf(plan.rows):
-        return await page(_gather(query, bounds), limit + 1, False)
+        async with _planner(session, "enable_indexscan"):
+            return await page(_gather(query, plan.pairs, bounds), limit + 1, False)
+    # The first and last keys off the ends of their index (which the setting would forbid).
     low, high = (
         await session.execute(text("SELECT min(sort_key), max(sort_key) FROM capture_text"))
     ).one()
     if low is None:
         return []
+    async with _planner(session, "enable_indexscan"):
+        return await _windows(query, plan, (low, high), bounds, limit, page)
+
+
+async def _windows(
+    query: SearchQuery,
+    plan: Plan,
+    ends: tuple[int, int],
+    bounds: Bounds,
+    limit: int,
+    page: PageOf,
+) -> list[Any]:
+    low, high = ends
     # Keys are times: a window of n captures spans n mean gaps between them.
     gap = (high - low + 1) / max(1.0, plan.total)
     lower = [value for op, value in bounds if op == ">="]
@@ -239,39 +296,32 @@ async def _windows(
     newer = min([value for op, value in bounds if op == "<"] + [high + 1])
     rows, spanned = plan.rows, 0.0
     keys: list[int] = []
-    # PostgreSQL costs a tsvector check as a comparison, not the ~15 µs of reading it out of
-    # line, and would walk a window's keys checking each (40-60 ms for a rare word in 8,400
-    # captures) rather than intersect the two indexes' bitmaps (2 ms).
-    await session.execute(text("SET LOCAL enable_indexscan = off"))
-    try:
-        while True:
-            older = floor if math.isinf(rows) else newer - math.ceil(rows * gap)
-            last = older <= floor
-            window = [(">=", v) for v in lower] + [("<", newer)]
-            # Each window's hits as keys only: the rows of the page are read once, at the end.
-            keys += await page(
-                _gather(query, window + ([] if last else [(">=", older)])),
-                limit + 1 - len(keys),
-                True,
-            )
-            if len(keys) > limit or last:
-                break
-            # The next window by the hits found so far, or wider by _GROWTH if none; spanning
-            # half of what is left, it spans all of it (its range's bitmap would cost more
-            # than reading the rest's few candidates).
-            spanned += rows
-            need = limit + 1 - len(keys)
-            rows = max(rows, _SPARE * need * spanned / len(keys) if keys else _GROWTH * spanned)
-            if rows * 2 >= plan.total - spanned:
-                rows = math.inf
-            newer = older
-        if not keys:
-            return []
-        # The page's rows by their keys.
-        found = _newest_first("found", CaptureText.sort_key.in_(keys))
-        return await page(_hits_in(found, None), limit + 1, False)
-    finally:
-        await session.execute(text("SET LOCAL enable_indexscan = on"))
+    while True:
+        older = floor if math.isinf(rows) else newer - math.ceil(rows * gap)
+        last = older <= floor
+        window = [(">=", v) for v in lower] + [("<", newer)]
+        # Each window's hits as keys only: the rows of the page are read once, at the end.
+        keys += await page(
+            _gather(query, plan.pairs, window + ([] if last else [(">=", older)])),
+            limit + 1 - len(keys),
+            True,
+        )
+        if len(keys) > limit or last:
+            break
+        # The next window by the hits found so far, or wider by _GROWTH if none; spanning half
+        # of what is left, it spans all of it (its range's bitmap would cost more than reading
+        # the rest's few candidates).
+        spanned += rows
+        need = limit + 1 - len(keys)
+        rows = max(rows, _SPARE * need * spanned / len(keys) if keys else _GROWTH * spanned)
+        if rows * 2 >= plan.total - spanned:
+            rows = math.inf
+        newer = older
+    if not keys:
+        return []
+    # The page's rows by their keys.
+    found = _newest_first("found", CaptureText.sort_key.in_(keys))
+    return await page(_hits_in(found, None), limit + 1, False)
 
 
 async def newest_hits(
@@ -285,12 +335,18 @@ async def newest_hits(
 ) -> list[Any]:
     """Up to limit + 1 rows of the newest hits, `page` running each statement with the
     caller's filters for the number of rows it is given."""
-    if plan.kind == "walk":
-        return await page(_walk(query, bounds, apps, None), limit + 1, False)
-    if plan.kind == "probe":
+    if plan.kind == "window":
+        return await _gathered(session, query, plan, bounds, limit, page)
+    # A walk's subquery is planned apart from the page's LIMIT (the fence that keeps the checks
+    # out of it): unsorted, it was planned as all of an app's captures hashed, joined and
+    # sorted (1.2-1.6 s at 1M captures) rather than the newest read until the page is full.
+    async with _planner(session, "enable_sort"):
+        rows = await page(
+            _walk(query, bounds, apps, _PROBE_ROWS if plan.kind == "probe" else None),
+            limit + 1,
+            False,
+        )
+    if plan.kind == "walk" or len(rows) > limit:
         # A full page from the newest captures is the page: every older one is older.
-        rows = await page(_walk(query, bounds, apps, _PROBE_ROWS), limit + 1, False)
-        if len(rows) > limit:
-            return rows
-        return await page(_gather(query, bounds), limit + 1, False)
-    return await _windows(session, query, plan, bounds, limit, page)
+        return rows
+    return await _gathered(session, query, replace(plan, rows=math.inf), bounds, limit, page)
