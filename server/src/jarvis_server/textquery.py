@@ -180,7 +180,12 @@ def highlight(text: str, query: SearchQuery) -> Highlight:
     # Every term with the word it came from: a word may hold several terms ("e-mail").
     per_word = list(map(_word_terms, words))
     terms = [t for word_terms in per_word for t in word_terms]
-    owner = [i for i, word_terms in enumerate(per_word) for _ in word_terms]
+    # Most texts have a term per word: then a term's index is its word's.
+    owner = (
+        None
+        if len(terms) == len(words)
+        else [i for i, word_terms in enumerate(per_word) for _ in word_terms]
+    )
     matched: set[int] = set()
     for phrase in query.phrases:
         n = len(phrase.terms)
@@ -191,11 +196,12 @@ def highlight(text: str, query: SearchQuery) -> Highlight:
             starts = [k for k, t in enumerate(terms) if t.startswith(lead)]
         else:
             starts = [k for k, t in enumerate(terms) if t == lead]
+        if n > 1:
+            starts = [k for k in starts if k + n <= len(terms) and _phrase_at(terms, k, phrase)]
         for start in starts:
-            if start + n <= len(terms) and _phrase_at(terms, start, phrase):
-                matched.update(owner[start : start + n])
-                if len(matched) >= _MAX_MARKED_WORDS:
-                    break
+            matched.update(range(start, start + n) if owner is None else owner[start : start + n])
+            if len(matched) >= _MAX_MARKED_WORDS:
+                break
     ordered = sorted(matched)
     first = ordered[0] if ordered else 0
     lo = max(0, first - _SNIPPET_BEFORE)
