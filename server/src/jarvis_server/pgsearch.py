@@ -299,15 +299,22 @@ async def _windows(
     while True:
         older = floor if math.isinf(rows) else newer - math.ceil(rows * gap)
         last = older <= floor
-        window = [(">=", v) for v in lower] + [("<", newer)]
-        # Each window's hits as keys only: the rows of the page are read once, at the end.
-        keys += await page(
-            _gather(query, plan.pairs, window + ([] if last else [(">=", older)])),
-            limit + 1 - len(keys),
-            True,
+        window = _gather(
+            query,
+            plan.pairs,
+            [(">=", v) for v in lower] + [("<", newer)] + ([] if last else [(">=", older)]),
         )
-        if len(keys) > limit or last:
-            break
+        if not spanned:
+            # The first window's hits whole: most often they are the page.
+            first = await page(window, limit + 1, False)
+            if len(first) > limit or last:
+                return first
+            keys = [row[3] for row in first]
+        else:
+            # The next windows' as keys only: the page's rows are read once, at the end.
+            keys += await page(window, limit + 1 - len(keys), True)
+            if len(keys) > limit or last:
+                break
         # The next window by the hits found so far, or wider by _GROWTH if none; spanning half
         # of what is left, it spans all of it (its range's bitmap would cost more than reading
         # the rest's few candidates).
