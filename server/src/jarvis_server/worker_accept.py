@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 ABSENT: Final = 2**31 - 1  # a slot whose worker is not accepting (starting, stopped, dead)
 PATIENCE: Final = 0.05  # seconds a busier worker leaves a connection to its peers
 _LOOK_EVERY: Final = 0.005
+_RETRY: Final = 1.0  # seconds between attempts while accepting fails (asyncio's own wait)
 _SLOT: Final = "i"  # one C int per worker
 
 
@@ -85,15 +86,31 @@ async def accept_evenly(
     loop = asyncio.get_running_loop()
     listener.setblocking(False)
     log.info("worker accepting connections", worker=tally.slot)
+    failures, since = 0, 0.0
     try:
         while True:
             await _turn(tally, held)
             try:
                 conn, _address = await loop.sock_accept(listener)
             except OSError as exc:  # out of descriptors, a connection reset while queued, ...
-                log.warning("could not accept a connection", error=str(exc))
-                await asyncio.sleep(0.1)
+                # Said once, not at every retry: out of descriptors, that was 10 lines a second
+                # for as long as it lasted.
+                if not failures:
+                    since = loop.time()
+                    log.warning(
+                        "could not accept a connection; retrying every second until it works",
+                        error=str(exc),
+                    )
+                failures += 1
+                await asyncio.sleep(_RETRY)
                 continue
+            if failures:
+                log.info(
+                    "accepting connections again",
+                    failed_attempts=failures,
+                    seconds=round(loop.time() - since, 1),
+                )
+                failures = 0
             # Responses are written whole: Nagle's algorithm would hold the last segment of each
             # until the client's delayed ACK (~40 ms).
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

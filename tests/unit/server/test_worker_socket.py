@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 
 import uvloop
 
@@ -66,3 +68,71 @@ def test_a_workers_connections_have_tcp_nodelay_and_are_counted() -> None:
             assert peer.fewest_elsewhere() == ABSENT
     finally:
         parent.close()
+
+
+# A worker whose process has no descriptor left while a client waits, then has some again. It
+# prints its port, "full" once out of descriptors, and its log lines.
+_OUT_OF_DESCRIPTORS = """
+import asyncio, os, resource, sys
+import structlog, uvloop
+from jarvis_server.worker_accept import Tally, accept_evenly, new_table
+from jarvis_server.workers import listening_socket
+
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stdout))
+
+class Hello(asyncio.Protocol):
+    def connection_made(self, transport):
+        transport.write(b"hello")
+        transport.close()
+
+async def main():
+    listener = listening_socket("127.0.0.1", 0)
+    print(listener.getsockname()[1], flush=True)
+    with new_table(1) as table:
+        tally = Tally(table.fileno(), 0)
+        task = asyncio.create_task(accept_evenly(listener, Hello, tally, lambda: 0))
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        fillers = []
+        try:
+            while True:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            pass
+        print("full", flush=True)
+        await asyncio.sleep(float(sys.argv[1]))
+        for fd in fillers:
+            os.close(fd)
+        await asyncio.sleep(2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+uvloop.run(main())
+"""
+
+
+def test_a_worker_out_of_descriptors_says_so_once_and_serves_when_it_has_some_again() -> None:
+    """While the worker's process has no descriptor for a waiting client, accepting fails at
+    every retry: that is logged once (it was 10 lines a second for as long as it lasted), the
+    client is served once descriptors are free again, and the log says accepting works again."""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _OUT_OF_DESCRIPTORS, "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        port = int(worker.stdout.readline())
+        assert worker.stdout.readline().strip() == "full"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            assert client.recv(5) == b"hello"  # once the worker had descriptors again
+        rest, _ = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0, rest
+    assert rest.count("could not accept a connection") == 1, rest
+    assert "Too many open files" in rest
+    assert "accepting connections again" in rest, rest
