@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image
 from tests.support.postgres import PostgresCluster, start_cluster, stop_cluster
 from tests.support.s3 import start_s3_server, stop_s3_server
-from tests.support.server import LiveServer, make_server
+from tests.support.server import LiveServer, child_pids, make_server
 
 CLIENTS = 4
 TARGET_RATE = 300.0
@@ -130,13 +130,6 @@ def client_loop(
     conn.close()
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.extend(int(p) for p in (task / "children").read_text().split())
-    return found
-
-
 def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
     """User + system CPU time of a process and its workers so far (Linux /proc); with `reaped`,
     also that of its children that already exited (PostgreSQL's short-lived backends)."""
@@ -144,7 +137,7 @@ def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     if reaped:
         own += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(_live_cpu_seconds(child) for child in _children(pid))
+    return own + sum(_live_cpu_seconds(child) for child in child_pids(pid))
 
 
 def _live_cpu_seconds(pid: int) -> float:
@@ -188,7 +181,7 @@ def run_load(
         t.start()
     assert server.process is not None
     others = others or {}
-    workers = _children(server.process.pid) if server.serve_args else []
+    workers = child_pids(server.process.pid) if server.serve_args else []
     cpu_before = cpu_seconds(server.process.pid)
     workers_before = [cpu_seconds(w) for w in workers]
     others_before = {name: cpu_seconds(pid, reaped=True) for name, pid in others.items()}
