@@ -180,10 +180,11 @@ def highlight(text: str, query: SearchQuery) -> Highlight:
     # Every term with the word it came from: a word may hold several terms ("e-mail").
     per_word = list(map(_word_terms, words))
     terms = [t for word_terms in per_word for t in word_terms]
-    # Most texts have a term per word: then a term's index is its word's.
+    # Most texts have a term per word: then a term's index is its word's. (Counting terms is
+    # not enough: a word of no term and one of two, "— e-mail", keep the count.)
     owner = (
         None
-        if len(terms) == len(words)
+        if all(len(word_terms) == 1 for word_terms in per_word)
         else [i for i, word_terms in enumerate(per_word) for _ in word_terms]
     )
     matched: set[int] = set()

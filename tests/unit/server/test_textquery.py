@@ -63,6 +63,14 @@ def test_highlight_marks_matched_words_in_the_snippet() -> None:
     assert [found.snippet[a:b] for a, b in found.marks] == ["invoice", "Invoice,", "number", "7"]
 
 
+def test_a_word_of_no_terms_and_one_of_two_do_not_shift_the_marks() -> None:
+    """A word without letters or digits holds no term and "e-mail" holds two: as many terms
+    as words, yet a term's index is not its word's (the boxes would be the wrong words')."""
+    found = highlight("— e-mail from Ann", parse_query("e-mail ann"))
+    assert found.words == [1, 3]
+    assert [found.snippet[a:b] for a, b in found.marks] == ["e-mail", "Ann"]
+
+
 def test_snippet_is_a_window_around_the_first_match() -> None:
     """Long texts give an ellipsised window that starts a few words before the first match."""
     words = [f"w{i}" for i in range(200)]
