@@ -56,7 +56,7 @@ _POSTING: Final = 0.25  # a capture in the words' GIN index, put in the bitmap
 _KEY: Final = 0.04  # a capture in the sort-key btree, put in the bitmap
 _CANDIDATE: Final = 8.0  # a capture both hold: its row read, its capture joined, sorted
 _SPARE: Final = 2.0  # a window spans this many times the captures expected to fill the page
-_GROWTH: Final = 4.0  # the next older window spans this many times the last one
+_GROWTH: Final = 4.0  # after windows without a hit, the next spans this many times all of them
 _PHRASE_SHARE: Final = 0.02
 _PROBE_ROWS: Final = 1000
 _tsv: ColumnElement[Any] = literal_column("capture_text.tsv")
@@ -76,6 +76,11 @@ class Plan:
 def _whole(phrase: Phrase) -> tuple[str, ...]:
     """A phrase's whole words (all but a prefix)."""
     return phrase.terms[:-1] if phrase.prefix else phrase.terms
+
+
+def _checked(query: SearchQuery) -> bool:
+    """Whether hits must be checked for phrases (an index without positions yields them)."""
+    return any(len(p.terms) > 1 for p in query.phrases)
 
 
 def _paired(query: SearchQuery) -> list[str]:
@@ -157,7 +162,7 @@ async def plan_search(session: AsyncSession, query: SearchQuery, limit: int, set
     matching, total, app_share = await _estimates(session, query, pairs)
     if setting == "gather":
         return Plan("window", pairs, math.inf, total)
-    checked = any(len(p.terms) > 1 for p in query.phrases)
+    checked = _checked(query)
     in_order = _PHRASE_SHARE if checked and not pairs else 1.0
     density = min(1.0, matching / total) * in_order * app_share
     walked = (limit + 1) / density
@@ -239,15 +244,15 @@ def _gather(query: SearchQuery, pairs: tuple[str, ...], bounds: Bounds) -> Match
     phrase's by its pairs alone (its words' postings cost 10-30 ms where a common word is in it,
     and its pairs imply them but for a code's few namesakes), the other words by their own."""
     rest = SearchQuery(tuple(p for p in query.phrases if len(_whole(p)) < 2))
-    words = [_tsv.op("@@")(func.to_tsquery("simple", to_tsquery(words_of(rest))))]
+    words = func.to_tsquery("simple", to_tsquery(words_of(rest)))
     rows = _newest_first(
         "hits",
-        *(words if rest.phrases else []),
+        *([_tsv.op("@@")(words)] if rest.phrases else []),
         *_pairs_conditions(pairs),
         *key_conditions(CaptureText.sort_key, bounds),
     )
-    checked = any(len(p.terms) > 1 for p in query.phrases)
-    return _hits_in(rows, func.to_tsquery("simple", to_tsquery(query)) if checked else None)
+    full = func.to_tsquery("simple", to_tsquery(query))
+    return _hits_in(rows, full if _checked(query) else None)
 
 
 @asynccontextmanager
