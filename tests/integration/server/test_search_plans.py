@@ -1,6 +1,7 @@
-"""PostgreSQL's two ways to a search page (JARVIS_SEARCH_PLAN): walking the sort-key index
-newest first, or gathering every capture that holds the words from the GIN index and sorting
-them. Whichever one runs, and whichever ran for the previous page, the hits are the same."""
+"""PostgreSQL's ways to a search page (JARVIS_SEARCH_PLAN): walking the sort-key index newest
+first, gathering every capture the GIN indexes yield and sorting them, windows of the newest
+captures and older ones, or a probe (a short walk, then a gather). Whichever one runs, and
+whichever ran for the previous page, the hits are the same."""
 
 from __future__ import annotations
 
@@ -162,10 +163,10 @@ def test_walk_and_gather_find_the_same_hits_in_the_same_order(
     postgres_cluster: PostgresCluster, server_factory: ServerFactory
 ) -> None:
     """On one database, servers set to walk, to gather, to probe (the newest captures walked,
-    then a gather when they do not fill the page) and to choose per query return the same hits
-    newest first for words, phrases (not the same words in another order), prefixes, app and
-    time filters, and no hits; pages of 3 cross from one way to the other with the same cursors
-    and lose or repeat nothing."""
+    then a gather when they do not fill the page), to windows and to choose per query return
+    the same hits newest first for words, phrases (not the same words in another order),
+    prefixes, app and time filters, and no hits; pages of 3 cross from one way to the other
+    with the same cursors and lose or repeat nothing."""
     url = postgres_cluster.url(postgres_cluster.create_database())
     env = {"JARVIS_TEXT_EXTRACTION": "false"}
     first = server_factory(env={**env, "JARVIS_SEARCH_PLAN": PLANS[0]}, database_url=url)
